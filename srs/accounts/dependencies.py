@@ -1,0 +1,62 @@
+"""Who is calling: a bearer token (API clients) or the session cookie (the web app).
+
+Cookie-authenticated writes must also carry the CSRF header (double submit), because a
+browser sends cookies on cross-site requests; bearer tokens are never sent implicitly.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from srs.accounts import service
+from srs.accounts.models import User
+from srs.kit.deps import AppSettings, DbSession
+from srs.kit.errors import AppError, unauthorized
+
+SESSION_COOKIE = "srs_session"
+CSRF_COOKIE = "srs_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: User
+    token: str
+    via_cookie: bool
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
+    token = _bearer(request)
+    via_cookie = False
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        via_cookie = token is not None
+    if not token:
+        raise unauthorized()
+    if via_cookie and request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, service.csrf_token(settings.secret_key, token)):
+            raise AppError("Missing or wrong CSRF token", code="csrf_failed", status_code=403)
+    user = service.authenticate(session, token)
+    return Caller(user=user, token=token, via_cookie=via_cookie)
+
+
+def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> User:
+    return caller.user
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+CurrentUser = Annotated[User, Depends(get_current_user)]

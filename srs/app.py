@@ -1,0 +1,116 @@
+"""create_app(): the API, the web app, and (by default) the embedded worker and ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from srs.accounts.endpoints import me_router
+from srs.accounts.endpoints import router as auth_router
+from srs.generation.endpoints import router as generation_router
+from srs.generation.service import GenerationService
+from srs.generation.ticker import start_ticker
+from srs.generation.worker import Worker
+from srs.kit import metrics
+from srs.kit.db import Database
+from srs.kit.errors import AppError, install_error_handlers
+from srs.kit.events import TopicEvents
+from srs.kit.middleware import BodyLimit, SecurityHeaders
+from srs.kit.settings import Settings, get_settings
+from srs.llm import build_provider
+from srs.study.endpoints import router as study_router
+from srs.topics.endpoints import router as topics_router
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+def build_worker(service: GenerationService, settings: Settings, events: TopicEvents) -> Worker:
+    worker = Worker(
+        service,
+        settings,
+        provider_factory=lambda: build_provider(settings),
+        notify=events.notify,
+        concurrency=settings.worker_concurrency,
+    )
+    service.on_job_queued(worker.wake)
+    return worker
+
+
+def _chores(service: GenerationService) -> dict:
+    return {
+        "requeue_expired": service.requeue_expired,
+        "refill_active_topics": service.refill_active_topics,
+        "queue_depth": lambda: metrics.QUEUE_DEPTH.set(service.queue_depth()),
+    }
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url)
+        events = TopicEvents()
+        events.bind(asyncio.get_running_loop())
+        generation = GenerationService(db, settings)
+        generation.on_topic_changed(events.notify)
+        app.state.settings, app.state.db = settings, db
+        app.state.events, app.state.generation = events, generation
+        worker_task = ticker = None
+        if settings.worker_enabled:
+            app.state.worker = build_worker(generation, settings, events)
+            worker_task = asyncio.create_task(app.state.worker.run())
+        if settings.ticker_enabled:
+            ticker = start_ticker(_chores(generation), settings.tick_seconds)
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.shutdown(wait=False)
+            if worker_task is not None:
+                await app.state.worker.stop()
+                worker_task.cancel()
+            db.dispose()
+
+    app = FastAPI(
+        title="srs",
+        version="1.0.0",
+        description="AI-generated flashcards scheduled by FSRS.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, me_router, topics_router, study_router, generation_router):
+        api.include_router(router)
+    app.include_router(api)
+    _add_operational_routes(app)
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_operational_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        try:
+            app.state.db.ping()
+        except Exception as error:  # the answer says the database is down, not a bare 500
+            raise AppError(
+                f"database unreachable: {type(error).__name__}",
+                code="unavailable",
+                status_code=503,
+            ) from error
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,135 @@
+"""The `srs` command: serve, worker, migrate, plans."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from srs.kit.settings import get_settings
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from srs.kit.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    print(f"database at head: {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from srs.app import create_app
+
+    settings = get_settings()
+    if not args.no_migrate:
+        cmd_migrate(args)
+    if settings.llm_provider == "local":
+        print(
+            "LLM: the embedded demo model (Gemma 3 270M). Its cards are often wrong: point "
+            "SRS_LLM_PROVIDER/SRS_LLM_BASE_URL/SRS_LLM_API_KEY/SRS_LLM_MODEL at a real model."
+        )
+    elif not settings.llm_provider:
+        print("LLM: none configured; generation will report an error until one is set.")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+async def _run_worker() -> None:
+    from srs.app import _chores, build_worker
+    from srs.generation.service import GenerationService
+    from srs.generation.ticker import start_ticker
+    from srs.kit.db import Database
+    from srs.kit.events import TopicEvents
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    events = TopicEvents()  # no long-pollers in this process: API processes poll the database
+    service = GenerationService(db, settings)
+    worker = build_worker(service, settings, events)
+    ticker = start_ticker(_chores(service), settings.tick_seconds)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(worker.run())
+    await stop.wait()
+    ticker.shutdown(wait=False)
+    await worker.stop()
+    task.cancel()
+    db.dispose()
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    asyncio.run(_run_worker())
+    return 0
+
+
+def cmd_plans_set(args: argparse.Namespace) -> int:
+    from srs.accounts import repository
+    from srs.kit.db import Database
+    from srs.metering.plans import plan_named
+
+    settings = get_settings()
+    try:
+        plan = plan_named(settings, args.plan)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        user = repository.get_user_by_email(session, args.email.strip().lower())
+        if user is None:
+            print(f"error: no user with email {args.email}", file=sys.stderr)
+            return 1
+        user.plan = plan.name
+    print(f"{args.email}: plan {plan.name}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="srs", description="AI spaced-repetition flashcards")
+    root.add_argument("--log-level", default="info")
+    sub = root.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="API + web app + embedded worker and ticker")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", action="store_true", help="do not run migrations first")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="generation worker only").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    plans = sub.add_parser("plans", help="plan administration").add_subparsers(
+        dest="plans_command", required=True
+    )
+    plans_set = plans.add_parser("set", help="put a user on a plan")
+    plans_set.add_argument("email")
+    plans_set.add_argument("plan")
+    plans_set.set_defaults(func=cmd_plans_set)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _logging(args.log_level)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from srs.accounts.dependencies import CurrentUser
+from srs.kit.db import utcnow
+from srs.kit.deps import AppSettings, DbSession
+from srs.topics import views
+from srs.topics.schemas import TopicOut
+
+router = APIRouter(tags=["generation"])
+
+
+@router.post("/topics/{topic_id}/generate", response_model=TopicOut)
+def generate_more(
+    topic_id: int, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
+) -> TopicOut:
+    """Ask for a batch now; after a failure this is the retry."""
+    topic = request.app.state.generation.retry(db, user, topic_id)
+    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)

@@ -1,0 +1,285 @@
+"""Generation as the rest of the service sees it: asking for batches, keeping each topic's
+buffer of unseen cards filled, and the job transitions the worker makes (each one a short
+transaction of its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from srs.accounts.models import User
+from srs.generation import repository
+from srs.generation.models import GenerationJob
+from srs.generation.xml_stream import ParsedCard
+from srs.kit import metrics
+from srs.kit.db import Database, utcnow
+from srs.kit.settings import Settings
+from srs.study.models import ReviewLog
+from srs.topics import repository as topics_repo
+from srs.topics import service as topics
+from srs.topics.models import Card, Topic
+from srs.topics.schemas import TopicIn
+
+MAX_ATTEMPTS = 3
+MAX_FRUITLESS_BATCHES = 3
+STOPPED = ("failed", "quota_exceeded")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    job_id: int
+    topic_id: int
+    user_id: int
+    prompt: str
+    level: int
+    count: int
+    attempt: int
+    existing_fronts: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended: done, retry (with a delay) or failed; `error` is for the learner."""
+
+    kind: str
+    error: str | None = None
+    retry_after: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    model: str | None = None
+
+
+def level_of(topic: Topic) -> int:
+    return max(1, min(10, round(topic.level)))
+
+
+class GenerationService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._wake_workers: list[Callable[[], None]] = []
+        self._topic_changed: list[Callable[[int], None]] = []
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def on_job_queued(self, callback: Callable[[], None]) -> None:
+        self._wake_workers.append(callback)
+
+    def on_topic_changed(self, callback: Callable[[int], None]) -> None:
+        self._topic_changed.append(callback)
+
+    def _after_commit(self, session: Session, topic_id: int, wake: bool) -> None:
+        def fire(_session: Session) -> None:
+            for callback in self._topic_changed:
+                callback(topic_id)
+            if wake:
+                for callback in self._wake_workers:
+                    callback()
+
+        event.listen(session, "after_commit", fire, once=True)
+
+    # -- requests from the API ------------------------------------------------------------
+
+    def create_topic(self, session: Session, user: User, data: TopicIn) -> Topic:
+        topic = topics.create_topic(session, user, data)
+        self.request_batch(session, topic)
+        return topic
+
+    def cards_in_flight(self, session: Session, topic_id: int) -> int:
+        return repository.cards_in_flight(session, topic_id)
+
+    def request_batch(self, session: Session, topic: Topic) -> GenerationJob:
+        """Queue a batch unless one is already in flight for this topic."""
+        existing = repository.active_job(session, topic.id)
+        if existing is not None:
+            return existing
+        job = repository.add_job(
+            session,
+            GenerationJob(
+                topic_id=topic.id,
+                user_id=topic.user_id,
+                requested=self.settings.batch_size,
+                level=level_of(topic),
+                run_after=utcnow(),
+            ),
+        )
+        topic.generation_status = "queued"
+        topic.generation_error = None
+        self._after_commit(session, topic.id, wake=True)
+        return job
+
+    def retry(self, session: Session, user: User, topic_id: int) -> Topic:
+        topic = topics.get_topic(session, user, topic_id, lock=True)
+        topic.fruitless_batches = 0
+        if topic.generation_status in STOPPED:
+            topic.generation_status = "idle"
+        self.request_batch(session, topic)
+        return topic
+
+    def ensure_buffer(self, session: Session, topic: Topic) -> None:
+        if topic.generation_status in STOPPED:
+            return
+        unseen = repository.unseen_cards(session, topic.id)
+        if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
+            self.request_batch(session, topic)
+
+    def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
+        topic = topics.get_topic(session, user, card.topic_id)
+        self.ensure_buffer(session, topic)
+
+    # -- transitions made by the worker (each its own short transaction) --------------------
+
+    def start_job(self, job_id: int, owner: str) -> JobPlan | None:
+        with self.db.transaction() as session:
+            job = repository.get_owned_job(session, job_id, owner)
+            topic = session.get(Topic, job.topic_id) if job else None
+            if job is None or topic is None:
+                return None
+            # The level is read now, not when the job was queued, so a fresh signal counts.
+            job.level = level_of(topic)
+            topic.generation_status = "running"
+            self._after_commit(session, topic.id, wake=False)
+            return JobPlan(
+                job_id=job.id,
+                topic_id=topic.id,
+                user_id=topic.user_id,
+                prompt=topic.prompt,
+                level=job.level,
+                count=max(0, job.requested - job.saved),
+                attempt=job.attempts,
+                existing_fronts=topics_repo.topic_fronts(session, topic.id),
+            )
+
+    def save_card(
+        self, plan: JobPlan, owner: str, card: ParsedCard, model: str | None
+    ) -> int | None:
+        """Commit one card with its (job, ordinal) key; None when our lease was lost."""
+        expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        with self.db.transaction() as session:
+            ordinal = repository.take_ordinal(session, plan.job_id, owner, expires)
+            if ordinal is None:
+                return None
+            row = Card(
+                topic_id=plan.topic_id,
+                user_id=plan.user_id,
+                front=card.front,
+                back=card.back,
+                extra=dict(card.extra) or None,
+                model=model,
+                level=plan.level,
+                job_id=plan.job_id,
+                ordinal=ordinal,
+                due=utcnow(),
+            )
+            topics_repo.add(session, row)
+            return row.id
+
+    def renew_lease(self, job_id: int, owner: str) -> bool:
+        expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        with self.db.transaction() as session:
+            return repository.renew_lease(session, job_id, owner, expires)
+
+    def finish_job(self, job_id: int, owner: str, outcome: Outcome) -> None:
+        with self.db.transaction() as session:
+            job = repository.get_owned_job(session, job_id, owner)
+            if job is None:
+                return  # the lease was lost: whoever holds the job now finishes it
+            topic = session.get(Topic, job.topic_id)
+            job.tokens_in += outcome.tokens_in
+            job.tokens_out += outcome.tokens_out
+            job.duplicates += outcome.duplicates
+            job.invalid += outcome.invalid
+            job.model = outcome.model or job.model
+            job.lease_owner = None
+            job.lease_expires_at = None
+            kind = outcome.kind
+            if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
+                kind = "failed"
+            self._apply(session, job, topic, kind, outcome, utcnow())
+
+    def _apply(
+        self,
+        session: Session,
+        job: GenerationJob,
+        topic: Topic | None,
+        kind: str,
+        outcome: Outcome,
+        now: datetime,
+    ) -> None:
+        metrics.JOBS_FINISHED.labels(kind).inc()
+        if kind == "retry":
+            job.status = "queued"
+            job.error = outcome.error
+            job.run_after = now + timedelta(seconds=outcome.retry_after)
+            if topic is not None:
+                topic.generation_status = "queued"
+            self._after_commit(session, job.topic_id, wake=True)
+            return
+        job.status = kind
+        job.error = outcome.error
+        job.finished_at = now
+        if topic is None:
+            return
+        self._after_commit(session, topic.id, wake=False)
+        if kind == "failed":
+            topic.generation_status = "failed"
+            topic.generation_error = outcome.error
+            return
+        topic.fruitless_batches = 0 if job.saved > 0 else topic.fruitless_batches + 1
+        if topic.fruitless_batches >= MAX_FRUITLESS_BATCHES:
+            topic.generation_status = "failed"
+            topic.generation_error = (
+                f"The last {MAX_FRUITLESS_BATCHES} batches added no new card: the model keeps "
+                "repeating cards this topic already has. Rephrase the topic or use a stronger "
+                "model, then retry."
+            )
+            return
+        topic.generation_status = "idle"
+        topic.generation_error = None
+        session.flush()
+        self.ensure_buffer(session, topic)
+
+    # -- the ticker's chores (idempotent, safe in every process) ----------------------------
+
+    def requeue_expired(self) -> int:
+        """Jobs whose worker died: back in the queue; they ask only for the missing cards."""
+        now = utcnow()
+        with self.db.transaction() as session:
+            jobs = repository.expired_jobs(session, now)
+            for job in jobs:
+                metrics.LEASE_EXPIRIES.inc()
+                job.lease_owner = None
+                job.lease_expires_at = None
+                topic = session.get(Topic, job.topic_id)
+                outcome = Outcome(kind="retry", error="The worker stopped mid-batch")
+                kind = "failed" if job.attempts >= MAX_ATTEMPTS else "retry"
+                if kind == "failed":
+                    outcome = Outcome(
+                        kind="failed",
+                        error="Generation was interrupted repeatedly; press retry to try again.",
+                    )
+                self._apply(session, job, topic, kind, outcome, now)
+            return len(jobs)
+
+    def refill_active_topics(self) -> int:
+        since = utcnow() - timedelta(days=self.settings.refill_idle_days)
+        queued = 0
+        with self.db.transaction() as session:
+            for topic_id in repository.topics_to_refill(session, since):
+                topic = session.get(Topic, topic_id)
+                if topic is None:
+                    continue
+                before = repository.active_job(session, topic.id)
+                self.ensure_buffer(session, topic)
+                queued += before is None and repository.active_job(session, topic.id) is not None
+        return queued
+
+    def queue_depth(self) -> int:
+        with self.db.transaction(write=False) as session:
+            return repository.queue_depth(session)

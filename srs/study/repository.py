@@ -1,0 +1,111 @@
+"""Every query the study loop needs: what is due, what is new, what was answered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from srs.study.models import ReviewLog
+from srs.topics.models import Card
+
+LEARNING_STATES = (1, 3)
+REVIEW_STATE = 2
+
+
+def _studyable(topic_id: int, now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Card.topic_id == topic_id,
+        Card.suspended.is_(False),
+        or_(Card.buried_until.is_(None), Card.buried_until <= now),
+    )
+
+
+def first_due_card(session: Session, topic_id: int, now: datetime) -> Card | None:
+    return session.scalar(
+        select(Card)
+        .where(_studyable(topic_id, now), Card.last_review.is_not(None), Card.due <= now)
+        .order_by(Card.due, Card.id)
+        .limit(1)
+    )
+
+
+def first_new_card(session: Session, topic_id: int, now: datetime) -> Card | None:
+    return session.scalar(
+        select(Card)
+        .where(_studyable(topic_id, now), Card.last_review.is_(None))
+        .order_by(Card.id)
+        .limit(1)
+    )
+
+
+def next_due_time(session: Session, topic_id: int, now: datetime) -> datetime | None:
+    return session.scalar(
+        select(func.min(Card.due)).where(_studyable(topic_id, now), Card.last_review.is_not(None))
+    )
+
+
+def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int, int]:
+    """(learning due, review due, unseen) in one round trip."""
+    seen_due = and_(Card.last_review.is_not(None), Card.due <= now)
+    row = session.execute(
+        select(
+            func.count().filter(seen_due, Card.state.in_(LEARNING_STATES)),
+            func.count().filter(seen_due, Card.state == REVIEW_STATE),
+            func.count().filter(Card.last_review.is_(None)),
+        ).where(_studyable(topic_id, now))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ReviewLog)
+            .where(
+                ReviewLog.topic_id == topic_id,
+                ReviewLog.first_attempt.is_(True),
+                ReviewLog.reviewed_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def add_log(session: Session, log: ReviewLog) -> None:
+    session.add(log)
+    session.flush()
+
+
+def last_log(session: Session, user_id: int, topic_id: int) -> ReviewLog | None:
+    return session.scalar(
+        select(ReviewLog)
+        .where(ReviewLog.user_id == user_id, ReviewLog.topic_id == topic_id)
+        .order_by(ReviewLog.reviewed_at.desc(), ReviewLog.id.desc())
+        .limit(1)
+    )
+
+
+def delete_log(session: Session, log: ReviewLog) -> None:
+    session.delete(log)
+    session.flush()
+
+
+def user_review_count(session: Session, user_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(ReviewLog).where(ReviewLog.user_id == user_id)
+        )
+        or 0
+    )
+
+
+def user_reviews(session: Session, user_id: int) -> list[tuple[int, int, datetime]]:
+    rows = session.execute(
+        select(ReviewLog.card_id, ReviewLog.rating, ReviewLog.reviewed_at)
+        .where(ReviewLog.user_id == user_id)
+        .order_by(ReviewLog.reviewed_at, ReviewLog.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from srs.topics.schemas import CardOut, Counts, Generation
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=4, description="1 Again, 2 Hard, 3 Good, 4 Easy")
+    duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+
+class StudyCardOut(CardOut):
+    intervals: dict[str, int] = Field(description="seconds until the card returns, per rating")
+
+
+class NextOut(BaseModel):
+    card: StudyCardOut | None
+    counts: Counts
+    generation: Generation
+    next_due: datetime | None = Field(
+        None, description="when the next learning or review card falls due, if none is due now"
+    )
+    new_limit_reached: bool = False
+
+
+class ReviewOut(BaseModel):
+    card: CardOut

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from srs.kit.db import Base, UTCDateTime, utcnow
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    # The controller's continuous estimate; batches are asked for at its rounded value.
+    level: Mapped[float] = mapped_column(Float, default=3.0)
+    difficulty_state: Mapped[dict | None] = mapped_column(JSON, default=None)
+    new_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    generation_status: Mapped[str] = mapped_column(String(32), default="idle")
+    generation_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Batches in a row that added no card (all duplicates): stops a repetitive model looping.
+    fruitless_batches: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_studied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Card(Base):
+    __tablename__ = "cards"
+    __table_args__ = (
+        # A retried generation job can never save the same card twice.
+        UniqueConstraint("job_id", "ordinal"),
+        Index("ix_cards_topic_due", "topic_id", "suspended", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    front: Mapped[str] = mapped_column(Text)
+    back: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict | None] = mapped_column(JSON, default=None)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    level: Mapped[int | None] = mapped_column(Integer, default=None)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generation_jobs.id", ondelete="SET NULL"), default=None
+    )
+    ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    # FSRS memory state (see srs.study.scheduling.MemoryState).
+    state: Mapped[int] = mapped_column(Integer, default=1)
+    step: Mapped[int | None] = mapped_column(Integer, default=0)
+    stability: Mapped[float | None] = mapped_column(Float, default=None)
+    difficulty: Mapped[float | None] = mapped_column(Float, default=None)
+    due: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_review: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reps: Mapped[int] = mapped_column(Integer, default=0)
+    lapses: Mapped[int] = mapped_column(Integer, default=0)
+
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    buried_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    flag_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
