@@ -29,8 +29,9 @@ from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
-# How long to wait before retrying a job whose stream broke or whose XML was unusable.
-RETRY_DELAYS = (1.0, 5.0, 20.0)
+# Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
+# was unusable (the provider adapters already retried what failed before any text arrived).
+RETRY_FACTORS = (1.0, 5.0, 20.0)
 
 
 class LeaseLost(Exception):
@@ -247,8 +248,8 @@ class Worker:
         }
 
     def _retry_delay(self, plan: JobPlan, hint: float | None = None) -> float:
-        delay = RETRY_DELAYS[min(plan.attempt, len(RETRY_DELAYS)) - 1]
-        return max(delay, hint or 0.0)
+        factor = RETRY_FACTORS[min(max(plan.attempt, 1), len(RETRY_FACTORS)) - 1]
+        return max(factor * self.settings.llm_retry_delay, hint or 0.0)
 
     def _outcome_after_error(self, attempt, parser, error, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     llm_chunk_timeout: float = 60.0
     llm_deadline: float = 300.0
     llm_max_retries: int = 3
+    # Job-level retries (a stream cut mid-batch, unusable XML) wait this, x5, x20 seconds.
+    llm_retry_delay: float = 1.0
     llm_max_tokens: int = 4096
     llm_temperature: float = 0.7
     local_threads: int | None = None

@@ -1,0 +1,86 @@
+"""The provider-neutral types: a request in, a stream of text deltas and one usage out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ErrorKind = Literal[
+    "rate_limited",
+    "server_error",
+    "timeout",
+    "connection",
+    "bad_request",
+    "auth",
+    "stream_error",
+    "overloaded",
+    "not_configured",
+    "model_error",
+]
+
+# Kinds that a later attempt may fix; the others need a change of request or configuration.
+_RETRYABLE_KINDS: frozenset[str] = frozenset(
+    {"rate_limited", "server_error", "timeout", "connection", "stream_error", "overloaded"}
+)
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    system: str
+    user: str
+    # Base (non-chat) models get a plain few-shot document to continue instead of system/user.
+    completion_prompt: str
+    grammar: str | None = None  # GBNF; only the local provider can enforce it
+    max_tokens: int = 4096
+    temperature: float = 0.7
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False  # True when the provider sent no count and we guessed from text
+
+
+StreamEvent = TextDelta | Usage
+
+
+class LLMError(Exception):
+    """Every provider failure, classified so callers can decide to retry, wait or give up."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.retryable = kind in _RETRYABLE_KINDS if retryable is None else retryable
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return f"LLMError(kind={self.kind!r}, message={self.message!r})"
+
+
+class LLMProvider(Protocol):
+    name: str  # "openai" | "anthropic" | "local"
+    model: str  # the model name stored on the cards it writes
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def estimate_tokens(chars: int) -> int:
+    """About four characters a token: only for providers that report no usage at all."""
+    return max(1, round(chars / 4)) if chars else 0
