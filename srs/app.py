@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from srs.accounts.endpoints import me_router
 from srs.accounts.endpoints import router as auth_router
+from srs.exports.endpoints import router as exports_router
 from srs.generation.endpoints import router as generation_router
 from srs.generation.service import GenerationService
 from srs.generation.ticker import start_ticker
@@ -22,9 +24,15 @@ from srs.kit.db import Database
 from srs.kit.errors import AppError, install_error_handlers
 from srs.kit.events import TopicEvents
 from srs.kit.middleware import BodyLimit, SecurityHeaders
+from srs.kit.ratelimit import RateLimiter
 from srs.kit.settings import Settings, get_settings
 from srs.llm import build_provider
+from srs.metering import service as metering
+from srs.metering import stripe_sync
+from srs.metering.endpoints import router as metering_router
+from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
+from srs.study.tasks import fit_due_learners
 from srs.topics.endpoints import router as topics_router
 
 log = logging.getLogger(__name__)
@@ -43,11 +51,25 @@ def build_worker(service: GenerationService, settings: Settings, events: TopicEv
     return worker
 
 
-def _chores(service: GenerationService) -> dict:
+def _chores(service: GenerationService) -> dict[str, tuple[Callable[[], object], float]]:
+    """Each chore with how often it runs."""
+    tick = service.settings.tick_seconds
     return {
-        "requeue_expired": service.requeue_expired,
-        "refill_active_topics": service.refill_active_topics,
-        "queue_depth": lambda: metrics.QUEUE_DEPTH.set(service.queue_depth()),
+        "requeue_expired": (service.requeue_expired, tick),
+        "refill_active_topics": (service.refill_active_topics, tick),
+        "queue_depth": (lambda: metrics.QUEUE_DEPTH.set(service.queue_depth()), tick),
+        "fit_fsrs": (
+            lambda: fit_due_learners(service.db, service.settings),
+            service.settings.fit_every_seconds,
+        ),
+        "reconcile_usage": (
+            lambda: metering.reconcile(service.db),
+            service.settings.usage_reconcile_seconds,
+        ),
+        "report_usage": (
+            lambda: stripe_sync.report_usage(service.db, service.settings),
+            service.settings.usage_report_seconds,
+        ),
     }
 
 
@@ -63,12 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generation.on_topic_changed(events.notify)
         app.state.settings, app.state.db = settings, db
         app.state.events, app.state.generation = events, generation
+        app.state.limiter = RateLimiter()
         worker_task = ticker = None
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)
             worker_task = asyncio.create_task(app.state.worker.run())
         if settings.ticker_enabled:
-            ticker = start_ticker(_chores(generation), settings.tick_seconds)
+            ticker = start_ticker(_chores(generation))
         try:
             yield
         finally:
@@ -87,7 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, me_router, topics_router, study_router, generation_router):
+    for router in (
+        auth_router,
+        me_router,
+        topics_router,
+        study_router,
+        generation_router,
+        exports_router,
+        stats_router,
+        metering_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     _add_operational_routes(app)

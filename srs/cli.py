@@ -1,4 +1,4 @@
-"""The `srs` command: serve, worker, migrate, plans."""
+"""The `srs` command: serve, worker, migrate, plans, usage."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ async def _run_worker() -> None:
     events = TopicEvents()  # no long-pollers in this process: API processes poll the database
     service = GenerationService(db, settings)
     worker = build_worker(service, settings, events)
-    ticker = start_ticker(_chores(service), settings.tick_seconds)
+    ticker = start_ticker(_chores(service))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,8 +84,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
 
 def cmd_plans_set(args: argparse.Namespace) -> int:
     from srs.accounts import repository
-    from srs.kit.db import Database
+    from srs.kit.db import Database, utcnow
     from srs.metering.plans import plan_named
+    from srs.metering.service import set_plan
 
     settings = get_settings()
     try:
@@ -99,8 +100,24 @@ def cmd_plans_set(args: argparse.Namespace) -> int:
         if user is None:
             print(f"error: no user with email {args.email}", file=sys.stderr)
             return 1
-        user.plan = plan.name
-    print(f"{args.email}: plan {plan.name}")
+        set_plan(session, settings, user, plan.name, utcnow())
+        anchor = f"{user.plan_anchor:%Y-%m-%d %H:%M} UTC"
+        print(f"{args.email}: plan {plan.name}, billing periods start at {anchor}")
+    db.dispose()
+    return 0
+
+
+def cmd_usage_rebuild(_args: argparse.Namespace) -> int:
+    from srs.kit.db import Database
+    from srs.metering.service import rebuild
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    changes = rebuild(db)
+    db.dispose()
+    for line in changes:
+        print(line)
+    print(f"{len(changes)} counter(s) changed" if changes else "counters already match the ledger")
     return 0
 
 
@@ -122,6 +139,12 @@ def parser() -> argparse.ArgumentParser:
     plans_set.add_argument("email")
     plans_set.add_argument("plan")
     plans_set.set_defaults(func=cmd_plans_set)
+    usage = sub.add_parser("usage", help="usage metering").add_subparsers(
+        dest="usage_command", required=True
+    )
+    usage.add_parser(
+        "rebuild", help="recompute the usage counters from the ledger (run with workers stopped)"
+    ).set_defaults(func=cmd_usage_rebuild)
     return root
 
 

@@ -3,7 +3,19 @@
 from srs.accounts.models import AuthToken, User
 from srs.generation.models import GenerationJob
 from srs.kit.db import Base
+from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic
 
-__all__ = ["Base", "User", "AuthToken", "Topic", "Card", "ReviewLog", "GenerationJob"]
+__all__ = [
+    "AuthToken",
+    "Base",
+    "Card",
+    "GenerationJob",
+    "ProcessedWebhookEvent",
+    "ReviewLog",
+    "Topic",
+    "UsageCounter",
+    "UsageEvent",
+    "User",
+]

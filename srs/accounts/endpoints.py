@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from srs.accounts import service
 from srs.accounts.dependencies import CSRF_COOKIE, SESSION_COOKIE, CurrentCaller, CurrentUser
 from srs.accounts.schemas import AuthOut, Credentials, SignupIn, UserOut, UserPatch
-from srs.kit.deps import AppSettings, DbSession
+from srs.kit.deps import AppSettings, DbSession, client_address
 from srs.kit.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -40,13 +40,21 @@ def _answer(response: Response, settings: Settings, issued: service.Issued) -> A
 
 
 @router.post("/signup", status_code=201, response_model=AuthOut)
-def signup(body: SignupIn, response: Response, db: DbSession, settings: AppSettings) -> AuthOut:
+def signup(
+    body: SignupIn, request: Request, response: Response, db: DbSession, settings: AppSettings
+) -> AuthOut:
+    limiter = request.app.state.limiter
+    limiter.hit("signup", client_address(request), settings.rate_signup_per_hour, 3600)
     issued = service.signup(db, body, kind="api", days=settings.session_days)
     return _answer(response, settings, issued)
 
 
 @router.post("/login", response_model=AuthOut)
-def login(body: Credentials, response: Response, db: DbSession, settings: AppSettings) -> AuthOut:
+def login(
+    body: Credentials, request: Request, response: Response, db: DbSession, settings: AppSettings
+) -> AuthOut:
+    key = f"{client_address(request)}|{body.email}"
+    request.app.state.limiter.hit("login", key, settings.rate_login_per_5min, 300)
     issued = service.login(db, body, kind="api", days=settings.session_days)
     return _answer(response, settings, issued)
 

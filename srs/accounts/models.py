@@ -22,6 +22,9 @@ class User(Base):
     fsrs_fitted_reviews: Mapped[int] = mapped_column(Integer, default=0)
     plan: Mapped[str] = mapped_column(String(32), default="free")
     plan_anchor: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The `created` time of the last billing event applied: older events arriving late are ignored.
+    plan_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 
 from srs.accounts.dependencies import CurrentUser
 from srs.kit.db import utcnow
@@ -11,10 +14,29 @@ from srs.topics.schemas import TopicOut
 router = APIRouter(tags=["generation"])
 
 
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signal: Literal["too_easy", "too_hard"]
+
+
 @router.post("/topics/{topic_id}/generate", response_model=TopicOut)
 def generate_more(
     topic_id: int, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
 ) -> TopicOut:
     """Ask for a batch now; after a failure this is the retry."""
     topic = request.app.state.generation.retry(db, user, topic_id)
+    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+
+
+@router.post("/topics/{topic_id}/feedback", response_model=TopicOut)
+def feedback(
+    topic_id: int,
+    body: FeedbackIn,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    settings: AppSettings,
+) -> TopicOut:
+    """"Too easy" / "too hard": moves the level of the next batches at once."""
+    topic = request.app.state.generation.feedback(db, user, topic_id, body.signal)
     return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)

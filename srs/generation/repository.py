@@ -91,13 +91,15 @@ def renew_lease(session: Session, job_id: int, owner: str, expires: datetime) ->
 
 
 def take_ordinal(session: Session, job_id: int, owner: str, expires: datetime) -> int | None:
-    """Reserve the next card ordinal of a job we still hold; None when the lease was lost."""
+    """Take the next card ordinal of a job we still hold, spending one card of its quota
+    reservation; None when the lease was lost (or, never expected, the reservation is spent)."""
     ordinal = session.execute(
         update(GenerationJob)
-        .where(*_owned(job_id, owner))
+        .where(*_owned(job_id, owner), GenerationJob.reserved > 0)
         .values(
             saved=GenerationJob.saved + 1,
             next_ordinal=GenerationJob.next_ordinal + 1,
+            reserved=GenerationJob.reserved - 1,
             lease_expires_at=expires,
         )
         .returning(GenerationJob.next_ordinal)
@@ -105,9 +107,27 @@ def take_ordinal(session: Session, job_id: int, owner: str, expires: datetime) -
     return None if ordinal is None else ordinal - 1
 
 
-def count_rejects(
-    session: Session, job_id: int, owner: str, duplicates: int, invalid: int
-) -> bool:
+def hold(session: Session, job_id: int, amount: int, period_start: datetime) -> None:
+    session.execute(
+        update(GenerationJob)
+        .where(GenerationJob.id == job_id)
+        .values(reserved=GenerationJob.reserved + amount, reserved_period=period_start)
+    )
+
+
+def drop_reservation(session: Session, job_id: int, seen: int) -> bool:
+    """Zero a job's reservation if it still holds `seen`: whoever succeeds gives it back, once."""
+    result = session.execute(
+        update(GenerationJob)
+        .where(
+            GenerationJob.id == job_id, GenerationJob.reserved == seen, GenerationJob.reserved > 0
+        )
+        .values(reserved=0)
+    )
+    return result.rowcount == 1
+
+
+def count_rejects(session: Session, job_id: int, owner: str, duplicates: int, invalid: int) -> bool:
     result = session.execute(
         update(GenerationJob)
         .where(*_owned(job_id, owner))
@@ -152,6 +172,10 @@ def topics_to_refill(session: Session, studied_since: datetime) -> list[int]:
             )
         )
     )
+
+
+def topics_over_quota(session: Session) -> list[Topic]:
+    return list(session.scalars(select(Topic).where(Topic.generation_status == "quota_exceeded")))
 
 
 def queue_depth(session: Session) -> int:

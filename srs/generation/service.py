@@ -5,19 +5,20 @@ transaction of its own)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
-from srs.generation import repository
+from srs.generation import difficulty, repository
 from srs.generation.models import GenerationJob
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.settings import Settings
+from srs.metering import service as metering
 from srs.study.models import ReviewLog
 from srs.topics import repository as topics_repo
 from srs.topics import service as topics
@@ -39,6 +40,8 @@ class JobPlan:
     count: int
     attempt: int
     existing_fronts: list[str]
+    # The billing period whose counter holds this job's reservation: its cards are billed there.
+    period_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,25 @@ class Outcome:
     retry_after: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_estimated: bool = False  # the provider sent no usage: the worker estimated it
     duplicates: int = 0
     invalid: int = 0
     model: str | None = None
 
 
+def difficulty_of(topic: Topic) -> difficulty.DifficultyState:
+    if topic.difficulty_state:
+        return difficulty.DifficultyState(**topic.difficulty_state)
+    return difficulty.DifficultyState(level=topic.level)
+
+
+def _store_difficulty(topic: Topic, state: difficulty.DifficultyState) -> None:
+    topic.difficulty_state = asdict(state)
+    topic.level = state.level
+
+
 def level_of(topic: Topic) -> int:
-    return max(1, min(10, round(topic.level)))
+    return difficulty.level_for_batch(difficulty_of(topic))
 
 
 class GenerationService:
@@ -87,6 +102,7 @@ class GenerationService:
     # -- requests from the API ------------------------------------------------------------
 
     def create_topic(self, session: Session, user: User, data: TopicIn) -> Topic:
+        metering.ensure_topic_allowed(session, self.settings, user)
         topic = topics.create_topic(session, user, data)
         self.request_batch(session, topic)
         return topic
@@ -94,11 +110,19 @@ class GenerationService:
     def cards_in_flight(self, session: Session, topic_id: int) -> int:
         return repository.cards_in_flight(session, topic_id)
 
-    def request_batch(self, session: Session, topic: Topic) -> GenerationJob:
-        """Queue a batch unless one is already in flight for this topic."""
+    def request_batch(self, session: Session, topic: Topic) -> GenerationJob | None:
+        """Queue a batch unless one is already in flight for this topic. With the quota used
+        up, no job is queued: the topic shows quota_exceeded until the quota refills."""
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
+        user = session.get(User, topic.user_id)
+        refused = metering.refusal(session, self.settings, user, utcnow())
+        if refused is not None:
+            metrics.QUOTA_REFUSALS.inc()
+            self._stop_for_quota(topic, refused)
+            self._after_commit(session, topic.id, wake=False)
+            return None
         job = repository.add_job(
             session,
             GenerationJob(
@@ -114,8 +138,14 @@ class GenerationService:
         self._after_commit(session, topic.id, wake=True)
         return job
 
+    @staticmethod
+    def _stop_for_quota(topic: Topic, message: str) -> None:
+        topic.generation_status = "quota_exceeded"
+        topic.generation_error = message
+
     def retry(self, session: Session, user: User, topic_id: int) -> Topic:
         topic = topics.get_topic(session, user, topic_id, lock=True)
+        metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
             topic.generation_status = "idle"
@@ -131,7 +161,19 @@ class GenerationService:
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
         topic = topics.get_topic(session, user, card.topic_id)
+        if log.first_attempt and card.job_id is not None:
+            # Only generated cards steer the level: hand-written ones say nothing about it.
+            state = difficulty.record_first_attempt(
+                difficulty_of(topic), log.rating, self.settings.difficulty_target
+            )
+            _store_difficulty(topic, state)
         self.ensure_buffer(session, topic)
+
+    def feedback(self, session: Session, user: User, topic_id: int, signal: str) -> Topic:
+        topic = topics.get_topic(session, user, topic_id, lock=True)
+        _store_difficulty(topic, difficulty.record_signal(difficulty_of(topic), signal))
+        session.flush()
+        return topic
 
     # -- transitions made by the worker (each its own short transaction) --------------------
 
@@ -143,6 +185,12 @@ class GenerationService:
                 return None
             # The level is read now, not when the job was queued, so a fresh signal counts.
             job.level = level_of(topic)
+            now = utcnow()
+            user = session.get(User, job.user_id)
+            count = metering.reserve_for_job(session, self.settings, job, user, now)
+            if count == 0 and job.requested > job.saved:
+                self._refuse(session, job, topic, user, now)
+                return None
             topic.generation_status = "running"
             self._after_commit(session, topic.id, wake=False)
             return JobPlan(
@@ -151,10 +199,20 @@ class GenerationService:
                 user_id=topic.user_id,
                 prompt=topic.prompt,
                 level=job.level,
-                count=max(0, job.requested - job.saved),
+                count=count,
                 attempt=job.attempts,
                 existing_fronts=topics_repo.topic_fronts(session, topic.id),
+                period_start=job.reserved_period,
             )
+
+    def _refuse(
+        self, session: Session, job: GenerationJob, topic: Topic, user: User, now: datetime
+    ) -> None:
+        """Nothing of the quota is left: the job ends without calling the LLM."""
+        message = metering.quota_message(metering.quota(session, self.settings, user, now))
+        job.lease_owner = None
+        job.lease_expires_at = None
+        self._apply(session, job, topic, "quota_exceeded", Outcome("quota_exceeded", message), now)
 
     def save_card(
         self, plan: JobPlan, owner: str, card: ParsedCard, model: str | None
@@ -178,6 +236,9 @@ class GenerationService:
                 due=utcnow(),
             )
             topics_repo.add(session, row)
+            metering.bill_card(
+                session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
+            )
             return row.id
 
     def renew_lease(self, job_id: int, owner: str) -> bool:
@@ -198,10 +259,14 @@ class GenerationService:
             job.model = outcome.model or job.model
             job.lease_owner = None
             job.lease_expires_at = None
+            now = utcnow()
+            metering.record_tokens(
+                session, job, now, outcome.tokens_in, outcome.tokens_out, outcome.tokens_estimated
+            )
             kind = outcome.kind
             if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
                 kind = "failed"
-            self._apply(session, job, topic, kind, outcome, utcnow())
+            self._apply(session, job, topic, kind, outcome, now)
 
     def _apply(
         self,
@@ -224,9 +289,14 @@ class GenerationService:
         job.status = kind
         job.error = outcome.error
         job.finished_at = now
+        # The batch is over: what it did not use goes back to the quota (exactly once).
+        metering.release(session, job)
         if topic is None:
             return
         self._after_commit(session, topic.id, wake=False)
+        if kind == "quota_exceeded":
+            self._stop_for_quota(topic, outcome.error or "")
+            return
         if kind == "failed":
             topic.generation_status = "failed"
             topic.generation_error = outcome.error
@@ -267,10 +337,31 @@ class GenerationService:
                 self._apply(session, job, topic, kind, outcome, now)
             return len(jobs)
 
+    def reopen_quota_topics(self, session: Session) -> int:
+        """Topics stopped by the quota go back to idle once their owner has cards again (a new
+        period began, or the plan changed), so the refill picks them up."""
+        reopened = 0
+        now = utcnow()
+        refused: dict[int, bool] = {}
+        for topic in repository.topics_over_quota(session):
+            if topic.user_id not in refused:
+                user = session.get(User, topic.user_id)
+                refused[topic.user_id] = (
+                    metering.refusal(session, self.settings, user, now) is not None
+                )
+            if not refused[topic.user_id]:
+                topic.generation_status = "idle"
+                topic.generation_error = None
+                self._after_commit(session, topic.id, wake=False)
+                reopened += 1
+        session.flush()
+        return reopened
+
     def refill_active_topics(self) -> int:
         since = utcnow() - timedelta(days=self.settings.refill_idle_days)
         queued = 0
         with self.db.transaction() as session:
+            self.reopen_quota_topics(session)
             for topic_id in repository.topics_to_refill(session, since):
                 topic = session.get(Topic, topic_id)
                 if topic is None:

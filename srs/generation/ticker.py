@@ -12,9 +12,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 log = logging.getLogger(__name__)
 
 
-def start_ticker(chores: dict[str, Callable[[], object]], every_seconds: float) -> AsyncIOScheduler:
+def start_ticker(chores: dict[str, tuple[Callable[[], object], float]]) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-    for name, chore in chores.items():
+    for name, (chore, every_seconds) in chores.items():
         scheduler.add_job(_in_thread(name, chore), "interval", seconds=every_seconds, id=name)
     scheduler.start()
     return scheduler

@@ -226,15 +226,16 @@ class Worker:
 
     def _tokens(
         self, attempt: Attempt, usage: Usage | None, request: LLMRequest
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, bool]:
+        """(input, output, estimated)."""
         if usage is not None:
-            return usage.input_tokens, usage.output_tokens
+            return usage.input_tokens, usage.output_tokens, usage.estimated
         # No usage from the provider (a cut stream): estimate at ~4 characters a token.
         prompt_chars = len(request.system) + len(request.user)
-        return prompt_chars // 4, len("".join(attempt.text)) // 4
+        return prompt_chars // 4, len("".join(attempt.text)) // 4, True
 
     def _base(self, attempt, parser, usage, request, provider) -> dict:
-        tokens_in, tokens_out = self._tokens(attempt, usage, request)
+        tokens_in, tokens_out, estimated = self._tokens(attempt, usage, request)
         metrics.LLM_TOKENS.labels("input").inc(tokens_in)
         metrics.LLM_TOKENS.labels("output").inc(tokens_out)
         if parser.skipped:
@@ -242,6 +243,7 @@ class Worker:
         return {
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
+            "tokens_estimated": estimated,
             "duplicates": attempt.duplicates,
             "invalid": parser.skipped,
             "model": provider.model,

@@ -18,7 +18,7 @@ import enum
 import re
 import textwrap
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from lxml import etree
 
@@ -65,13 +65,13 @@ class _Mode(enum.Enum):
 
 @dataclass(frozen=True)
 class _Tag:
-    kind: str  # "open", "empty", "close", "cdata", "comment"
+    kind: Literal["open", "empty", "close", "cdata", "comment"]
     name: str
     end: int
 
 
 def _is_xml_char(code: int) -> bool:
-    return _INVALID_XML_CHAR.match(chr(code)) is None if code <= 0x10FFFF else False
+    return code <= 0x10FFFF and _INVALID_XML_CHAR.match(chr(code)) is None
 
 
 def _scan_tag(buf: str, i: int, final: bool) -> _Tag | None | bool:
@@ -274,13 +274,26 @@ def _normalise_field(text: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedCard:
+    """One card as the model wrote it. Every field is normalised (`_normalise_field`);
+    `extra` maps each other child element to its text, first occurrence winning. It is left
+    out of the hash so that cards can go in sets."""
+
     front: str
     back: str
     extra: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 class CardStreamParser:
-    """Feed the LLM's text chunk by chunk; each `feed` returns the cards it completed."""
+    """Feed the LLM's text chunk by chunk; each `feed` returns the cards it completed.
+
+    Neither `feed` nor `close` raises on any text. After `close()`:
+    - `complete`: `</cards>` was seen; the stream is whole.
+    - `truncated`: it ended early (inside a card, before `</cards>`, or had no `<cards>`).
+    - `error`: why it is not complete (a syntax error or the truncation), else None.
+    - `skipped`: cards dropped for a missing or empty front or back, or a field longer than
+      `max_field_chars`.
+    A syntax error sets `error` at once; later feeds return nothing.
+    """
 
     def __init__(self, max_field_chars: int = 2000) -> None:
         self.max_field_chars = max_field_chars
@@ -322,10 +335,9 @@ class CardStreamParser:
         return cards
 
     def _truncation_reason(self) -> str:
-        depth = len(self._escaper.stack)
         if self._escaper.mode is _Mode.PRELUDE:
             return "no <cards> element in the stream"
-        if depth >= 2:
+        if len(self._escaper.stack) >= 2:
             return "the stream ended inside a card"
         return "the stream ended before </cards>"
 
@@ -344,7 +356,8 @@ class CardStreamParser:
         element = event[1]
         parent = element.getparent()
         if element.tag == "cards":
-            self.complete = self.complete or parent is None
+            if parent is None:
+                self.complete = True
             return None
         if parent is None or parent.tag != "cards":
             return None  # a <card> nested in a field is just part of that field

@@ -39,3 +39,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

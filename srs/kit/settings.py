@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     secret_key: str = _DEV_SECRET
     session_days: int = 30
     max_body_bytes: int = 64 * 1024
+    # Requests per window (0 turns a limit off): per client address, per address+email, per user.
+    rate_signup_per_hour: int = 20
+    rate_login_per_5min: int = 10
+    rate_topics_per_hour: int = 60
 
     # LLM. An empty provider means "none configured": generation then fails visibly.
     llm_provider: Literal["openai", "anthropic", "local", ""] | None = None
@@ -63,6 +67,7 @@ class Settings(BaseSettings):
     desired_retention: float = 0.9
     difficulty_target: float = 0.85
     fit_min_reviews: int = 1000
+    fit_every_seconds: float = 3600.0
 
     # Plans and billing.
     plan_free_cards: int = 200
@@ -70,6 +75,9 @@ class Settings(BaseSettings):
     plan_pro_cards: int = 5000
     stripe_webhook_secret: str | None = None
     stripe_api_key: str | None = None
+    # How often the ticker checks counters against the ledger, and sends usage to Stripe.
+    usage_reconcile_seconds: float = 300.0
+    usage_report_seconds: float = 60.0
 
     @model_validator(mode="after")
     def _resolve(self) -> "Settings":

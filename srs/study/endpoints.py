@@ -10,8 +10,9 @@ from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import AppSettings, DbSession
+from srs.kit.deps import DbSession
 from srs.kit.errors import unauthorized
+from srs.metering import service as metering
 from srs.study import service
 from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
 from srs.topics import service as topics
@@ -114,4 +115,7 @@ def bury(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
 
 @router.post("/cards/{card_id}/flag", response_model=CardOut)
 def flag(card_id: int, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
-    return views.card_out(service.flag(db, user, card_id, body.reason))
+    """Flag a wrong card; a generated card flagged within a day is credited back to the quota."""
+    card = service.flag(db, user, card_id, body.reason)
+    metering.credit_flagged(db, card, utcnow())
+    return views.card_out(card)

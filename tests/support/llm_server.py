@@ -152,7 +152,7 @@ class ScriptedLLMServer:
             request = await _read_request(reader)
             with self._lock:
                 self.requests.append(request)
-            await self._respond(request, self._next_reply(), reader, writer)
+            await self._respond(request, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away: nothing to answer
         finally:
@@ -160,14 +160,11 @@ class ScriptedLLMServer:
             self._tasks.discard(task)
 
     async def _respond(
-        self,
-        request: ReceivedRequest,
-        reply: Reply,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        self, request: ReceivedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         dialect = _DIALECTS.get(request.path)
-        if dialect is None:
+        reply = self._next_reply() if dialect else None  # a wrong path uses up no reply
+        if dialect is None or reply is None:
             writer.write(_json_response(404, {"error": {"message": "no such path"}}, {}))
         elif reply.status != 200:
             writer.write(_json_response(reply.status, dialect.error_body(reply), reply.headers))

@@ -1,0 +1,1 @@
+"""Learning statistics: reviews per day, first-attempt success, retention, the due forecast."""
