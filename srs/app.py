@@ -21,7 +21,7 @@ from srs.generation.ticker import start_ticker
 from srs.generation.worker import Worker
 from srs.kit import metrics
 from srs.kit.db import Database
-from srs.kit.errors import AppError, install_error_handlers
+from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
 from srs.kit.events import TopicEvents
 from srs.kit.middleware import BodyLimit, SecurityHeaders
 from srs.kit.ratelimit import RateLimiter
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
     for router in (
         auth_router,
         me_router,

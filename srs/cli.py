@@ -12,10 +12,18 @@ from srs.kit.settings import get_settings
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    """key=value lines, each with the request id it belongs to (``-`` for background work)."""
+    from srs.kit.middleware import RequestIdFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter(
+            "ts=%(asctime)s level=%(levelname)s logger=%(name)s request_id=%(request_id)s "
+            "%(message)s"
+        )
     )
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
@@ -48,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
+        access_log=False,  # ours (srs.access) carries the request id
     )
     return 0
 

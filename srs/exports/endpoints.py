@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from srs.accounts.dependencies import CurrentUser
 from srs.exports import service
-from srs.kit.deps import DbSession
+from srs.kit.deps import DbSession, RowId
 from srs.topics import service as topics
 
 router = APIRouter(tags=["exports"])
 
 # Ids are 32-bit integers in the database: a larger one is bad input (422), never a 500.
-TopicId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+TopicId = RowId
 
 
 def _attachment(name: str) -> dict[str, str]:

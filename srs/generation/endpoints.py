@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from srs.accounts.dependencies import CurrentUser
 from srs.kit.db import utcnow
-from srs.kit.deps import AppSettings, DbSession
+from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.topics import views
 from srs.topics.schemas import TopicOut
 
@@ -21,7 +21,7 @@ class FeedbackIn(BaseModel):
 
 @router.post("/topics/{topic_id}/generate", response_model=TopicOut)
 def generate_more(
-    topic_id: int, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
+    topic_id: RowId, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
 ) -> TopicOut:
     """Ask for a batch now; after a failure this is the retry."""
     topic = request.app.state.generation.retry(db, user, topic_id)
@@ -30,7 +30,7 @@ def generate_more(
 
 @router.post("/topics/{topic_id}/feedback", response_model=TopicOut)
 def feedback(
-    topic_id: int,
+    topic_id: RowId,
     body: FeedbackIn,
     request: Request,
     user: CurrentUser,

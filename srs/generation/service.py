@@ -70,6 +70,15 @@ def _store_difficulty(topic: Topic, state: difficulty.DifficultyState) -> None:
     topic.level = state.level
 
 
+# Extra elements a card may carry from the LLM. Anything else is dropped, so a reply steered
+# by a hostile topic cannot park arbitrary text (say, our system prompt) in card metadata.
+KEPT_EXTRAS = frozenset({"explanation", "concept", "difficulty", "example"})
+
+
+def kept_extras(extra: dict[str, str]) -> dict[str, str] | None:
+    return {k: v for k, v in extra.items() if k in KEPT_EXTRAS} or None
+
+
 def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 
@@ -228,7 +237,7 @@ class GenerationService:
                 user_id=plan.user_id,
                 front=card.front,
                 back=card.back,
-                extra=dict(card.extra) or None,
+                extra=kept_extras(card.extra),
                 model=model,
                 level=plan.level,
                 job_id=plan.job_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from srs.kit.db import Database
@@ -43,3 +43,7 @@ AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+# Row ids in paths: a number past the database's integer range is a 422, not a driver error.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]

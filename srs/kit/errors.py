@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,35 @@ class AppError(Exception):
         self.code = code or self.code
         self.status_code = status_code or self.status_code
         self.headers = headers
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in {
+        400: "Bad request (e.g. a webhook signature that does not verify)",
+        401: "Not signed in, or the session expired",
+        402: "Quota exceeded",
+        403: "CSRF token missing or wrong",
+        404: "Not found, or not yours",
+        409: "Conflict",
+        413: "Request body too large",
+        422: "Invalid input",
+        429: "Rate limited",
+        503: "A dependency is unavailable or not configured",
+    }.items()
+}
 
 
 def not_found(what: str = "Not found") -> AppError:

@@ -27,6 +27,14 @@ SECURITY_HEADERS = [
 ]
 
 
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every log record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = getattr(record, "request_id", None) or request_id.get()
+        return True
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -110,11 +118,10 @@ class SecurityHeaders:
             await self.app(scope, receive, with_headers)
         finally:
             log.info(
-                "%s %s %s %.1fms",
+                "method=%s path=%s status=%s ms=%.1f",
                 scope.get("method"),
                 scope.get("path"),
                 status,
                 (time.perf_counter() - started) * 1000,
-                extra={"request_id": rid},
             )
             request_id.reset(token)

@@ -10,7 +10,7 @@ from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import DbSession
+from srs.kit.deps import DbSession, RowId
 from srs.kit.errors import unauthorized
 from srs.metering import service as metering
 from srs.study import service
@@ -59,7 +59,7 @@ def _authenticate(request: Request) -> int:
 
 @router.get("/topics/{topic_id}/next", response_model=NextOut)
 async def next_card(
-    topic_id: int,
+    topic_id: RowId,
     request: Request,
     wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
 ) -> NextOut:
@@ -86,7 +86,7 @@ async def next_card(
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)
 def review_card(
-    card_id: int, body: ReviewIn, request: Request, user: CurrentUser, db: DbSession
+    card_id: RowId, body: ReviewIn, request: Request, user: CurrentUser, db: DbSession
 ) -> ReviewOut:
     card, log = service.review(db, user, card_id, body.rating, body.duration_ms)
     request.app.state.generation.after_review(db, user, card, log)
@@ -94,27 +94,27 @@ def review_card(
 
 
 @router.post("/topics/{topic_id}/undo", response_model=ReviewOut)
-def undo(topic_id: int, user: CurrentUser, db: DbSession) -> ReviewOut:
+def undo(topic_id: RowId, user: CurrentUser, db: DbSession) -> ReviewOut:
     return ReviewOut(card=views.card_out(service.undo_last(db, user, topic_id)))
 
 
 @router.post("/cards/{card_id}/suspend", response_model=CardOut)
-def suspend(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+def suspend(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
     return views.card_out(service.set_suspended(db, user, card_id, True))
 
 
 @router.post("/cards/{card_id}/unsuspend", response_model=CardOut)
-def unsuspend(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+def unsuspend(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
     return views.card_out(service.set_suspended(db, user, card_id, False))
 
 
 @router.post("/cards/{card_id}/bury", response_model=CardOut)
-def bury(card_id: int, user: CurrentUser, db: DbSession) -> CardOut:
+def bury(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
     return views.card_out(service.bury(db, user, card_id))
 
 
 @router.post("/cards/{card_id}/flag", response_model=CardOut)
-def flag(card_id: int, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
+def flag(card_id: RowId, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
     """Flag a wrong card; a generated card flagged within a day is credited back to the quota."""
     card = service.flag(db, user, card_id, body.reason)
     metering.credit_flagged(db, card, utcnow())
