@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
-import platform
 import random
 import statistics
 import sys
@@ -23,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _machine import machine  # noqa: E402
 from srs.generation.difficulty import (
     DifficultyState,
     level_for_batch,
@@ -149,18 +148,6 @@ def table(seeds: int) -> str:
                 f" | {s['settled']} | {s['level']} | {s['sd']} | {s['reversals']} |"
             )
     return head + "\n".join(rows)
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    return f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import machine  # noqa: E402
 from srs.study.fitting import ReviewRecord, fit_parameters
 from srs.study.scheduling import (
     DEFAULT_PARAMETERS,
@@ -167,18 +166,6 @@ def row(name: str, scored_on: str, predictions: Sequence[Prediction]) -> str:
         f" | {rmse_bins(predictions):.3f} | {rmse_bins(predictions, calibration_bin):.3f}"
         f" | {auc(predictions):.3f} |"
     )
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    return f"{len(os.sched_getaffinity(0))} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _machine import machine  # noqa: E402
 from tests.support.cards import COUNTRIES, batch_xml  # noqa: E402
 from tests.support.llm_server import Reply, ScriptedLLMServer  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
@@ -132,7 +132,7 @@ def main() -> None:
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"Machine: {machine()}")
     print(f"{args.batches} batches of {CARDS} cards, each streamed over {args.seconds:.0f} s\n")
     print("| database | cards | `</card>` -> client p50 | p99 | max | first card | whole batch parsed (baseline) | ratio |")
     print("|---|---|---|---|---|---|---|---|")

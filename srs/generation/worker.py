@@ -145,11 +145,18 @@ class Worker:
             raise  # shutting down: the lease expires and the job is claimed again
         except Exception:
             log.exception("job %s crashed", job_id)
-            outcome = Outcome(kind="retry", error="Internal error while generating", retry_after=5)
-            await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
+            await self._requeue_after_crash(job_id)
         finally:
             self._slots.release()
             self.wake()
+
+    async def _requeue_after_crash(self, job_id: int) -> None:
+        outcome = Outcome(kind="retry", error="Internal error while generating", retry_after=5)
+        try:
+            await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
+        except Exception:
+            # Typically the database is down too: the lease runs out and the ticker requeues it.
+            log.exception("job %s: could not requeue; its lease will expire", job_id)
 
     def _request(self, plan: JobPlan) -> LLMRequest:
         return prompts.build_request(

@@ -26,15 +26,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns (before the response goes
     out, so a failed commit is the client's error, not a silent loss), rolled back on error."""
     db: Database = request.app.state.db
-    session = db.session(write=request.method not in _READ_METHODS)
-    try:
+    with db.transaction(write=request.method not in _READ_METHODS) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
