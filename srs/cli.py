@@ -24,6 +24,8 @@ def _logging(level: str) -> None:
         )
     )
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+    # Every tick would otherwise log two lines; failures still show as warnings and errors.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:

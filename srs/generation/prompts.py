@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.resources import files
 
@@ -33,6 +34,12 @@ def _grammar_template() -> str:
 
 def grammar(count: int) -> str:
     return _grammar_template().replace("COUNT", str(max(1, count)))
+
+
+@lru_cache
+def example_fronts() -> list[str]:
+    """The fronts of the few-shot examples, which a generated card must not copy."""
+    return re.findall(r"<front>(.*?)</front>", _sections()["completion"])
 
 
 def existing_summary(fronts: list[str]) -> str:

@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 def start_ticker(chores: dict[str, tuple[Callable[[], object], float]]) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
     for name, (chore, every_seconds) in chores.items():
-        scheduler.add_job(_in_thread(name, chore), "interval", seconds=every_seconds, id=name)
+        scheduler.add_job(
+            _in_thread(name, chore), "interval", seconds=every_seconds, id=name, name=name
+        )
     scheduler.start()
     return scheduler
 

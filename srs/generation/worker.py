@@ -29,6 +29,8 @@ from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
+# Text read past the last wanted card while waiting for </cards> and the usage report.
+OVERFLOW_CHARS = 400
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
 RETRY_FACTORS = (1.0, 5.0, 20.0)
@@ -177,11 +179,14 @@ class Worker:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return Outcome(kind="failed", error=error.message)
         request = self._request(plan)
-        attempt = Attempt(plan=plan, dedup=DedupIndex(plan.existing_fronts))
+        known = list(plan.existing_fronts)
         parser = CardStreamParser()
         if provider.name == "local":
             parser.feed("<cards>\n")  # the completion prompt already opened the list
+            known += prompts.example_fronts()  # a small base model copies its examples
+        attempt = Attempt(plan=plan, dedup=DedupIndex(known))
         usage: Usage | None = None
+        overflow = 0
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
             async with aclosing(provider.stream(request)) as stream:
@@ -191,8 +196,12 @@ class Worker:
                         continue
                     attempt.text.append(event.text)
                     await self._accept(attempt, parser.feed(event.text), provider.model)
-                    if attempt.wanted <= 0:
-                        break  # the model writes more than asked: we do not need the rest
+                    if attempt.wanted <= 0 and not parser.complete:
+                        # Read on to </cards> and the usage report, but not through a model
+                        # that writes far more than it was asked for.
+                        overflow += len(event.text)
+                        if overflow > OVERFLOW_CHARS:
+                            break
                 else:
                     await self._accept(attempt, parser.close(), provider.model)
         except LLMError as error:
@@ -262,6 +271,8 @@ class Worker:
 
     def _outcome_after_error(self, attempt, parser, error, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
+        if attempt.wanted <= 0:
+            return Outcome(kind="done", **base)  # the stream broke after the last card we needed
         message = f"The LLM provider ({provider.name}) failed: {error.message}"
         if not error.retryable:
             return Outcome(kind="failed", error=message, **base)

@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 
+from srs.generation.prompts import example_fronts
 from tests.conftest import Api, make_settings, missing
 from tests.generation.conftest import wait_for
 from tests.support.server import running_app
@@ -43,4 +44,6 @@ def test_embedded_model_generates_well_formed_cards(database_url):
         cards = api.get(f"/topics/{topic['id']}/cards").json()
         assert 1 <= len(cards) <= 3 + 10  # one batch, perhaps a refill under way
         assert len({c["front"].lower() for c in cards}) == len(cards), "dedup let a repeat through"
+        copied = set(example_fronts()) & {c["front"] for c in cards}
+        assert not copied, f"the model copied its few-shot examples: {copied}"
         assert done["generation"]["status"] in {"idle", "queued", "failed"}

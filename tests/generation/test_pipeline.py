@@ -158,3 +158,31 @@ def test_stalled_stream_times_out(database_url, llm):
         assert "timeout" in failed["generation"]["error"].lower() or "timed out" in failed["generation"]["error"].lower()
         # The two cards that arrived before the stall were kept, once each.
         assert [c["front"] for c in _cards(api, topic["id"])] == [f for f, _ in capitals(2)]
+
+
+def test_a_model_writing_more_than_asked_gets_exactly_the_batch(api, llm, database_url):
+    from sqlalchemy import select
+
+    from srs.generation.models import GenerationJob
+    from srs.kit.db import Database
+
+    llm.script([Reply(text=batch_xml(capitals(14)))])
+    llm.default = Reply(status=500)
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle")
+    assert [c["front"] for c in _cards(api, topic["id"])] == [f for f, _ in capitals(10)]
+    db = Database(database_url)
+    with db.transaction(write=False) as s:
+        job = s.scalars(select(GenerationJob)).one()
+        assert (job.status, job.saved, job.attempts) == ("done", 10, 1)
+    db.dispose()
+
+
+def test_a_stream_cut_after_the_last_wanted_card_is_done_not_retried(api, llm):
+    text = batch_xml(capitals(10))
+    cut = text.rindex("</card>") + len("</card>")
+    llm.script([Reply(text=text, disconnect_after_chars=cut)])
+    llm.default = Reply(status=500)
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle")
+    assert len(_cards(api, topic["id"])) == 10 and len(llm.requests) == 1
