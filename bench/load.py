@@ -33,6 +33,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from fastapi import FastAPI
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,15 +51,13 @@ PASSWORD = "bench password 1"
 # -- the bare baseline app (served by uvicorn in its own process) ------------------------------
 
 
-def baseline_app():
+class Answer(BaseModel):
+    rating: int
+
+
+def baseline_app() -> FastAPI:
     """One GET and one POST with a JSON body, in an `async def` and in a `def` flavour (most of
     our endpoints are `def` and run in the threadpool)."""
-    from fastapi import FastAPI
-    from pydantic import BaseModel
-
-    class Answer(BaseModel):
-        rating: int
-
     app = FastAPI()
 
     @app.get("/async/next")
@@ -384,7 +384,7 @@ async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> l
                 r["setup"] = f"{added} cards in {setup:.0f} s"
                 estimate = max(estimate, r["steps_per_s"])
                 results.append(r)
-                report_progress(r)
+                report_progress(r, r["setup"])
         finally:
             stop(proc)
     return results
@@ -405,11 +405,12 @@ async def sweep_baseline(counts: list[int], args) -> list[dict]:
     return results
 
 
-def report_progress(r: dict) -> None:
+def report_progress(r: dict, note: str = "") -> None:
     print(f"  {r['label']:<28} {r['learners']:>3} learners: {r['steps_per_s']:7.1f} steps/s, "
           f"p50 {r['all']['p50']:6.1f} ms, p99 {r['all']['p99']:6.1f} ms, "
           f"server CPU {100 * r['server_cpu']:.0f}%, client CPU {100 * r['client_cpu']:.0f}%"
-          + (f", problems {r['problems']}" if r["problems"] else ""), file=sys.stderr, flush=True)
+          + (f", problems {r['problems']}" if r["problems"] else "") + (f" ({note})" if note else ""),
+          file=sys.stderr, flush=True)
 
 
 def postgres_database(base_url: str) -> str:

@@ -15,7 +15,7 @@ def two_users(api_factory):
     return alice, bob, topic, card
 
 
-def test_user_b_gets_404_on_everything_of_user_a(two_users):
+def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
     alice, bob, topic, card = two_users
     t, c = topic["id"], card["id"]
     attempts = [
@@ -27,6 +27,10 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users):
         ("GET", f"/topics/{t}/next", None),
         ("POST", f"/topics/{t}/undo", None),
         ("POST", f"/topics/{t}/generate", None),
+        ("POST", f"/topics/{t}/feedback", {"signal": "too_easy"}),
+        ("GET", f"/topics/{t}/export.csv", None),
+        ("GET", f"/topics/{t}/export.apkg", None),
+        ("GET", f"/stats?topic_id={t}", None),
         ("GET", f"/cards/{c}", None),
         ("PATCH", f"/cards/{c}", {"front": "mine"}),
         ("DELETE", f"/cards/{c}", None),
@@ -36,6 +40,15 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users):
         ("POST", f"/cards/{c}/bury", None),
         ("POST", f"/cards/{c}/flag", {"reason": "x"}),
     ]
+    # Every endpoint that takes a topic or card id is in the list above.
+    spec = httpx.get(base_url + "/openapi.json").json()
+    with_ids = {
+        (method.upper(), path.removeprefix("/api/v1").replace("{topic_id}", str(t)).replace("{card_id}", str(c)))
+        for path, operations in spec["paths"].items()
+        if "{topic_id}" in path or "{card_id}" in path
+        for method in operations
+    }
+    assert with_ids <= {(m, p.split("?")[0]) for m, p, _ in attempts}, with_ids - {(m, p) for m, p, _ in attempts}
     for method, path, body in attempts:
         response = bob.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
@@ -45,6 +58,7 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users):
     assert alice.get(f"/topics/{t}").json()["title"] == "Alice's topic"
     assert alice.get(f"/cards/{c}").json()["front"] == "Q?"
     assert alice.get(f"/cards/{c}").json()["reps"] == 0
+    assert alice.get(f"/topics/{t}").json()["level"] == 3
 
 
 def test_not_signed_in_is_401(base_url):

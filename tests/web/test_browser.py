@@ -346,3 +346,50 @@ def test_the_shell_needs_no_inline_script_or_style(site, browser_context):
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     assert "style=" not in page.content()
     assert violations == []
+
+
+@pytest.fixture
+def quota_site(sqlite_template, tmp_path, llm) -> Iterator[str]:
+    settings = make_settings(
+        databases.sqlite_copy(sqlite_template, tmp_path),
+        llm_provider="openai",
+        llm_base_url=llm.base_url,
+        llm_api_key="test",
+        llm_model="scripted",
+        plan_free_cards=10,  # exactly one batch
+    )
+    with running_app(settings) as (base_url, _app):
+        yield base_url
+
+
+def test_a_free_learner_at_the_quota_sees_it_and_keeps_studying(quota_site, llm, browser_context):
+    from playwright.sync_api import expect
+
+    site = quota_site
+    page = browser_context.new_page()
+    llm.script([Reply(text=_xml(CAPITALS), tokens_per_second=400)])
+    page.goto(site + "/#/signup")
+    page.get_by_label("Email").fill("free@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_label("Password").press("Enter")
+    prompt = page.get_by_label("What do you want to learn?")
+    prompt.fill("Capitals of Europe")
+    prompt.press("Enter")
+    front = page.locator("#card-front")
+    # Six answers leave four unseen cards: the refill is due, but the month's 10 cards are used.
+    for index in range(6):
+        expect(front).to_have_text(CAPITALS[index][0])
+        page.keyboard.press("Space")
+        page.keyboard.press("3")
+    banner = page.locator(".banner.warning")
+    expect(banner).to_contain_text("Card quota reached")
+    expect(banner).to_contain_text("Free plan")
+    expect(banner).to_contain_text("Existing cards can still be studied")
+    expect(front).to_have_text(CAPITALS[6][0])  # still studying the cards it has
+    page.keyboard.press("Space")
+    page.keyboard.press("3")
+    expect(front).to_have_text(CAPITALS[7][0])
+    _shot(page, "study-quota")
+    assert len(llm.requests) == 1  # no LLM call past the quota
+    page.goto(site + "/#/usage")
+    expect(page.locator("#usage-cards")).to_contain_text("10")
