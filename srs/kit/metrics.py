@@ -17,3 +17,6 @@ LEASE_EXPIRIES = Counter("srs_lease_expiries_total", "Jobs whose worker lease ra
 QUOTA_REFUSALS = Counter("srs_quota_refusals_total", "Batches refused or shrunk by the quota")
 QUEUE_DEPTH = Gauge("srs_generation_queue_depth", "Queued generation jobs")
 LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])
+USAGE_DRIFT = Gauge(
+    "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
+)

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from prometheus_client import Gauge
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
@@ -37,9 +36,6 @@ from srs.topics.models import Card
 
 log = logging.getLogger(__name__)
 
-USAGE_DRIFT = Gauge(
-    "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
-)
 REFUND_WINDOW = timedelta(hours=24)
 PAST_PERIODS = 12
 
@@ -289,7 +285,7 @@ def reconcile(db: Database) -> int:
             )
     if missing:
         log.warning("usage drift: %s ledger periods have no counter row", missing)
-    USAGE_DRIFT.set(drift)
+    metrics.USAGE_DRIFT.set(drift)
     _free_orphaned_reservations(db, [r for r in rows if r.cards_reserved > 0])
     return drift
 

@@ -8,6 +8,7 @@ import sys
 
 from sqlalchemy import update
 
+from srs.kit import metrics
 from srs.kit.db import utcnow
 from srs.metering import repository, service
 from srs.metering.models import UsageCounter
@@ -34,7 +35,7 @@ def test_drift_is_measured_and_rebuild_repairs_it(db, database_url):
     with db.transaction() as s:
         s.execute(update(UsageCounter).values(cards_used=7, cards_reserved=2, tokens_in=5))
     assert service.reconcile(db) == 4 + 5
-    assert service.USAGE_DRIFT._value.get() == 9
+    assert metrics.USAGE_DRIFT._value.get() == 9
     # No job holds the 2 reserved cards: the chore gave them back.
     assert counters(db, user_id)[0].cards_reserved == 0
     env = {**os.environ, "SRS_DATABASE_URL": database_url}
