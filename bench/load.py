@@ -4,13 +4,14 @@ app under the same uvicorn settings, in the same run. Reports study steps per se
 p99 per request, the ratio to the bare app, and the first learner count whose p99 passes 100 ms.
 
     .venv/bin/python bench/load.py [--learners 1,2,4,8,16,32,64] [--seconds 10] [--warmup 2]
-        [--databases sqlite,postgres] [--postgres URL] [--profile DIR]
+        [--databases sqlite,postgres] [--no-baseline] [--postgres URL] [--profile DIR]
 
 Each learner has its own account and studies decks of hand-written cards (`--cards` per topic,
-no LLM: generation is off, so the run measures the study loop). A learner moves to its next
-deck when `next` returns no card; decks are added between sweep points so nobody runs dry.
-The client (one asyncio process, one connection per learner) shares the machine with the
-server: at high learner counts part of what is measured is the client's own CPU.
+no LLM: generation is off, so the run measures the study loop), with no pause between cards.
+A learner moves to its next deck when `next` returns no card; decks are added between sweep
+points so nobody runs dry. The client (one asyncio process, one connection per learner) shares
+the machine with the server: it is what limits the bare app. `--profile DIR` records the server
+with py-spy (`.venv/bin/pip install py-spy`) and prints where its Python time goes.
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ from pydantic import BaseModel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import machine  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
+from _machine import machine
+
+from tests.support.server import free_port
 
 P99_LIMIT_MS = 100.0
 AGAIN_SHARE = 0.15  # the rest of the answers are Good
 MAX_STEPS_PER_LEARNER = 1_000_000  # a bound besides the clock
 PASSWORD = "bench password 1"
+SRS_COMMAND = [sys.executable, "-m", "srs.cli"]
 
 
 # -- the bare baseline app (served by uvicorn in its own process) ------------------------------
@@ -103,13 +106,20 @@ def start_srs(database_url: str, workdir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
     env.update(
-        SRS_DATABASE_URL=database_url, SRS_PORT=str(port), SRS_LLM_PROVIDER="",
-        SRS_RATE_SIGNUP_PER_HOUR="0", SRS_RATE_TOPICS_PER_HOUR="0",
-        SRS_PLAN_FREE_TOPICS="100000", SRS_NEW_CARDS_PER_DAY="100000",
+        SRS_DATABASE_URL=database_url,
+        SRS_PORT=str(port),
+        SRS_LLM_PROVIDER="",
+        SRS_RATE_SIGNUP_PER_HOUR="0",
+        SRS_RATE_TOPICS_PER_HOUR="0",
+        SRS_PLAN_FREE_TOPICS="100000",
+        SRS_NEW_CARDS_PER_DAY="100000",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "srs.cli", "--log-level", "warning", "serve"],
-        env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [*SRS_COMMAND, "--log-level", "warning", "serve"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_healthy(proc, base)
@@ -121,10 +131,26 @@ def start_baseline() -> tuple[subprocess.Popen, str]:
     access log."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "load:baseline_app", "--app-dir",
-         str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port), "--log-level",
-         "warning", "--no-access-log", "--timeout-graceful-shutdown", "5"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "load:baseline_app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_healthy(proc, base)
@@ -138,6 +164,13 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores, from /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -185,18 +218,27 @@ async def signup(client: httpx.AsyncClient) -> Learner:
     return Learner(token=r.json()["token"])
 
 
-async def add_deck(client: httpx.AsyncClient, learner: Learner, cards: int, gate: asyncio.Semaphore) -> None:
+async def add_deck(
+    client: httpx.AsyncClient, learner: Learner, cards: int, gate: asyncio.Semaphore
+) -> None:
     headers = {"Authorization": f"Bearer {learner.token}"}
     async with gate:
-        r = await client.post("/api/v1/topics", json={"prompt": f"load deck {uuid.uuid4().hex[:6]}"}, headers=headers)
+        r = await client.post(
+            "/api/v1/topics", json={"prompt": f"load deck {uuid.uuid4().hex[:6]}"}, headers=headers
+        )
         r.raise_for_status()
     topic_id = r.json()["id"]
 
     async def one(i: int) -> None:
         async with gate:
-            r = await client.post(f"/api/v1/topics/{topic_id}/cards", headers=headers,
-                                  json={"front": f"Card {i} of deck {topic_id}: what is {i} + {topic_id}?",
-                                        "back": str(i + topic_id)})
+            r = await client.post(
+                f"/api/v1/topics/{topic_id}/cards",
+                headers=headers,
+                json={
+                    "front": f"Card {i} of deck {topic_id}: what is {i} + {topic_id}?",
+                    "back": str(i + topic_id),
+                },
+            )
             r.raise_for_status()
 
     await asyncio.gather(*(one(i) for i in range(cards)))
@@ -208,8 +250,9 @@ async def provision(base: str, pool: list[Learner], count: int, need: int, per_t
     number of cards added."""
     added = 0
     gate = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(base_url=base, timeout=60,
-                                 limits=httpx.Limits(max_connections=8)) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=httpx.Limits(max_connections=8)
+    ) as client:
         while len(pool) < count:
             pool.append(await signup(client))
         jobs = []
@@ -222,8 +265,15 @@ async def provision(base: str, pool: list[Learner], count: int, need: int, per_t
     return added
 
 
-async def study(client: httpx.AsyncClient, target: Target, learner: Learner | None, rng: random.Random,
-                end: float, samples: list[Sample], outcome: Counter) -> None:
+async def study(
+    client: httpx.AsyncClient,
+    target: Target,
+    learner: Learner | None,
+    rng: random.Random,
+    end: float,
+    samples: list[Sample],
+    outcome: Counter,
+) -> None:
     """One learner: next, then review the card it got, until `end`. A request that fails is
     counted; three in a row end the learner."""
     failures = 0
@@ -240,8 +290,8 @@ async def study(client: httpx.AsyncClient, target: Target, learner: Learner | No
         started = time.perf_counter()
         try:
             r = await client.get(next_url)
-        except httpx.HTTPError:
-            outcome["transport error"] += 1
+        except httpx.HTTPError as error:
+            outcome[f"next {type(error).__name__}"] += 1
             failures += 1
             continue
         samples.append(Sample("next", started, time.perf_counter() - started))
@@ -254,12 +304,14 @@ async def study(client: httpx.AsyncClient, target: Target, learner: Learner | No
             learner.cursor += 1
             continue
         rating = 1 if rng.random() < AGAIN_SHARE else 3
-        review_url = f"/api/v1/cards/{card['id']}/review" if target.real else f"/{target.flavour}/review"
+        review_url = (
+            f"/api/v1/cards/{card['id']}/review" if target.real else f"/{target.flavour}/review"
+        )
         started = time.perf_counter()
         try:
             r = await client.post(review_url, json={"rating": rating})
-        except httpx.HTTPError:
-            outcome["transport error"] += 1
+        except httpx.HTTPError as error:
+            outcome[f"review {type(error).__name__}"] += 1
             failures += 1
             continue
         samples.append(Sample("review", started, time.perf_counter() - started))
@@ -278,28 +330,45 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
-async def run_point(target: Target, learners: list[Learner | None], warmup: float, seconds: float,
-                    seed: int) -> dict:
+async def run_point(
+    target: Target, learners: list[Learner | None], warmup: float, seconds: float, seed: int
+) -> dict:
     n = len(learners)
     samples: list[Sample] = []
     outcome: Counter = Counter()
     clients = []
     for learner in learners:
         headers = {"Authorization": f"Bearer {learner.token}"} if learner else {}
-        clients.append(httpx.AsyncClient(base_url=target.base, headers=headers, timeout=30,
-                                         limits=httpx.Limits(max_connections=1)))
+        clients.append(
+            httpx.AsyncClient(
+                base_url=target.base,
+                headers=headers,
+                timeout=30,
+                limits=httpx.Limits(max_connections=1),
+            )
+        )
     try:
         start = time.perf_counter()
         window_start, end = start + warmup, start + warmup + seconds
         tasks = [
-            asyncio.create_task(study(c, target, learner, random.Random(seed * 1000 + i), end, samples, outcome))
+            asyncio.create_task(
+                study(c, target, learner, random.Random(seed * 1000 + i), end, samples, outcome)
+            )
             for i, (c, learner) in enumerate(zip(clients, learners))
         ]
         await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
-        server_cpu, client_cpu = cpu_seconds(target.pid), time.process_time()
+        server_cpu, client_cpu, busy = (
+            cpu_seconds(target.pid),
+            time.process_time(),
+            machine_busy_seconds(),
+        )
         steps_before = outcome["steps"]
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
-        server_cpu, client_cpu = cpu_seconds(target.pid) - server_cpu, time.process_time() - client_cpu
+        server_cpu, client_cpu = (
+            cpu_seconds(target.pid) - server_cpu,
+            time.process_time() - client_cpu,
+        )
+        busy = machine_busy_seconds() - busy
         steps = outcome["steps"] - steps_before
         await asyncio.gather(*tasks)
     finally:
@@ -307,13 +376,22 @@ async def run_point(target: Target, learners: list[Learner | None], warmup: floa
             await c.aclose()
     # A request counts when it started inside the measured window.
     window = [s for s in samples if window_start <= s.started < end]
-    result = {"label": target.label, "learners": n, "steps_per_s": steps / seconds,
-              "server_cpu": server_cpu / seconds, "client_cpu": client_cpu / seconds,
-              "problems": {k: v for k, v in outcome.items() if k != "steps"}}
+    result = {
+        "label": target.label,
+        "learners": n,
+        "steps_per_s": steps / seconds,
+        "server_cpu": server_cpu / seconds,
+        "client_cpu": client_cpu / seconds,
+        "machine_cpu": busy / seconds,
+        "problems": {k: v for k, v in outcome.items() if k != "steps"},
+    }
     for kind in ("all", "next", "review"):
         ms = sorted(s.seconds * 1000 for s in window if kind in ("all", s.kind))
-        result[kind] = {"n": len(ms), "p50": statistics.median(ms) if ms else math.nan,
-                        "p99": percentile(ms, 0.99) if ms else math.nan}
+        result[kind] = {
+            "n": len(ms),
+            "p50": statistics.median(ms) if ms else math.nan,
+            "p99": percentile(ms, 0.99) if ms else math.nan,
+        }
     return result
 
 
@@ -330,16 +408,44 @@ def start_profile(pid: int, out: Path, seconds: float) -> subprocess.Popen | Non
         print("--profile: py-spy not found (.venv/bin/pip install py-spy)", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(math.ceil(seconds)), "--rate", "250",
-         "--format", "raw", "-o", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(math.ceil(seconds)),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--gil",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
-def summarize_profile(path: Path, top: int = 30) -> str:
-    """Inclusive share of samples per function (collapsed stacks from `py-spy --format raw`),
-    counting a function once per sample however deep it recurses."""
-    inclusive: Counter = Counter()
+def _package(frame: str) -> str:
+    """`Session.scalar (sqlalchemy/orm/session.py:2616)` -> `sqlalchemy`."""
+    path = frame.rpartition(" (")[2].rstrip(")").rpartition(":")[0]
+    if path.startswith("<frozen") or "/" not in path:
+        return "stdlib"
+    top = path.split("/", 1)[0]
+    return top if top not in STDLIB_DIRS else "stdlib"
+
+
+STDLIB_DIRS = {"asyncio", "concurrent", "json", "logging", "email", "http", "urllib", "importlib"}
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """From `py-spy --gil --format raw` (collapsed stacks of the thread holding the GIL): the
+    share of samples per package of the innermost frame (self time), and the inclusive share of
+    our own functions (srs/)."""
+    own: Counter = Counter()
+    ours: Counter = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -347,11 +453,17 @@ def summarize_profile(path: Path, top: int = 30) -> str:
             continue
         n = int(count)
         total += n
-        for frame in set(stack.split(";")):
-            inclusive[frame] += n
-    lines = [f"{total} samples; inclusive share per function:"]
-    for frame, n in inclusive.most_common(top):
-        lines.append(f"  {100 * n / total:5.1f}%  {frame}")
+        frames = [f.rpartition(":")[0] + ")" for f in stack.split(";")]  # drop line numbers
+        own[_package(stack.split(";")[-1])] += n
+        for frame in set(frames):
+            if "(srs/" in frame and "srs/cli.py" not in frame:
+                ours[frame] += n
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples of the thread holding the GIL. Self time by package:"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(10)]
+    lines.append("Inclusive time of our functions:")
+    lines += [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in ours.most_common(top)]
     return "\n".join(lines)
 
 
@@ -373,13 +485,13 @@ async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> l
                 setup = time.perf_counter() - setup
                 target = Target(label, base, proc.pid, real=True)
                 profiler = None
-                if args.profile and n == counts[-1]:
+                if args.profile:
                     out = Path(args.profile) / f"{label.lower()}-{n}.txt"
                     out.parent.mkdir(parents=True, exist_ok=True)
-                    profiler = (start_profile(proc.pid, out, args.seconds), out)
+                    profiler = (start_profile(proc.pid, out, args.warmup + args.seconds), out)
                 r = await run_point(target, pool[:n], args.warmup, args.seconds, seed=n)
                 if profiler and profiler[0]:
-                    profiler[0].wait(timeout=args.seconds + 30)
+                    profiler[0].wait(timeout=args.warmup + args.seconds + 30)
                     r["profile"] = summarize_profile(profiler[1])
                 r["setup"] = f"{added} cards in {setup:.0f} s"
                 estimate = max(estimate, r["steps_per_s"])
@@ -394,8 +506,10 @@ async def sweep_baseline(counts: list[int], args) -> list[dict]:
     results = []
     proc, base = start_baseline()
     try:
-        for flavour in ("async", "sync"):
-            target = Target(f"bare FastAPI `{flavour} def`", base, proc.pid, real=False, flavour=flavour)
+        for flavour, signature in (("async", "async def"), ("sync", "def")):
+            target = Target(
+                f"bare FastAPI `{signature}`", base, proc.pid, real=False, flavour=flavour
+            )
             for n in counts:
                 r = await run_point(target, [None] * n, args.warmup, args.seconds, seed=n)
                 results.append(r)
@@ -406,11 +520,16 @@ async def sweep_baseline(counts: list[int], args) -> list[dict]:
 
 
 def report_progress(r: dict, note: str = "") -> None:
-    print(f"  {r['label']:<28} {r['learners']:>3} learners: {r['steps_per_s']:7.1f} steps/s, "
-          f"p50 {r['all']['p50']:6.1f} ms, p99 {r['all']['p99']:6.1f} ms, "
-          f"server CPU {100 * r['server_cpu']:.0f}%, client CPU {100 * r['client_cpu']:.0f}%"
-          + (f", problems {r['problems']}" if r["problems"] else "") + (f" ({note})" if note else ""),
-          file=sys.stderr, flush=True)
+    print(
+        f"  {r['label']:<28} {r['learners']:>3} learners: {r['steps_per_s']:7.1f} steps/s, "
+        f"p50 {r['all']['p50']:6.1f} ms, p99 {r['all']['p99']:6.1f} ms, "
+        f"CPU server {100 * r['server_cpu']:.0f}% client {100 * r['client_cpu']:.0f}% "
+        f"machine {100 * r['machine_cpu']:.0f}%"
+        + (f", problems {r['problems']}" if r["problems"] else "")
+        + (f" ({note})" if note else ""),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def postgres_database(base_url: str) -> str:
@@ -427,23 +546,37 @@ def first_over(results: list[dict]) -> str:
 
 def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], args) -> None:
     print(f"Machine: {machine()}")
-    print(f"{args.warmup:.0f} s warm-up, then {args.seconds:.0f} s measured per point; decks of "
-          f"{args.cards} hand-written cards; answers Again {AGAIN_SHARE:.0%}, Good otherwise\n")
-    print("| server | learners | steps/s | p50 | p99 | next p50 / p99 | review p50 / p99 | "
-          "server CPU | client CPU |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"{args.warmup:.0f} s warm-up, then {args.seconds:.0f} s measured per point; decks of "
+        f"{args.cards} hand-written cards; answers Again {AGAIN_SHARE:.0%}, Good otherwise\n"
+    )
+    print(
+        "| server | learners | steps/s | p50 | p99 | next p50 / p99 | review p50 / p99 | "
+        "CPU server / client / machine |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         a, nx, rv = r["all"], r["next"], r["review"]
-        next_cells = f"{nx['p50']:.1f} / {nx['p99']:.1f} ms" if r["label"] in ("SQLite", "PostgreSQL") else "—"
+        next_cells = (
+            f"{nx['p50']:.1f} / {nx['p99']:.1f} ms"
+            if r["label"] in ("SQLite", "PostgreSQL")
+            else "—"
+        )
         review_cells = f"{rv['p50']:.1f} / {rv['p99']:.1f} ms" if next_cells != "—" else "—"
-        print(f"| {r['label']} | {r['learners']} | {r['steps_per_s']:.0f} | {a['p50']:.1f} ms | "
-              f"{a['p99']:.1f} ms | {next_cells} | {review_cells} | {100 * r['server_cpu']:.0f}% | "
-              f"{100 * r['client_cpu']:.0f}% |")
+        print(
+            f"| {r['label']} | {r['learners']} | {r['steps_per_s']:.0f} | {a['p50']:.1f} ms | "
+            f"{a['p99']:.1f} ms | {next_cells} | {review_cells} | {100 * r['server_cpu']:.0f}% / "
+            f"{100 * r['client_cpu']:.0f}% / {100 * r['machine_cpu']:.0f}% |"
+        )
     real = [r for r in results if r["label"] in ("SQLite", "PostgreSQL")]
     if baseline:
-        print("\nRatio to the bare app at the same learner count (ours / bare; throughput: bare / ours):\n")
-        print("| server | learners | p50 vs `async def` | p99 vs `async def` | throughput vs `async def` | "
-              "p50 vs `def` | p99 vs `def` | throughput vs `def` |")
+        print(
+            "\nRatio to the bare app at the same learner count (ours / bare; throughput: bare / ours):\n"
+        )
+        print(
+            "| server | learners | p50 vs `async def` | p99 vs `async def` | throughput vs `async def` | "
+            "p50 vs `def` | p99 vs `def` | throughput vs `def` |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for r in real:
             cells = []
@@ -452,8 +585,13 @@ def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], arg
                 if b is None:
                     cells += ["—"] * 3
                     continue
-                cells += [f"{r['all']['p50'] / b['all']['p50']:.1f}x", f"{r['all']['p99'] / b['all']['p99']:.1f}x",
-                          f"{b['steps_per_s'] / r['steps_per_s']:.1f}x"]
+                cells += [
+                    f"{r['all']['p50'] / b['all']['p50']:.1f}x",
+                    f"{r['all']['p99'] / b['all']['p99']:.1f}x",
+                    f"{b['steps_per_s'] / r['steps_per_s']:.1f}x"
+                    if r["steps_per_s"]
+                    else "stalled",
+                ]
             print(f"| {r['label']} | {r['learners']} | " + " | ".join(cells) + " |")
     print()
     for label in dict.fromkeys(r["label"] for r in results):
@@ -463,7 +601,9 @@ def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], arg
         if r["problems"]:
             print(f"- {r['label']}, {r['learners']} learners: {r['problems']}")
         if "profile" in r:
-            print(f"\nProfile of `srs serve` ({r['label']}, {r['learners']} learners):\n{r['profile']}")
+            print(
+                f"\nProfile of `srs serve` ({r['label']}, {r['learners']} learners):\n{r['profile']}"
+            )
 
 
 async def main_async(args) -> None:
@@ -475,7 +615,7 @@ async def main_async(args) -> None:
     if args.baseline:
         print("bare FastAPI app", file=sys.stderr)
         for r in await sweep_baseline(counts, args):
-            baseline[("async" if "async" in r["label"] else "sync", r["learners"])] = r
+            baseline[("async" if "async def" in r["label"] else "sync", r["learners"])] = r
             results.append(r)
     if "sqlite" in databases:
         print("SQLite", file=sys.stderr)
@@ -494,18 +634,35 @@ async def main_async(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--learners", default="1,2,4,8,16,32,64", help="learner counts to sweep")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per point")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each point")
-    parser.add_argument("--cards", type=int, default=200, help="hand-written cards per deck")
-    parser.add_argument("--guess", type=float, default=150.0,
-                        help="steps per second expected, to size the decks of the first point")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each point"
+    )
+    parser.add_argument("--cards", type=int, default=100, help="hand-written cards per deck")
+    parser.add_argument(
+        "--guess",
+        type=float,
+        default=150.0,
+        help="steps per second expected, to size the decks of the first point",
+    )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
-    parser.add_argument("--postgres", default=os.environ.get("SRS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--profile", metavar="DIR",
-                        help="record `srs serve` with py-spy during the largest learner count (slows it)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "SRS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record `srs serve` with py-spy (--gil) during each point, into DIR; "
+        "sampling slows the server, so profile in a separate run",
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args))
 

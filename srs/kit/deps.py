@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -22,7 +22,24 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def sqlite_write_turn(request: Request) -> AsyncIterator[None]:
+    """On SQLite, write requests take turns here, on the event loop, before they take a thread.
+
+    A write request holds SQLite's one write lock from its first query to the commit, across
+    threadpool hops. Waiting inside SQLite instead, each writer held a thread while the busy
+    handler polled (in no order), and once they held every thread the lock holder could not get
+    one back to commit: all writes stalled for 30 s (bench/load.py, 64 learners)."""
+    turn = request.app.state.sqlite_write_turn
+    if turn is None or request.method in _READ_METHODS:
+        yield
+        return
+    async with turn:
+        yield
+
+
+def get_session(
+    request: Request, _turn: Annotated[None, Depends(sqlite_write_turn, scope="function")]
+) -> Iterator[Session]:
     """One session per request, committed when the handler returns (before the response goes
     out, so a failed commit is the client's error, not a silent loss), rolled back on error."""
     db: Database = request.app.state.db
