@@ -67,6 +67,12 @@ def _count(db: Database, topic_id: int) -> int:
         return s.scalar(select(func.count()).select_from(Card).where(Card.topic_id == topic_id))
 
 
+def _job_status(db: Database, job_id: int) -> str:
+    # A fresh transaction each time: an open one would keep reading its first snapshot.
+    with db.transaction(write=False) as s:
+        return s.get(GenerationJob, job_id).status
+
+
 def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(database_url, llm, tmp_path):
     db = Database(database_url)
     topic_id, job_id = _seed_topic_with_job(db)
@@ -83,8 +89,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(database_url, ll
         second = _start_worker(env, tmp_path)
         try:
             wait_for(lambda: _count(db, topic_id) == 10, timeout=30)
-            with db.transaction(write=False) as s:
-                wait_for(lambda: s.get(GenerationJob, job_id, populate_existing=True).status == "done", timeout=10)
+            wait_for(lambda: _job_status(db, job_id) == "done", timeout=10)
         finally:
             second.terminate()
             second.wait(timeout=10)
