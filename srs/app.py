@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.db = settings, db
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
-        app.state.sqlite_write_turn = asyncio.Lock() if db.is_sqlite else None
+        app.state.db_turn = db.admission()
         worker_task = ticker = None
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)

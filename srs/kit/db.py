@@ -7,6 +7,7 @@ read-only sessions keep SQLite's deferred BEGIN so readers do not queue behind w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -52,6 +53,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20
+# Connections kept free of API requests, for the worker, the ticker and long-polls.
+POOL_HEADROOM = 10
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -69,7 +75,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url, echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
 
 
 def _create_sqlite_engine(url: str, echo: bool) -> Engine:
@@ -132,6 +140,12 @@ class Database:
             raise
         finally:
             session.close()
+
+    def admission(self) -> asyncio.Semaphore:
+        """How many API requests may hold a session at once (see kit.deps.database_turn)."""
+        if self.is_sqlite:
+            return asyncio.Semaphore(1)  # for writes only: SQLite has one writer
+        return asyncio.Semaphore(POOL_SIZE + POOL_OVERFLOW - POOL_HEADROOM)
 
     def ping(self) -> None:
         with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:

@@ -22,15 +22,18 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def sqlite_write_turn(request: Request) -> AsyncIterator[None]:
-    """On SQLite, write requests take turns here, on the event loop, before they take a thread.
+async def database_turn(request: Request) -> AsyncIterator[None]:
+    """Requests wait here, on the event loop, before they take a thread and a connection.
 
-    A write request holds SQLite's one write lock from its first query to the commit, across
-    threadpool hops. Waiting inside SQLite instead, each writer held a thread while the busy
-    handler polled (in no order), and once they held every thread the lock holder could not get
-    one back to commit: all writes stalled for 30 s (bench/load.py, 64 learners)."""
-    turn = request.app.state.sqlite_write_turn
-    if turn is None or request.method in _READ_METHODS:
+    A request keeps its session (a connection, and on SQLite for a write the one write lock)
+    from its first query to the commit, across several threadpool hops. Left to queue inside
+    the driver, waiters each held a thread, and once they held every thread the holder could
+    not get one back to commit: SQLite writes stalled for 30 s at 64 learners and PostgreSQL
+    froze at ~70 simultaneous requests (bench/load.py). So on SQLite writes take turns, and on
+    PostgreSQL no more requests hold sessions than the pool can serve, with room to spare for
+    the worker and long-polls."""
+    turn = request.app.state.db_turn
+    if turn is None or (request.app.state.db.is_sqlite and request.method in _READ_METHODS):
         yield
         return
     async with turn:
@@ -38,7 +41,7 @@ async def sqlite_write_turn(request: Request) -> AsyncIterator[None]:
 
 
 def get_session(
-    request: Request, _turn: Annotated[None, Depends(sqlite_write_turn, scope="function")]
+    request: Request, _turn: Annotated[None, Depends(database_turn, scope="function")]
 ) -> Iterator[Session]:
     """One session per request, committed when the handler returns (before the response goes
     out, so a failed commit is the client's error, not a silent loss), rolled back on error."""
