@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,6 +266,23 @@ async def provision(base: str, pool: list[Learner], count: int, need: int, per_t
     return added
 
 
+async def _timed(
+    kind: str, request: Awaitable[httpx.Response], samples: list[Sample], outcome: Counter
+) -> httpx.Response | None:
+    """Await one request, keep its latency, and count a failure (None) by kind and cause."""
+    started = time.perf_counter()  # the request only starts when awaited here
+    try:
+        response = await request
+    except httpx.HTTPError as error:
+        outcome[f"{kind} {type(error).__name__}"] += 1
+        return None
+    samples.append(Sample(kind, started, time.perf_counter() - started))
+    if response.status_code != 200:
+        outcome[f"{kind} {response.status_code}"] += 1
+        return None
+    return response
+
+
 async def study(
     client: httpx.AsyncClient,
     target: Target,
@@ -287,16 +305,8 @@ async def study(
             next_url = f"/api/v1/topics/{learner.topics[learner.cursor]}/next"
         else:
             next_url = f"/{target.flavour}/next"
-        started = time.perf_counter()
-        try:
-            r = await client.get(next_url)
-        except httpx.HTTPError as error:
-            outcome[f"next {type(error).__name__}"] += 1
-            failures += 1
-            continue
-        samples.append(Sample("next", started, time.perf_counter() - started))
-        if r.status_code != 200:
-            outcome[f"next {r.status_code}"] += 1
+        r = await _timed("next", client.get(next_url), samples, outcome)
+        if r is None:
             failures += 1
             continue
         card = r.json()["card"]
@@ -307,16 +317,9 @@ async def study(
         review_url = (
             f"/api/v1/cards/{card['id']}/review" if target.real else f"/{target.flavour}/review"
         )
-        started = time.perf_counter()
-        try:
-            r = await client.post(review_url, json={"rating": rating})
-        except httpx.HTTPError as error:
-            outcome[f"review {type(error).__name__}"] += 1
-            failures += 1
-            continue
-        samples.append(Sample("review", started, time.perf_counter() - started))
-        if r.status_code != 200:
-            outcome[f"review {r.status_code}"] += 1
+        review = client.post(review_url, json={"rating": rating})
+        r = await _timed("review", review, samples, outcome)
+        if r is None:
             failures += 1
             continue
         failures = 0

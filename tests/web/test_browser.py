@@ -14,6 +14,7 @@ import re
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,18 +73,26 @@ def llm() -> Iterator[ScriptedLLMServer]:
         yield server
 
 
-@pytest.fixture
-def site(sqlite_template, tmp_path, llm) -> Iterator[str]:
-    # SQLite only: the API tests run on both databases; the browser tests the page.
+@contextmanager
+def _scripted_site(sqlite_template, tmp_path, llm, **overrides) -> Iterator[str]:
+    """The real app on a fresh SQLite copy, writing cards with the scripted LLM server."""
     settings = make_settings(
         databases.sqlite_copy(sqlite_template, tmp_path),
         llm_provider="openai",
         llm_base_url=llm.base_url,
         llm_api_key="test",
         llm_model="scripted",
-        llm_max_retries=0,  # each 500 fails one job attempt at once: the failure shows in ~6 s
+        **overrides,
     )
     with running_app(settings) as (base_url, _app):
+        yield base_url
+
+
+@pytest.fixture
+def site(sqlite_template, tmp_path, llm) -> Iterator[str]:
+    # SQLite only: the API tests run on both databases; the browser tests the page.
+    # Each 500 fails one job attempt at once: the failure shows in ~6 s.
+    with _scripted_site(sqlite_template, tmp_path, llm, llm_max_retries=0) as base_url:
         yield base_url
 
 
@@ -350,16 +359,8 @@ def test_the_shell_needs_no_inline_script_or_style(site, browser_context):
 
 @pytest.fixture
 def quota_site(sqlite_template, tmp_path, llm) -> Iterator[str]:
-    settings = make_settings(
-        databases.sqlite_copy(sqlite_template, tmp_path),
-        llm_provider="openai",
-        llm_base_url=llm.base_url,
-        llm_api_key="test",
-        llm_model="scripted",
-        plan_free_cards=10,  # exactly one batch
-    )
-    with running_app(settings) as (base_url, _app):
-        yield base_url
+    with _scripted_site(sqlite_template, tmp_path, llm, plan_free_cards=10) as base_url:
+        yield base_url  # a free plan of exactly one batch
 
 
 def test_a_free_learner_at_the_quota_sees_it_and_keeps_studying(quota_site, llm, browser_context):
