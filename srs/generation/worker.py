@@ -29,8 +29,11 @@ from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
-# Text read past the last wanted card while waiting for </cards> and the usage report.
+# Text read past the last wanted card, or past </cards>, while waiting for the usage report.
 OVERFLOW_CHARS = 400
+# A reply longer than max_tokens times this many characters comes from a provider that
+# ignores max_tokens (a real token is ~4 characters): stop reading it.
+MAX_CHARS_PER_TOKEN = 16
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
 RETRY_FACTORS = (1.0, 5.0, 20.0)
@@ -46,7 +49,10 @@ class Attempt:
 
     plan: JobPlan
     dedup: DedupIndex
-    text: list[str] = field(default_factory=list)
+    # Only a count of the reply's characters is kept (for the token estimate), not its text.
+    chars_read: int = 0
+    overflow_chars: int = 0  # read after the batch was done, waiting for the usage report
+    stopped: str | None = None  # why reading stopped before the reply ended, if it did
     saved: int = 0
     duplicates: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -186,7 +192,6 @@ class Worker:
             known += prompts.example_fronts()  # a small base model copies its examples
         attempt = Attempt(plan=plan, dedup=DedupIndex(known))
         usage: Usage | None = None
-        overflow = 0
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
             async with aclosing(provider.stream(request)) as stream:
@@ -194,14 +199,9 @@ class Worker:
                     if isinstance(event, Usage):
                         usage = event
                         continue
-                    attempt.text.append(event.text)
                     await self._accept(attempt, parser.feed(event.text), provider.model)
-                    if attempt.wanted <= 0 and not parser.complete:
-                        # Read on to </cards> and the usage report, but not through a model
-                        # that writes far more than it was asked for.
-                        overflow += len(event.text)
-                        if overflow > OVERFLOW_CHARS:
-                            break
+                    if self._read_enough(attempt, parser, event.text, request):
+                        break
                 else:
                     await self._accept(attempt, parser.close(), provider.model)
         except LLMError as error:
@@ -210,6 +210,26 @@ class Worker:
         finally:
             heartbeat.cancel()
         return self._outcome(attempt, parser, usage, request, provider)
+
+    @staticmethod
+    def _read_enough(
+        attempt: Attempt, parser: CardStreamParser, text: str, request: LLMRequest
+    ) -> bool:
+        """Whether to stop reading the reply after `text`: the parser has failed (nothing
+        more can be used), the reply outgrew max_tokens, or the batch is done and the
+        little read on for the usage report is spent."""
+        attempt.chars_read += len(text)
+        if parser.failed:
+            return True
+        if attempt.chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
+            attempt.stopped = (
+                f"the reply ran past {attempt.chars_read} characters, "
+                f"more than max_tokens={request.max_tokens} allows"
+            )
+            return True
+        if attempt.wanted <= 0 or parser.complete:
+            attempt.overflow_chars += len(text)
+        return attempt.overflow_chars > OVERFLOW_CHARS
 
     async def _accept(self, attempt: Attempt, cards: list[ParsedCard], model: str) -> None:
         for card in cards:
@@ -246,9 +266,10 @@ class Worker:
         """(input, output, estimated)."""
         if usage is not None:
             return usage.input_tokens, usage.output_tokens, usage.estimated
-        # No usage from the provider (a cut stream): estimate at ~4 characters a token.
+        # No usage from the provider (a cut stream): estimate at ~4 characters a token from
+        # what was read, which the bounds on reading keep within what was asked for.
         prompt_chars = len(request.system) + len(request.user)
-        return prompt_chars // 4, len("".join(attempt.text)) // 4, True
+        return prompt_chars // 4, min(attempt.chars_read // 4, request.max_tokens), True
 
     def _base(self, attempt, parser, usage, request, provider) -> dict:
         tokens_in, tokens_out, estimated = self._tokens(attempt, usage, request)
@@ -281,16 +302,25 @@ class Worker:
 
     def _outcome(self, attempt, parser, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
-        if attempt.wanted <= 0 or parser.complete:
+        # A whole reply of duplicates is done (the topic counts fruitless batches); one
+        # without a single well-formed card is retried like a broken reply.
+        parsed_any = attempt.saved > 0 or attempt.duplicates > 0
+        if attempt.wanted <= 0 or (parser.complete and parsed_any):
             return Outcome(kind="done", **base)
         if attempt.saved > 0:
             # A reply cut short (e.g. by max_tokens) still delivered cards: keep them and let
             # the buffer logic ask for more when needed.
             return Outcome(kind="done", **base)
-        reason = parser.error or "the reply held no complete card"
+        reason = attempt.stopped or parser.error or _no_card_reason(parser)
         return Outcome(
             kind="retry",
             error=f"The model's reply was not usable card XML ({reason})",
             retry_after=self._retry_delay(attempt.plan),
             **base,
         )
+
+
+def _no_card_reason(parser: CardStreamParser) -> str:
+    if parser.skipped:
+        return "no card had both a front and a back"
+    return "the reply held no card"
