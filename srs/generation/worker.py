@@ -223,8 +223,8 @@ class Worker:
             return True
         if attempt.chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
             attempt.stopped = (
-                f"the reply ran past {attempt.chars_read} characters, "
-                f"more than max_tokens={request.max_tokens} allows"
+                f"The model's reply ran past {attempt.chars_read} characters, more than "
+                f"max_tokens={request.max_tokens} allows: it was cut off"
             )
             return True
         if attempt.wanted <= 0 or parser.complete:
@@ -311,10 +311,10 @@ class Worker:
             # A reply cut short (e.g. by max_tokens) still delivered cards: keep them and let
             # the buffer logic ask for more when needed.
             return Outcome(kind="done", **base)
-        reason = attempt.stopped or parser.error or _no_card_reason(parser)
+        reason = parser.error or _no_card_reason(parser)
         return Outcome(
             kind="retry",
-            error=f"The model's reply was not usable card XML ({reason})",
+            error=attempt.stopped or f"The model's reply was not usable card XML ({reason})",
             retry_after=self._retry_delay(attempt.plan),
             **base,
         )

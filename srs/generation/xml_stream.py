@@ -26,7 +26,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from html.entities import html5
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from lxml import etree
 
@@ -53,7 +53,7 @@ _OPEN_TAG: Final = re.compile(
 )
 _ATTRIBUTE: Final = re.compile(r"([A-Za-z_:][A-Za-z0-9_.:-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _CLOSE_TAG: Final = re.compile(r"</([A-Za-z_][A-Za-z0-9_-]*)\s*>")
-_TAG_SECOND_CHAR: Final = re.compile(r"[A-Za-z_/!]")
+_TAG_SECOND_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/!")
 _CARD_START: Final = re.compile(r"<card", re.IGNORECASE)
 _BLANKS: Final = re.compile(r"[ \t\r\n]*")
 
@@ -66,7 +66,7 @@ _MAX_REF_CHARS: Final = 34  # "&CounterClockwiseContourIntegral;" is 33
 # Characters XML 1.0 forbids even escaped (controls, lone surrogates, U+FFFE/U+FFFF):
 # lxml fails on them, so they become U+FFFD.
 _INVALID_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SPECIAL: Final = re.compile("[<&>]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MARKUP_STOP: Final = re.compile("[<&]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # lxml's positions count in the escaped text, not the model's: they would mislead.
 _POSITIONS: Final = re.compile(r",? (?:line|column) \d+")
 
@@ -79,8 +79,7 @@ class _Mode(enum.Enum):
     DONE = enum.auto()  # the root is closed: ignore the rest
 
 
-@dataclass(frozen=True)
-class _Tag:
+class _Tag(NamedTuple):  # a tuple: made for every `<`, so cheap to make
     kind: Literal["open", "empty", "close", "cdata", "comment"]
     name: str  # lower case: `<Card>` is `<card>`
     start: int
@@ -106,7 +105,7 @@ def _scan_tag(buf: str, i: int, final: bool) -> _Tag | None | bool:
     """What the `<` at buf[i] starts: a `_Tag`, None (text), or False (need more input)."""
     if i + 1 == len(buf):
         return None if final else False
-    if not _TAG_SECOND_CHAR.match(buf, i + 1):
+    if buf[i + 1] not in _TAG_SECOND_CHARS:
         return None
     if buf[i + 1] == "!":
         head = buf[i : i + len(_CDATA_OPEN)]
@@ -119,8 +118,9 @@ def _scan_tag(buf: str, i: int, final: bool) -> _Tag | None | bool:
     if gt < 0:
         undecided = not final and len(buf) - i < _MAX_TAG_CHARS
         return False if undecided else None
-    if match := _CLOSE_TAG.fullmatch(buf, i, gt + 1):
-        return _Tag("close", match.group(1).lower(), i, gt + 1)
+    if buf[i + 1] == "/":
+        match = _CLOSE_TAG.fullmatch(buf, i, gt + 1)
+        return _Tag("close", match.group(1).lower(), i, gt + 1) if match else None
     if match := _OPEN_TAG.fullmatch(buf, i, gt + 1):
         kind = "empty" if match.group(3) else "open"
         return _Tag(kind, match.group(1).lower(), i, gt + 1)
@@ -146,6 +146,8 @@ def _look_ahead(buf: str, i: int, final: bool) -> _Next:
 def _attributes(tag_text: str) -> str:
     """The tag's attributes re-serialised as well-formed XML; the first of a name wins, and
     names with a namespace prefix are dropped (the prefix would be undeclared)."""
+    if "=" not in tag_text:
+        return ""
     seen: dict[str, str] = {}
     for name, double, single in _ATTRIBUTE.findall(tag_text):
         name = name.lower()
@@ -262,27 +264,37 @@ class _Escaper:
         return tag.end
 
     def _markup(self, buf: str, pos: int, out: list[str], final: bool) -> int:
-        match = _SPECIAL.search(buf, pos)
-        if match is None:
-            out.append(buf[pos:])
-            return len(buf)
-        i = match.start()
-        out.append(buf[pos:i])
-        char = buf[i]
-        if char == "&":
-            ref = _scan_reference(buf, i, final)
-            if ref is False:
-                return i
-            if ref is None:
-                out.append("&amp;")
-                return i + 1
-            out.append(ref[0])
-            return i + ref[1]
-        if char == "<":
-            return self._tag(buf, i, out, final)
-        # `>` is always legal escaped, and `]]>` in text would be a syntax error.
-        out.append("&gt;" if char == ">" else "\ufffd")
-        return i + 1
+        """Consume text and tags from buf[pos] for as long as the mode stays MARKUP."""
+        while self.mode is _Mode.MARKUP:
+            match = _MARKUP_STOP.search(buf, pos)
+            end = len(buf) if match is None else match.start()
+            if end > pos:
+                # `>` is always legal escaped, and `]]>` in text would be a syntax error.
+                out.append(buf[pos:end].replace(">", "&gt;"))
+                pos = end
+            if match is None:
+                break
+            if buf[pos] == "&":
+                step = self._reference(buf, pos, out, final)
+            elif buf[pos] == "<":
+                step = self._tag(buf, pos, out, final)
+            else:
+                out.append("\ufffd")
+                step = pos + 1
+            if step == pos:
+                break
+            pos = step
+        return pos
+
+    def _reference(self, buf: str, i: int, out: list[str], final: bool) -> int:
+        ref = _scan_reference(buf, i, final)
+        if ref is False:
+            return i
+        if ref is None:
+            out.append("&amp;")
+            return i + 1
+        out.append(ref[0])
+        return i + ref[1]
 
     def _tag(self, buf: str, i: int, out: list[str], final: bool) -> int:
         tag = _scan_tag(buf, i, final)
@@ -452,10 +464,16 @@ def _normalise_field(text: str) -> str:
     layout added, trailing blanks and blank lines at both ends are removed."""
     lines = [line.rstrip(" \t\r") for line in text.split("\n")]
     if sum(1 for line in lines if line.strip(" \t")) <= 1:
-        return _LAYOUT_BLANKS.sub(" ", text).strip(" ")
+        return _one_line(text)
     # The first line often sits right after `<front>`, unindented; dedent the rest alone.
     head, body = lines[0].strip(" \t"), textwrap.dedent("\n".join(lines[1:]))
     return f"{head}\n{body}".strip("\n")
+
+
+def _one_line(text: str) -> str:
+    if text.isascii():  # the fast path: here str.split() splits on exactly XML's blanks
+        return " ".join(text.split())
+    return _LAYOUT_BLANKS.sub(" ", text).strip(" ")
 
 
 @dataclass(frozen=True)

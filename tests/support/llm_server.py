@@ -52,6 +52,9 @@ class Reply:
     disconnect_after_chars: int | None = None  # close the connection after this much text
     stall_after_chars: int | None = None  # stop sending, keep the connection open
     hang: bool = False  # the 200 headers and opening event, then no text (stall_after_chars=0)
+    # After `text`, send this over and over (whole copies, about chunk_chars a chunk) until
+    # the client goes away.
+    endless: str | None = None
     error_event: str | None = None  # after the text, an in-stream error of this type
     input_tokens: int | None = None  # reported usage; default: prompt characters / 4
     output_tokens: int | None = None  # default: the number of chunks sent
@@ -198,6 +201,13 @@ class ScriptedLLMServer:
             await _send(writer, dialect.delta(text[index:index + reply.chunk_chars]))
             usage.output += 1
             emitted.append((time.monotonic(), text[:index + reply.chunk_chars]))
+        if reply.endless:
+            # Not recorded in `emitted`: the cumulative text would grow without end.
+            piece = reply.endless * max(1, reply.chunk_chars // len(reply.endless))
+            while True:  # ends when the client closes the connection (ConnectionError)
+                await asyncio.sleep(max(0.0, started + usage.output * interval - time.monotonic()))
+                await _send(writer, dialect.delta(piece))
+                usage.output += 1
         if stall_at is not None:
             await reader.read()  # returns when the client gives up and closes
             return
