@@ -204,6 +204,7 @@ class _Escaper:
         self.stack: list[str] = []
         self.mentions: list[str] = []
         self.implicit_root = False  # the reply had no <cards> wrapper: we opened one
+        self._at_line_start = True  # the prelude so far ends a line (or is empty)
         self._pending = ""
 
     def feed(self, text: str, final: bool = False) -> str:
@@ -234,11 +235,27 @@ class _Escaper:
                 return self._markup(buf, pos, out, final)
 
     def _prelude(self, buf: str, pos: int, out: list[str], final: bool) -> int:
+        step = self._prelude_step(buf, pos, out, final)
+        if self.mode is _Mode.PRELUDE:
+            self._note_prose(buf[pos:step])
+        return step
+
+    def _note_prose(self, skipped: str) -> None:
+        """Track whether the prose skipped so far ends at the start of a line."""
+        line_break = skipped.rfind("\n")
+        if line_break >= 0:
+            self._at_line_start = not skipped[line_break + 1 :].strip(" \t")
+        elif skipped.strip(" \t"):
+            self._at_line_start = False
+
+    def _prelude_step(self, buf: str, pos: int, out: list[str], final: bool) -> int:
         match = _CARD_START.search(buf, pos)
         if match is None:
             keep = 0 if final else len("<card") - 1
             return max(pos, len(buf) - keep)
         start = match.start()
+        if start > pos:
+            return start  # the prose before it first, for `_note_prose`
         tag = _scan_tag(buf, start, final)
         if tag is False:
             return start
@@ -250,6 +267,10 @@ class _Escaper:
             out.append("<cards/>")
             self.mode = _Mode.DONE
             return tag.end
+        if tag.name == "card" and not self._at_line_start:
+            # Without the wrapper, a list starts on a line of its own: a `<card>` inside a
+            # sentence is the model quoting (perhaps the learner's own text), not writing.
+            return start + 1
         follows = _look_ahead(buf, tag.end, final)
         if follows == "wait":
             return start

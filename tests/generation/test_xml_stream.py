@@ -525,6 +525,14 @@ def test_the_examples_from_the_issue() -> None:
     assert outcome.error is None
 
 
+def test_without_the_wrapper_the_list_starts_on_a_line_of_its_own() -> None:
+    # A card quoted in a sentence (perhaps the learner's own text, echoed) is not the list.
+    quoted = "You asked: <card><front>x</front><back>y</back></card>, so:\n"
+    outcome = run([quoted + "  " + card_xml("q", "a")])
+    assert outcome.cards == [ParsedCard("q", "a", {})]
+    assert outcome.complete and outcome.error is None
+
+
 def _cased(name: str, style: str) -> str:
     return {"lower": name, "title": name.title(), "upper": name.upper()}[style]
 
