@@ -19,7 +19,7 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._machine import machine  # noqa: E402
+from bench._machine import machine
 
 CHUNK = 4096
 
@@ -36,7 +36,9 @@ def _load(path: Path, name: str) -> ModuleType:
 def _replies(size: int) -> dict[str, str]:
     card = (
         "  <card>\n    <front>Question {i}: is a < b && c > d in x<y, caf&eacute;?</front>\n"
-        "    <back>Answer {i}: " + "lorem ipsum dolor sit amet " * 20 + "&amp; more</back>\n  </card>\n"
+        "    <back>Answer {i}: "
+        + "lorem ipsum dolor sit amet " * 20
+        + "&amp; more</back>\n  </card>\n"
     )
     cards, total, i = [], 0, 0
     while total < size:
@@ -74,10 +76,14 @@ def _time(module: ModuleType, text: str, bounded: bool) -> tuple[float, int, flo
 
 def main() -> None:
     options = argparse.ArgumentParser()
-    options.add_argument("--baseline", type=Path, help="another xml_stream.py to time beside this one")
+    options.add_argument(
+        "--baseline", type=Path, help="another xml_stream.py to time beside this one"
+    )
     options.add_argument("--mb", type=float, default=10.0)
     args = options.parse_args()
-    versions = {"this branch": _load(Path(__file__).parents[1] / "srs/generation/xml_stream.py", "xs_new")}
+    versions = {
+        "this branch": _load(Path(__file__).parents[1] / "srs/generation/xml_stream.py", "xs_new")
+    }
     if args.baseline:
         versions["baseline"] = _load(args.baseline, "xs_baseline")
     print(f"# {machine()}; {args.mb:g} MB per reply, {CHUNK} character chunks")

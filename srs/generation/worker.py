@@ -199,8 +199,9 @@ class Worker:
                     if isinstance(event, Usage):
                         usage = event
                         continue
+                    attempt.chars_read += len(event.text)
                     await self._accept(attempt, parser.feed(event.text), provider.model)
-                    if self._read_enough(attempt, parser, event.text, request):
+                    if self._read_enough(attempt, parser, len(event.text), request):
                         break
                 else:
                     await self._accept(attempt, parser.close(), provider.model)
@@ -213,12 +214,11 @@ class Worker:
 
     @staticmethod
     def _read_enough(
-        attempt: Attempt, parser: CardStreamParser, text: str, request: LLMRequest
+        attempt: Attempt, parser: CardStreamParser, chunk_chars: int, request: LLMRequest
     ) -> bool:
-        """Whether to stop reading the reply after `text`: the parser has failed (nothing
-        more can be used), the reply outgrew max_tokens, or the batch is done and the
-        little read on for the usage report is spent."""
-        attempt.chars_read += len(text)
+        """Whether to stop reading the reply after a chunk: the parser has failed (nothing
+        more can be used, so not a character more is read), the reply outgrew max_tokens,
+        or the batch is done and the little read on for the usage report is spent."""
         if parser.failed:
             return True
         if attempt.chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
@@ -228,7 +228,7 @@ class Worker:
             )
             return True
         if attempt.wanted <= 0 or parser.complete:
-            attempt.overflow_chars += len(text)
+            attempt.overflow_chars += chunk_chars
         return attempt.overflow_chars > OVERFLOW_CHARS
 
     async def _accept(self, attempt: Attempt, cards: list[ParsedCard], model: str) -> None:

@@ -60,7 +60,9 @@ _BLANKS: Final = re.compile(r"[ \t\r\n]*")
 _XML_REFS: Final = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _NAMED_REF: Final = re.compile(r"&([A-Za-z][A-Za-z0-9]{0,31});")
 _CHAR_REF: Final = re.compile(r"&#(?:([0-9]{1,7})|x([0-9a-fA-F]{1,6}));")
-_REF_PREFIX: Final = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#(?:[0-9]{0,7}|x[0-9a-fA-F]{0,6}))?")
+_REF_PREFIX: Final = re.compile(
+    r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#(?:[0-9]{0,7}|x[0-9a-fA-F]{0,6}))?"
+)
 _MAX_REF_CHARS: Final = 34  # "&CounterClockwiseContourIntegral;" is 33
 
 # Characters XML 1.0 forbids even escaped (controls, lone surrogates, U+FFFE/U+FFFF):
@@ -153,15 +155,19 @@ def _attributes(tag_text: str) -> str:
         name = name.lower()
         if ":" not in name and name not in seen:
             seen[name] = _decode_references(double or single)
-    return "".join(f' {name}="{_escape_text(value).replace(chr(34), "&quot;")}"'
-                   for name, value in seen.items())
+    return "".join(
+        f' {name}="{_escape_text(value).replace(chr(34), "&quot;")}"'
+        for name, value in seen.items()
+    )
 
 
 def _decode_references(text: str) -> str:
     return _REFERENCE_IN_TEXT.sub(lambda m: _reference_text(m.group()) or m.group(), text)
 
 
-_REFERENCE_IN_TEXT: Final = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_REFERENCE_IN_TEXT: Final = re.compile(
+    r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});"
+)
 
 
 def _reference_text(ref: str) -> str | None:

@@ -29,7 +29,10 @@ def _rss_bytes() -> int:
 def _failed_topic(api, prompt: str) -> dict:
     topic = api.post("/topics", json={"prompt": prompt}).json()
     return wait_for(
-        lambda: (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"] == "failed" and t,
+        lambda: (
+            (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"] == "failed"
+            and t
+        ),
         timeout=60,
     )
 
@@ -37,12 +40,24 @@ def _failed_topic(api, prompt: str) -> dict:
 @pytest.mark.parametrize(
     ("opening", "endless", "reason", "bound"),
     [
-        ("Let me think. ", "Hmm, maybe a <card> about that... ", "no <cards> or <card> in the first 16384 characters", 16 * 1024),
-        ("<cards><card><front>", "a front that never ends & never closes ", "no card ended within 65536 characters", 64 * 1024),
+        (
+            "Let me think. ",
+            "Hmm, maybe a <card> about that... ",
+            "no <cards> or <card> in the first 16384 characters",
+            16 * 1024,
+        ),
+        (
+            "<cards><card><front>",
+            "a front that never ends & never closes ",
+            "no card ended within 65536 characters",
+            64 * 1024,
+        ),
     ],
     ids=["endless prose", "a front that never closes"],
 )
-def test_an_endless_reply_fails_with_a_clear_error_and_bounded_cost(api, llm, opening, endless, reason, bound):
+def test_an_endless_reply_fails_with_a_clear_error_and_bounded_cost(
+    api, llm, opening, endless, reason, bound
+):
     llm.default = Reply(text=opening, endless=endless, chunk_chars=CHUNK, send_usage=False)
     rss_before = _rss_bytes()
     failed = _failed_topic(api, "European capitals")
@@ -59,7 +74,9 @@ def test_an_endless_reply_fails_with_a_clear_error_and_bounded_cost(api, llm, op
 
 def test_cards_before_an_endless_tail_are_kept(api, llm):
     three = batch_xml(capitals(3)).replace("</cards>", "")
-    llm.script([Reply(text=three + "<card><front>", endless="x", chunk_chars=CHUNK, send_usage=False)])
+    llm.script(
+        [Reply(text=three + "<card><front>", endless="x", chunk_chars=CHUNK, send_usage=False)]
+    )
     llm.default = Reply(text=batch_xml(capitals(7, start=3)))
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
     wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 10, timeout=30)
@@ -80,6 +97,8 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
         api.signup("endless@example.com")
         failed = _failed_topic(api, "European capitals")
         assert "more than max_tokens=1000 allows" in failed["generation"]["error"]
-        assert [c["front"] for c in api.get(f"/topics/{failed['id']}/cards").json()] == [capitals(1)[0][0]]
+        assert [c["front"] for c in api.get(f"/topics/{failed['id']}/cards").json()] == [
+            capitals(1)[0][0]
+        ]
         # A first batch (its one card saved) and a second one tried three times.
         assert api.get("/usage").json()["tokens"]["output"] <= 4 * 1000

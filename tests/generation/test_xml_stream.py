@@ -82,7 +82,9 @@ def test_attributes_are_accepted_and_the_cards_own_are_kept() -> None:
     card = "<card id=\"1\" Type='cloze' x:y='z' id='2' note='a &amp; b &eacute; &lt;'><front lang='en'>"
     stream = '<cards topic="x">' + card + "q</front><back>a</back></card></cards>"
     outcome = run([stream])
-    assert outcome.cards == [ParsedCard("q", "a", {}, {"id": "1", "type": "cloze", "note": "a & b é <"})]
+    assert outcome.cards == [
+        ParsedCard("q", "a", {}, {"id": "1", "type": "cloze", "note": "a & b é <"})
+    ]
     assert outcome.error is None
 
 
@@ -501,7 +503,9 @@ def _split_anywhere(stream: str, data: st.DataObject) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_mentioning_field(), _mentioning_field()), min_size=1, max_size=5), st.data())
+@given(
+    st.lists(st.tuples(_mentioning_field(), _mentioning_field()), min_size=1, max_size=5), st.data()
+)
 def test_cards_that_mention_tags_keep_their_text_and_the_later_cards(
     fields: list[tuple[str, str]], data: st.DataObject
 ) -> None:
@@ -520,7 +524,11 @@ def test_the_examples_from_the_issue() -> None:
     )
     outcome = run([stream])
     assert [c.back for c in outcome.cards] == [
-        "The answer", "Use <br> for a line break", "</card>, after the <back>", "<cards>", "card"
+        "The answer",
+        "Use <br> for a line break",
+        "</card>, after the <back>",
+        "<cards>",
+        "card",
     ]
     assert outcome.error is None
 
@@ -548,16 +556,25 @@ def _loose_reply(draw: st.DrawFn) -> tuple[list[ParsedCard], str]:
     for front, back in cards:
         card, f, b = (_cased(name, draw(style)) for name in ("card", "front", "back"))
         attributes = draw(st.sampled_from(["", ' type="basic"', " ID='7'"]))
-        parts.append(f"<{card}{attributes}>\n  <{f}>{escape(front)}</{f}>"
-                     f"<{b}>{escape(back)}</{b}>\n</{card}>")
+        parts.append(
+            f"<{card}{attributes}>\n  <{f}>{escape(front)}</{f}>"
+            f"<{b}>{escape(back)}</{b}>\n</{card}>"
+        )
     wrapper = draw(st.sampled_from([None, "cards", "Cards", "CARDS"]))
     body = "\n".join(parts)
     if wrapper:
         body = f"<{wrapper}>\n{body}\n</{wrapper}>"
-    prelude = draw(st.sampled_from([
-        "", "```xml\n", "Sure! Here are your cards:\n\n```xml\n",
-        "Each <card> holds a <front> and a <back>:\n", "<?xml version='1.0'?>\n",
-    ]))
+    prelude = draw(
+        st.sampled_from(
+            [
+                "",
+                "```xml\n",
+                "Sure! Here are your cards:\n\n```xml\n",
+                "Each <card> holds a <front> and a <back>:\n",
+                "<?xml version='1.0'?>\n",
+            ]
+        )
+    )
     tail = draw(st.sampled_from(["", "\n```", "\n```\nEach <card> above stands alone."]))
     expected = [ParsedCard(front, back, {}) for front, back in cards]
     return expected, prelude + body + tail
@@ -576,8 +593,9 @@ def test_replies_without_the_wrapper_or_in_capitals_give_every_card(
 
 # Named references whose text is not blank: layout blanks are normalised away.
 _HTML_ENTITIES = sorted(
-    name for name, text in html5.items() if name.endswith(";") and not text.isspace()
-    and not set(text) & set(" \t\r\n")
+    name
+    for name, text in html5.items()
+    if name.endswith(";") and not text.isspace() and not set(text) & set(" \t\r\n")
 )
 _ENTITY_OR_TEXT = st.one_of(
     st.sampled_from(_HTML_ENTITIES).map(lambda name: ("&" + name, html5[name])),
@@ -588,7 +606,9 @@ _ENTITY_OR_TEXT = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(_ENTITY_OR_TEXT, min_size=1, max_size=6), min_size=1, max_size=4), st.data())
+@given(
+    st.lists(st.lists(_ENTITY_OR_TEXT, min_size=1, max_size=6), min_size=1, max_size=4), st.data()
+)
 def test_html_named_entities_become_their_characters(
     fronts: list[list[tuple[str, str]]], data: st.DataObject
 ) -> None:
@@ -601,7 +621,9 @@ def test_html_named_entities_become_their_characters(
 
 
 def test_entities_from_a_doctype_stay_inert_even_with_html_names() -> None:
-    doctype = '<!DOCTYPE cards [<!ENTITY nbsp "pwned"><!ENTITY eacute SYSTEM "file:///etc/passwd">]>'
+    doctype = (
+        '<!DOCTYPE cards [<!ENTITY nbsp "pwned"><!ENTITY eacute SYSTEM "file:///etc/passwd">]>'
+    )
     outcome = run([doctype + cards_xml(card_xml("caf&eacute;&nbsp;!", doctype + "&nbsp;"))])
     assert (outcome.cards[0].front, outcome.cards[0].back) == ("café\xa0!", doctype + "\xa0")
     assert "root:" not in repr(outcome)
