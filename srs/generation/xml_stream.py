@@ -10,7 +10,9 @@ Pure: text in, `ParsedCard`s out, no I/O. Two stages:
    A tag is markup only where the format expects it; anywhere else, notably inside a
    front or a back that talks about `<card>` or `</back>`, it is text. It holds back only
    a short undecided tail (`&ea`, `<fr`, a `</front>` whose next tag is unseen) until the
-   next chunk decides it, so output never depends on where the chunks were cut.
+   next chunk decides it, so output never depends on where the chunks were cut. Where
+   text and structure cannot be told apart (`</front>` followed by a tag, inside a front),
+   structure wins: a misread costs that card's text, never the cards after it.
 2. lxml's strict, network-free `XMLPullParser` builds each `<card>` and reports it the
    moment its end tag is fed. Strict, not `recover=True`: recovery delays and mangles cards
    (NOTES.md). The escaper only ever emits balanced markup, so recovery is not needed.
@@ -327,21 +329,21 @@ class _Escaper:
         tag = _scan_tag(buf, i, final)
         if tag is False:
             return i
-        verdict: _Verdict = "text"
-        if isinstance(tag, _Tag):
-            top = self.stack[-1]
-            if top == "cards":
-                verdict = self._between_cards(buf, tag, out, final)
-            elif top == "card":
-                verdict = self._in_card(buf, tag, out, final)
-            else:
-                verdict = self._in_field(buf, tag, top, out, final)
+        verdict = self._verdict(buf, tag, out, final) if isinstance(tag, _Tag) else "text"
         if verdict == "wait":
             return i
         if verdict == "text":
             out.append("&lt;")
             return i + 1
-        return tag.end  # type: ignore[union-attr]  # markup implies a tag
+        return tag.end  # type: ignore[union-attr]  # only a tag can be markup
+
+    def _verdict(self, buf: str, tag: _Tag, out: list[str], final: bool) -> _Verdict:
+        top = self.stack[-1]
+        if top == "cards":
+            return self._between_cards(buf, tag, out, final)
+        if top == "card":
+            return self._in_card(buf, tag, out, final)
+        return self._in_field(buf, tag, top, out, final)
 
     def _between_cards(self, buf: str, tag: _Tag, out: list[str], final: bool) -> _Verdict:
         if tag.kind in ("cdata", "comment"):
