@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from srs.embeddings.base import Embedder, EmbeddingError, Vectors, normalise
@@ -25,6 +26,13 @@ def build_embedder(settings: Settings) -> Embedder:
             read_timeout=settings.llm_chunk_timeout,
             max_retries=settings.llm_max_retries,
         )
+    return local_embedder()
+
+
+@lru_cache(maxsize=1)
+def local_embedder() -> Embedder:
+    """One per process: it holds 90 MB of weights and is read-only, so every worker thread
+    shares it. A failure is not cached: fixing the install and retrying works."""
     from srs.embeddings.minilm import MiniLMEmbedder
 
     return MiniLMEmbedder()
