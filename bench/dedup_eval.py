@@ -1,7 +1,7 @@
 """Dedup on the labelled pairs: precision, recall, the safe threshold windows, and the cost
 per card at 5,000 cards, with the signature dedup it replaced as the baseline.
 
-    PYTHONPATH=. python bench/dedup_eval.py [--pairs tests/data/dedup_pairs.jsonl]
+    PYTHONPATH=. python bench/dedup_eval.py [--pairs tests/data/dedup_pairs.jsonl] [--provider]
 
 A pair is "merged" when an index holding card a calls card b its duplicate. Precision and
 recall count a merged paraphrase as a true positive and a merged look-alike as a false one.
@@ -20,8 +20,10 @@ import numpy as np
 
 from bench._machine import machine
 from srs.embeddings.minilm import MiniLMEmbedder
+from srs.embeddings.provider import ProviderEmbedder
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Thresholds
 from srs.generation.service import embed_cards
+from srs.kit.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DECK = 5000
@@ -66,11 +68,7 @@ def window(rows, vectors, vary: Callable[[float], Thresholds]) -> tuple[float, f
 # -- the signature dedup this replaced (Jaccard of stemmed content words of the fronts) -------
 
 _STOP = frozenset(
-    "what which who whom whose when where why how is are was were be been being am do does did "
-    "done doing has have had having can could would should will shall may might must the a an "
-    "of in on at to for from by with about as into onto than then and or but if so it its this "
-    "that these those there here i me my we our you your he she they them their his her name "
-    "describe explain define give tell please".split()
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done", "doing", "has", "have", "had", "having", "can", "could", "would", "should", "will", "shall", "may", "might", "must", "the", "a", "an", "of", "in", "on", "at", "to", "for", "from", "by", "with", "about", "as", "into", "onto", "than", "then", "and", "or", "but", "if", "so", "it", "its", "this", "that", "these", "those", "there", "here", "i", "me", "my", "we", "our", "you", "your", "he", "she", "they", "them", "their", "his", "her", "name", "describe", "explain", "define", "give", "tell", "please"]
 )
 
 
@@ -125,12 +123,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=Path, default=ROOT / "tests/data/dedup_pairs.jsonl")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--provider", action="store_true",
+        help="measure the provider's /embeddings (SRS_LLM_BASE_URL, SRS_EMBEDDINGS_MODEL)",
+    )
     args = parser.parse_args()
     rows = load(args.pairs)
     print(f"machine: {machine()}")
     print(f"pairs: {len(rows)} from {args.pairs.name}")
     started = time.perf_counter()
-    embedder = MiniLMEmbedder()
+    embedder = (
+        ProviderEmbedder(settings.llm_base_url, settings.llm_api_key, settings.embeddings_model)
+        if args.provider and (settings := Settings())
+        else MiniLMEmbedder()
+    )
+    print(f"model: {embedder.model}")
     print(f"model load (with SHA-256 check): {time.perf_counter() - started:.2f} s")
     vectors: list[tuple[CardVectors, CardVectors]] = []
     for row in rows:

@@ -36,11 +36,11 @@ _NUMBER: Final = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD: Final = re.compile(r"\w+")
 # Words that do not change what an answer says ("The Nile" / "Nile"), in the languages of
 # the labelled set; short on purpose: "not" and "no" stay, they flip an answer.
-_FILLER: Final = frozenset(
-    "a an the of in on at to is was it its and or "
-    "le la les l un une de du des d en et est "
-    "el los las del y es".split()
-)
+_FILLER: Final = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "to", "is", "was", "it", "its", "and", "or",
+    "le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "en", "et", "est",
+    "el", "los", "las", "del", "y", "es",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from srs.accounts.dependencies import CurrentUser
-from srs.kit.db import utcnow
 from srs.generation.schemas import DuplicateOut, DuplicatePage, MatchedCard
 from srs.generation.service import GenerationService
+from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.topics import views
 from srs.topics.schemas import TopicOut

@@ -46,7 +46,7 @@ def example_fronts() -> list[str]:
 @lru_cache
 def example_cards() -> list[CardText]:
     """The few-shot examples as cards, for the duplicate check."""
-    pairs = re.findall(r"<front>(.*?)</front>\s*<back>(.*?)</back>", _sections()["completion"], re.S)
+    pairs = re.findall(r"<front>(.*?)</front>\s*<back>(.*?)</back>", _sections()["completion"], re.DOTALL)
     return [CardText(front, back) for front, back in pairs]
 
 

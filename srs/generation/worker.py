@@ -91,6 +91,7 @@ class Worker:
 
     async def run(self) -> None:
         log.info("generation worker %s started", self.owner)
+        await self._load_embedder()
         while not self._stopping:
             await self._slots.acquire()
             try:
@@ -131,6 +132,14 @@ class Worker:
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.service.db.transaction() as session:
             return repository.claim_next(session, self.owner, utcnow(), lease)
+
+    async def _load_embedder(self) -> None:
+        """Before the first claim: loading takes a second or two, which must not eat into a
+        job's lease. A failure here is logged; each job then fails with it, visibly."""
+        try:
+            await asyncio.to_thread(self.embedder)
+        except EmbeddingError as error:
+            log.error("the duplicate check's embedding model cannot run: %s", error.message)
 
     def embedder(self) -> Embedder:
         """Blocking on first use (the local model loads and checks its weights)."""

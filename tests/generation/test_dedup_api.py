@@ -38,10 +38,12 @@ def test_paraphrases_of_generated_and_hand_written_cards_are_rejected_and_listed
     api, api_factory, llm, base_url
 ):
     llm.script([Reply(text=batch_xml(capitals(3)))])
-    llm.default = Reply(status=500, error_message="no more batches in this test")
+    # The refill after the first batch fails at once, so no job is running while the
+    # hand-written card is added: the next job's index must hold it.
+    llm.default = Reply(status=401, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "European history"}).json()
     wait_for(lambda: len(_fronts(api, topic["id"])) == 3)
-    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] != "running")
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
     hand_written = api.post(
         f"/topics/{topic['id']}/cards",
         json={"front": "What year was the Bastille stormed?", "back": "1789"},
@@ -119,9 +121,7 @@ def test_provider_embeddings_are_used_and_their_failure_stops_generation(databas
 
 
 def test_missing_local_weights_stop_generation_with_a_clear_error(database_url, llm, monkeypatch, tmp_path):
-    from srs.embeddings import minilm
-
-    from srs.embeddings import local_embedder
+    from srs.embeddings import local_embedder, minilm
 
     monkeypatch.setattr(minilm, "model_dir", lambda: tmp_path)
     local_embedder.cache_clear()
