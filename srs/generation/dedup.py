@@ -75,8 +75,7 @@ def numbers(text: str) -> frozenset[str]:
 def numbers_conflict(a: CardText, b: CardText) -> bool:
     """Neither card's numbers include the other's: "1914" / "It started in 1914" agree,
     "1914" / "1939" and "HTTP 404" / "HTTP 403" do not."""
-    x = numbers(f"{a.front} {a.back}")
-    y = numbers(f"{b.front} {b.back}")
+    x, y = _Facts.of(a).numbers, _Facts.of(b).numbers
     return not (x <= y or y <= x)
 
 
@@ -94,7 +93,10 @@ def answer_words(answer: str) -> frozenset[str]:
 
 def answer_contained(a: str, b: str) -> bool:
     """One answer says the other and more: "Au" / "Au (from Latin aurum)", "6" / "6 protons"."""
-    x, y = answer_words(a), answer_words(b)
+    return _one_holds_the_other(answer_words(a), answer_words(b))
+
+
+def _one_holds_the_other(x: frozenset[str], y: frozenset[str]) -> bool:
     return bool(x and y) and (x <= y or y <= x)
 
 
@@ -108,6 +110,19 @@ class Thresholds:
             raise ValueError("thresholds must be in (0, 1]")
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the answer checks read from a card, computed once when it enters the index."""
+
+    numbers: frozenset[str]  # in front and back
+    answer_numbers: frozenset[str]
+    answer_words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: CardText) -> _Facts:
+        return cls(numbers(f"{text.front} {text.back}"), numbers(text.back), answer_words(text.back))
+
+
 def same_fact(
     new: CardText,
     new_vectors: CardVectors,
@@ -119,32 +134,27 @@ def same_fact(
     card_score = float(new_vectors.card @ held_vectors.card)
     answer_score = float(new_vectors.answer @ held_vectors.answer)
     return card_score >= thresholds.card and _answers_agree(
-        new, held, answer_score, thresholds
+        _Facts.of(new), _Facts.of(held), answer_score, thresholds
     )
 
 
-def _answers_agree(new: CardText, held: CardText, answer_score: float, t: Thresholds) -> bool:
-    if numbers_conflict(new, held):
-        return False
-    return (
-        answer_score >= t.answer
-        or answer_contained(new.back, held.back)
-        or _same_answer_numbers(new.back, held.back)
-    )
-
-
-def _same_answer_numbers(a: str, b: str) -> bool:
-    """"About 300,000 km per second" / "Roughly 300,000 km/s": a numeric answer is its number."""
-    x = numbers(a)
-    return bool(x) and x == numbers(b)
+def _answers_agree(new: _Facts, held: _Facts, answer_score: float, t: Thresholds) -> bool:
+    if not (new.numbers <= held.numbers or held.numbers <= new.numbers):
+        return False  # conflicting numbers: 1914 / 1939
+    if answer_score >= t.answer:
+        return True
+    if _one_holds_the_other(new.answer_words, held.answer_words):
+        return True  # "Everest" / "Mount Everest"
+    # "About 300,000 km per second" / "Roughly 300,000 km/s": a numeric answer is its number.
+    return bool(new.answer_numbers) and new.answer_numbers == held.answer_numbers
 
 
 class DedupIndex:
     """The cards of a topic, asked whether a new card repeats one of them.
 
     Vectors live in one growing matrix, so a check is one matrix-vector product over the
-    deck (about a millisecond at 5,000 cards) plus the answer checks of the few cards
-    above the card threshold.
+    deck, then set comparisons for the cards above the card threshold (many, in a deck of
+    "What is the capital of X?", so their answer scores come from one product too).
     """
 
     def __init__(self, thresholds: Thresholds = Thresholds()) -> None:
@@ -153,7 +163,7 @@ class DedupIndex:
         self._cards = np.zeros((0, 0), dtype=np.float32)
         self._answers = np.zeros((0, 0), dtype=np.float32)
         self._ids: list[int] = []
-        self._texts: list[CardText] = []
+        self._facts: list[_Facts] = []
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -172,7 +182,7 @@ class DedupIndex:
         self._cards[n] = vectors.card
         self._answers[n] = vectors.answer
         self._ids.append(card_id)
-        self._texts.append(text)
+        self._facts.append(_Facts.of(text))
 
     def duplicate_of(self, text: CardText, vectors: CardVectors) -> Match | None:
         """The held card that `text` repeats: the most similar one whose answer agrees."""
@@ -181,9 +191,11 @@ class DedupIndex:
             return None
         scores = self._cards[:n] @ vectors.card
         candidates = np.flatnonzero(scores >= self.thresholds.card)
-        for i in candidates[np.argsort(-scores[candidates], kind="stable")]:
-            answer_score = float(self._answers[i] @ vectors.answer)
-            if _answers_agree(text, self._texts[i], answer_score, self.thresholds):
+        candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        answer_scores = self._answers[candidates] @ vectors.answer
+        facts = _Facts.of(text)
+        for i, answer_score in zip(candidates.tolist(), answer_scores.tolist()):
+            if _answers_agree(facts, self._facts[i], answer_score, self.thresholds):
                 return Match(card_id=self._ids[i], score=round(float(scores[i]), 4))
         return None
 

@@ -17,9 +17,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from srs.embeddings import Embedder, EmbeddingError, build_embedder
+from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
 from srs.generation import prompts
-from srs.generation.dedup import CardText, DedupIndex
+from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
 from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
@@ -248,8 +248,7 @@ class Worker:
             if attempt.wanted <= 0:
                 return
             text = CardText(card.front, card.back)
-            (vectors,) = await asyncio.to_thread(embed_cards, attempt.embedder, [text])
-            match = attempt.dedup.duplicate_of(text, vectors)
+            vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
             if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
@@ -343,3 +342,10 @@ def _dedup_unavailable(error: EmbeddingError) -> str:
         "Generation stopped: the duplicate check needs the embedding model, which cannot run "
         f"({error.message})"
     )
+
+
+def _embed_and_check(attempt: Attempt, text: CardText) -> tuple[CardVectors, Match | None]:
+    """Blocking, in a worker thread: the card's vectors and the held card it repeats."""
+    (vectors,) = embed_cards(attempt.embedder, [text])
+    with single_blas_thread():
+        return vectors, attempt.dedup.duplicate_of(text, vectors)
