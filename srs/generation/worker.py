@@ -17,9 +17,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
 from srs.generation import prompts
-from srs.generation.dedup import DedupIndex
-from srs.generation.service import GenerationService, JobPlan, Outcome
+from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
+from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
 from srs.kit.db import utcnow
@@ -49,6 +50,7 @@ class Attempt:
 
     plan: JobPlan
     dedup: DedupIndex
+    embedder: Embedder
     # Only a count of the reply's characters is kept (for the token estimate), not its text.
     chars_read: int = 0
     overflow_chars: int = 0  # read after the batch was done, waiting for the usage report
@@ -72,10 +74,13 @@ class Worker:
         *,
         concurrency: int = 2,
         owner: str | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self._provider_factory = provider_factory
+        self._embedder_factory = embedder_factory or (lambda: build_embedder(settings))
+        self._embedder: Embedder | None = None
         self._provider: LLMProvider | None = None
         self._provider_error: LLMError | None = None
         self._notify = notify
@@ -92,6 +97,7 @@ class Worker:
 
     async def run(self) -> None:
         log.info("generation worker %s started", self.owner)
+        await self._load_embedder()
         while not self._stopping:
             await self._slots.acquire()
             try:
@@ -132,6 +138,20 @@ class Worker:
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.service.db.transaction() as session:
             return repository.claim_next(session, self.owner, utcnow(), lease)
+
+    async def _load_embedder(self) -> None:
+        """Before the first claim: loading takes a second or two, which must not eat into a
+        job's lease. A failure here is logged; each job then fails with it, visibly."""
+        try:
+            await asyncio.to_thread(self.embedder)
+        except EmbeddingError as error:
+            log.error("the duplicate check's embedding model cannot run: %s", error.message)
+
+    def embedder(self) -> Embedder:
+        """Blocking on first use (the local model loads and checks its weights)."""
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
 
     def provider(self) -> LLMProvider:
         if self._provider is None:
@@ -185,12 +205,21 @@ class Worker:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return Outcome(kind="failed", error=error.message)
         request = self._request(plan)
-        known = list(plan.existing_fronts)
         parser = CardStreamParser()
+        examples: list[CardText] = []
         if provider.name == "local":
             parser.feed("<cards>\n")  # the completion prompt already opened the list
-            known += prompts.example_fronts()  # a small base model copies its examples
-        attempt = Attempt(plan=plan, dedup=DedupIndex(known))
+            examples = prompts.example_cards()  # a small base model copies its examples
+        try:
+            embedder = await asyncio.to_thread(self.embedder)
+            index = await asyncio.to_thread(
+                self.service.dedup_index, plan, self.owner, embedder, examples
+            )
+        except EmbeddingError as error:
+            return Outcome(kind="failed", error=_dedup_unavailable(error))
+        if index is None:
+            raise LeaseLost()
+        attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
         usage: Usage | None = None
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
@@ -208,6 +237,9 @@ class Worker:
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return self._outcome_after_error(attempt, parser, error, usage, request, provider)
+        except EmbeddingError as error:
+            base = self._base(attempt, parser, usage, request, provider)
+            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
         finally:
             heartbeat.cancel()
         return self._outcome(attempt, parser, usage, request, provider)
@@ -235,19 +267,28 @@ class Worker:
         for card in cards:
             if attempt.wanted <= 0:
                 return
-            if attempt.dedup.duplicate_of(card.front) is not None:
+            text = CardText(card.front, card.back)
+            vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+            if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
+                await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue
             card_id = await asyncio.to_thread(
-                self.service.save_card, attempt.plan, self.owner, card, model
+                self.service.save_card,
+                attempt.plan,
+                self.owner,
+                card,
+                model,
+                vectors,
+                attempt.embedder.model,
             )
             if card_id is None:
                 raise LeaseLost()
             if attempt.saved == 0:
                 metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
             attempt.saved += 1
-            attempt.dedup.add(card.front)
+            attempt.dedup.add(card_id, text, vectors)
             metrics.CARDS_SAVED.inc()
             self._notify(attempt.plan.topic_id)
 
@@ -324,3 +365,17 @@ def _no_card_reason(parser: CardStreamParser) -> str:
     if parser.skipped:
         return "no card had both a front and a back"
     return "the reply held no card"
+
+
+def _dedup_unavailable(error: EmbeddingError) -> str:
+    return (
+        "Generation stopped: the duplicate check needs the embedding model, which cannot run "
+        f"({error.message})"
+    )
+
+
+def _embed_and_check(attempt: Attempt, text: CardText) -> tuple[CardVectors, Match | None]:
+    """Blocking, in a worker thread: the card's vectors and the held card it repeats."""
+    (vectors,) = embed_cards(attempt.embedder, [text])
+    with single_blas_thread():
+        return vectors, attempt.dedup.duplicate_of(text, vectors)
