@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -145,5 +146,21 @@ def _add_operational_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        if not _may_read_metrics(request, app.state.settings):
+            raise AppError("Not found", code="not_found", status_code=404)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def _may_read_metrics(request: Request, settings: Settings) -> bool:
+    """With SRS_METRICS_TOKEN, only a caller sending it as a bearer token; without one, only
+    loopback clients outside production (uvicorn takes a local proxy's X-Forwarded-For as the
+    client, so a proxied outsider is not loopback). Others are told it does not exist."""
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "")
+        return hmac.compare_digest(sent.encode(), f"Bearer {settings.metrics_token}".encode())
+    client = request.client.host if request.client else ""
+    return settings.env != "production" and client in LOOPBACK

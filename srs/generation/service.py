@@ -40,8 +40,8 @@ class JobPlan:
     count: int
     attempt: int
     existing_fronts: list[str]
-    # The billing period whose counter holds this job's reservation: its cards are billed there.
-    period_start: datetime | None = None
+    # Metering's reservation for this batch: its cards are billed against it.
+    reservation_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,16 @@ class GenerationService:
             job.level = level_of(topic)
             now = utcnow()
             user = session.get(User, job.user_id)
-            count = metering.reserve_for_job(session, self.settings, job, user, now)
+            hold = metering.reserve_for_job(
+                session,
+                self.settings,
+                user,
+                key=job.reservation_key,
+                topic_id=job.topic_id,
+                wanted=job.requested - job.saved,
+                now=now,
+            )
+            job.reservation_key, count = hold.key, hold.count
             if count == 0 and job.requested > job.saved:
                 self._refuse(session, job, topic, user, now)
                 return None
@@ -211,7 +220,7 @@ class GenerationService:
                 count=count,
                 attempt=job.attempts,
                 existing_fronts=topics_repo.topic_fronts(session, topic.id),
-                period_start=job.reserved_period,
+                reservation_key=hold.key,
             )
 
     def _refuse(
@@ -245,9 +254,9 @@ class GenerationService:
                 due=utcnow(),
             )
             topics_repo.add(session, row)
-            metering.bill_card(
-                session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
-            )
+            if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):
+                session.rollback()  # nothing held for it (never expected): keep no unbilled card
+                return None
             return row.id
 
     def renew_lease(self, job_id: int, owner: str) -> bool:
@@ -270,7 +279,13 @@ class GenerationService:
             job.lease_expires_at = None
             now = utcnow()
             metering.record_tokens(
-                session, job, now, outcome.tokens_in, outcome.tokens_out, outcome.tokens_estimated
+                session,
+                job.user_id,
+                job.reservation_key,
+                job.attempts,
+                now,
+                (outcome.tokens_in, outcome.tokens_out),
+                outcome.tokens_estimated,
             )
             kind = outcome.kind
             if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
@@ -299,7 +314,7 @@ class GenerationService:
         job.error = outcome.error
         job.finished_at = now
         # The batch is over: what it did not use goes back to the quota (exactly once).
-        metering.release(session, job)
+        metering.release(session, job.reservation_key, now)
         if topic is None:
             return
         self._after_commit(session, topic.id, wake=False)
