@@ -7,7 +7,6 @@ import hmac
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +19,7 @@ from srs.generation.endpoints import router as generation_router
 from srs.generation.service import GenerationService
 from srs.generation.ticker import start_ticker
 from srs.generation.worker import Worker
-from srs.kit import metrics
+from srs.kit import metrics, paths
 from srs.kit.db import Database
 from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
 from srs.kit.events import TopicEvents
@@ -37,7 +36,7 @@ from srs.study.tasks import fit_due_learners
 from srs.topics.endpoints import router as topics_router
 
 log = logging.getLogger(__name__)
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+WEB_DIR = paths.WEB
 
 
 def build_worker(service: GenerationService, settings: Settings, events: TopicEvents) -> Worker:
@@ -127,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_operational_routes(app)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    else:
+        log.error("the web app's files are missing (looked in %s): serving the API only", WEB_DIR)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app
