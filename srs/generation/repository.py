@@ -105,6 +105,12 @@ def take_ordinal(session: Session, job_id: int, owner: str, expires: datetime) -
     return None if ordinal is None else ordinal - 1
 
 
+def lock_topic_jobs(session: Session, topic_id: int) -> None:
+    session.execute(
+        select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).with_for_update()
+    ).all()
+
+
 def count_rejects(session: Session, job_id: int, owner: str, duplicates: int, invalid: int) -> bool:
     result = session.execute(
         update(GenerationJob)

@@ -116,6 +116,14 @@ class GenerationService:
         self.request_batch(session, topic)
         return topic
 
+    def delete_topic(self, session: Session, user: User, topic_id: int) -> None:
+        """Deleting takes its locks in the worker's order (the topic's jobs, then what they
+        hold, then the topic), so on PostgreSQL a delete and a batch saving or finishing at
+        that moment wait for each other instead of deadlocking."""
+        topic = topics.get_topic(session, user, topic_id)
+        repository.lock_topic_jobs(session, topic.id)
+        topics.delete_topic(session, user, topic.id)
+
     def cards_in_flight(self, session: Session, topic_id: int) -> int:
         return repository.cards_in_flight(session, topic_id)
 

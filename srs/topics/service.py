@@ -53,7 +53,7 @@ def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch)
 def delete_topic(session: Session, user: User, topic_id: int) -> None:
     """The topic goes with its cards and batches; the cards its batches still held go back
     to the quota in this same transaction, so the learner sees them free at once."""
-    topic = get_topic(session, user, topic_id, lock=True)
+    topic = get_topic(session, user, topic_id)
     metering.release_topic(session, topic.id)
     repository.delete(session, topic)
 
