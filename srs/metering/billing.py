@@ -204,8 +204,11 @@ def _link_checkout(session: Session, settings: Settings, event: dict) -> str:
         User, int(checkout.client_reference_id), with_for_update=True, populate_existing=True
     )
     if user is None:
-        log.warning("checkout %s completed for user %s, who no longer exists",
-                    event["id"], checkout.client_reference_id)
+        log.warning(
+            "checkout %s completed for user %s, who no longer exists",
+            event["id"],
+            checkout.client_reference_id,
+        )
         return "ignored"
     owner = repository.user_by_customer(session, checkout.customer)
     if owner is not None and owner.id != user.id:
@@ -236,8 +239,8 @@ def _find_user(session: Session, subscription: _Object) -> User | None:
         user = session.get(User, int(user_id), with_for_update=True, populate_existing=True)
     if user is None and customer:
         user = repository.user_by_customer(session, customer, lock=True)
-    if user is not None and customer and user.stripe_customer_id is None:
-        if repository.user_by_customer(session, customer) is None:
-            user.stripe_customer_id = customer
-            session.flush()
+    unlinked = user is not None and customer and user.stripe_customer_id is None
+    if unlinked and repository.user_by_customer(session, customer) is None:
+        user.stripe_customer_id = customer
+        session.flush()
     return user

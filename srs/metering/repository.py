@@ -413,8 +413,9 @@ def mark_webhook_processed(session: Session, event_id: str, event_type: str) -> 
     return inserted is not None
 
 
-def park_webhook(session: Session, event_id: str, event_type: str, customer: str,
-                 created: datetime, payload: str) -> None:
+def park_webhook(
+    session: Session, event_id: str, event_type: str, customer: str, created: datetime, payload: str
+) -> None:
     session.execute(
         _insert(session, ParkedWebhookEvent)
         .values(id=event_id, type=event_type, customer=customer, created=created, payload=payload)
@@ -434,9 +435,7 @@ def parked_for(session: Session, customer: str) -> list[ParkedWebhookEvent]:
 
 
 def all_parked(session: Session) -> list[ParkedWebhookEvent]:
-    return list(
-        session.scalars(select(ParkedWebhookEvent).order_by(ParkedWebhookEvent.parked_at))
-    )
+    return list(session.scalars(select(ParkedWebhookEvent).order_by(ParkedWebhookEvent.parked_at)))
 
 
 def count_parked(session: Session) -> int:

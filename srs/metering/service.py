@@ -27,8 +27,8 @@ from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
 from srs.kit.settings import Settings
 from srs.metering import repository
-from srs.metering.periods import Period, period_for
 from srs.metering.models import Reservation
+from srs.metering.periods import Period, period_for
 from srs.metering.plans import Plan, plan_named, plans
 from srs.metering.schemas import (
     CardsUsage,
@@ -235,7 +235,9 @@ def record_tokens(
         idempotency_key=f"tokens:{key}:{attempt}",
     )
     if recorded:
-        repository.change(session, user_id, period_start, tokens_in=tokens_in, tokens_out=tokens_out)
+        repository.change(
+            session, user_id, period_start, tokens_in=tokens_in, tokens_out=tokens_out
+        )
 
 
 # -- refunds for flagged cards ----------------------------------------------------------------

@@ -39,7 +39,9 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         in_flight = generation.cards_in_flight(session, topic.id)
         card = None
         if found.card is not None:
-            card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
+            card = StudyCardOut(
+                **views.card_out(found.card).model_dump(), intervals=found.intervals
+            )
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),

@@ -19,12 +19,12 @@ def stripe_api():
 
 
 def _billing_settings(database_url: str, stripe_api: StripeDouble, **overrides):
-    values = dict(
-        stripe_api_key="sk_test_123",
-        stripe_price_pro="price_pro_monthly",
-        stripe_api_base=stripe_api.base_url,
-        public_url="https://srs.example.org",
-    )
+    values = {
+        "stripe_api_key": "sk_test_123",
+        "stripe_price_pro": "price_pro_monthly",
+        "stripe_api_base": stripe_api.base_url,
+        "public_url": "https://srs.example.org",
+    }
     values.update(overrides)
     return make_settings(database_url, **values)
 

@@ -11,8 +11,8 @@ from srs.kit.db import Database, utcnow
 from srs.metering import repository
 from srs.metering.periods import period_for
 from tests.conftest import Api, make_settings
-from tests.metering.conftest import events
 from tests.generation.conftest import llm_settings, wait_for
+from tests.metering.conftest import events
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply
 from tests.support.server import running_app
