@@ -8,11 +8,13 @@ from starlette.concurrency import run_in_threadpool
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import AppSettings, DbSession
+from srs.kit.errors import ErrorOut
 from srs.kit.settings import Settings
 from srs.metering import billing, checkout, service
 from srs.metering.schemas import BillingUrlOut, UsageOut, WebhookOut
 
 router = APIRouter(tags=["metering"])
+STRIPE_FAILED = {502: {"model": ErrorOut, "description": "Stripe failed or refused the request"}}
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -52,7 +54,7 @@ def _app_url(request: Request, settings: Settings) -> str:
     return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
-@router.post("/billing/checkout", response_model=BillingUrlOut)
+@router.post("/billing/checkout", response_model=BillingUrlOut, responses=STRIPE_FAILED)
 async def billing_checkout(request: Request) -> BillingUrlOut:
     """A Stripe Checkout session for the Pro plan: send the learner to `url`. 503
     `billing_not_configured` without SRS_STRIPE_API_KEY and SRS_STRIPE_PRICE_PRO."""
@@ -64,7 +66,7 @@ async def billing_checkout(request: Request) -> BillingUrlOut:
     return BillingUrlOut(url=url)
 
 
-@router.post("/billing/portal", response_model=BillingUrlOut)
+@router.post("/billing/portal", response_model=BillingUrlOut, responses=STRIPE_FAILED)
 async def billing_portal(request: Request) -> BillingUrlOut:
     """Stripe's customer portal for a learner who has paid (409 before the first checkout)."""
     settings: Settings = request.app.state.settings
