@@ -75,6 +75,7 @@ def upgrade() -> None:
         "generation_jobs", sa.Column("reservation_key", sa.String(length=32), nullable=True)
     )
     _move_reservations()
+    _link_old_credits()
     op.execute("ALTER TABLE generation_jobs DROP COLUMN reserved_period")
     op.execute("ALTER TABLE generation_jobs DROP COLUMN reserved")
 
@@ -120,6 +121,19 @@ def _move_reservations() -> None:
             )
         )
         bind.execute(jobs.update().where(jobs.c.id == row.id).values(reservation_key=key))
+
+
+def _link_old_credits() -> None:
+    """Card events are their own subject; a credit made before this revision is about the
+    latest card event of its card, so that card is not refunded a second time."""
+    op.execute("UPDATE usage_events SET subject = idempotency_key WHERE kind = 'card'")
+    op.execute(
+        "UPDATE usage_events SET subject = ("
+        " SELECT billed.idempotency_key FROM usage_events AS billed"
+        " WHERE billed.kind = 'card' AND billed.card_id = usage_events.card_id"
+        " AND billed.user_id = usage_events.user_id ORDER BY billed.id DESC LIMIT 1)"
+        " WHERE kind = 'credit' AND subject IS NULL"
+    )
 
 
 def downgrade() -> None:

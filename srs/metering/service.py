@@ -115,10 +115,9 @@ def ensure_topic_allowed(session: Session, settings: Settings, user: User) -> No
 
 @dataclass(frozen=True)
 class Hold:
-    """What a batch holds: its reservation key, the period it bills, the cards it may write."""
+    """What a batch holds: its reservation key and the cards it may write now."""
 
     key: str
-    period_start: datetime
     count: int
 
 
@@ -156,7 +155,7 @@ def reserve_for_job(
             held += granted
         if granted < missing:
             metrics.QUOTA_REFUSALS.inc()
-    return Hold(row.key, period.start, min(max(0, wanted), held))
+    return Hold(row.key, min(max(0, wanted), held))
 
 
 def _held(session: Session, key: str) -> int:
