@@ -167,12 +167,13 @@ def release(session: Session, key: str | None, now: datetime | None = None) -> i
     """Give back what is left of a reservation. The row is zeroed by a conditional UPDATE
     first, so two callers can never both give it back."""
     row = repository.reservation(session, key) if key else None
-    if row is None or row.held <= 0:
+    if row is None:
         return 0
     held = row.held
     if not repository.drop_held(session, row.key, held, now or utcnow()):
         return 0
-    repository.change(session, row.user_id, row.period_start, reserved=-held)
+    if held:
+        repository.change(session, row.user_id, row.period_start, reserved=-held)
     return held
 
 
