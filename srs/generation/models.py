@@ -26,10 +26,9 @@ class GenerationJob(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Cards of the plan's quota held for this job (counted in usage_counters.cards_reserved of
-    # reserved_period); each saved card moves one unit to used, the rest is released at the end.
-    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    reserved_period: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Metering's reservation for this batch (its random key, set when the job first starts):
+    # metering owns the cards held and keys the batch's billing events on it.
+    reservation_key: Mapped[str | None] = mapped_column(String(32), default=None)
     tokens_in: Mapped[int] = mapped_column(Integer, default=0)
     tokens_out: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -48,8 +48,8 @@ class JobPlan:
     count: int
     attempt: int
     existing_fronts: list[str]
-    # The billing period whose counter holds this job's reservation: its cards are billed there.
-    period_start: datetime | None = None
+    # Metering's reservation for this batch: its cards are billed against it.
+    reservation_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,14 @@ class GenerationService:
         self.request_batch(session, topic)
         return topic
 
+    def delete_topic(self, session: Session, user: User, topic_id: int) -> None:
+        """Deleting takes its locks in the worker's order (the topic's jobs, then what they
+        hold, then the topic), so on PostgreSQL a delete and a batch saving or finishing at
+        that moment wait for each other instead of deadlocking."""
+        topic = topics.get_topic(session, user, topic_id)
+        repository.lock_topic_jobs(session, topic.id)
+        topics.delete_topic(session, user, topic.id)
+
     def cards_in_flight(self, session: Session, topic_id: int) -> int:
         return repository.cards_in_flight(session, topic_id)
 
@@ -245,7 +253,16 @@ class GenerationService:
             job.level = level_of(topic)
             now = utcnow()
             user = session.get(User, job.user_id)
-            count = metering.reserve_for_job(session, self.settings, job, user, now)
+            hold = metering.reserve_for_job(
+                session,
+                self.settings,
+                user,
+                key=job.reservation_key,
+                topic_id=job.topic_id,
+                wanted=job.requested - job.saved,
+                now=now,
+            )
+            job.reservation_key, count = hold.key, hold.count
             if count == 0 and job.requested > job.saved:
                 self._refuse(session, job, topic, user, now)
                 return None
@@ -260,7 +277,7 @@ class GenerationService:
                 count=count,
                 attempt=job.attempts,
                 existing_fronts=topics_repo.topic_fronts(session, topic.id),
-                period_start=job.reserved_period,
+                reservation_key=hold.key,
             )
 
     def _refuse(
@@ -301,11 +318,11 @@ class GenerationService:
                 due=utcnow(),
             )
             topics_repo.add(session, row)
+            if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):
+                session.rollback()  # nothing held for it (never expected): keep no unbilled card
+                return None
             if vectors is not None and embedding_model is not None:
                 repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
-            metering.bill_card(
-                session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
-            )
             return row.id
 
     # -- dedup ----------------------------------------------------------------------------
@@ -390,7 +407,13 @@ class GenerationService:
             job.lease_expires_at = None
             now = utcnow()
             metering.record_tokens(
-                session, job, now, outcome.tokens_in, outcome.tokens_out, outcome.tokens_estimated
+                session,
+                job.user_id,
+                job.reservation_key,
+                job.attempts,
+                now,
+                (outcome.tokens_in, outcome.tokens_out),
+                outcome.tokens_estimated,
             )
             kind = outcome.kind
             if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
@@ -419,7 +442,7 @@ class GenerationService:
         job.error = outcome.error
         job.finished_at = now
         # The batch is over: what it did not use goes back to the quota (exactly once).
-        metering.release(session, job)
+        metering.release(session, job.reservation_key, now)
         if topic is None:
             return
         self._after_commit(session, topic.id, wake=False)

@@ -20,3 +20,12 @@ LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])
 USAGE_DRIFT = Gauge(
     "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
 )
+BILLING_PARKED = Gauge(
+    "srs_billing_parked_events",
+    "Billing webhook events waiting for their customer to be linked to a user (see "
+    "`srs billing parked`)",
+)
+USAGE_REPORTS_REFUSED = Counter(
+    "srs_usage_reports_refused_total",
+    "Usage events Stripe refused for good (a 4xx other than 429); the outbox moved past them",
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,26 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEV_SECRET = "dev-" + secrets.token_hex(16)
+DEV_SECRET_FILE = "secret_key"
+
+
+def development_secret(var_dir: Path) -> str:
+    """The development key kept in var/ (0600) so sessions survive a restart. Written to a
+    private temporary file and linked into place, so two processes starting at once agree."""
+    path = var_dir / DEV_SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        temporary = var_dir / f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("dev-" + secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
 
 
 def _local_extra_installed() -> bool:
@@ -27,6 +48,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = f"sqlite:///{Path('var') / 'srs.db'}"
+    # Local state of a development server (its persisted secret key).
+    var_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = _DEV_SECRET
@@ -82,6 +105,14 @@ class Settings(BaseSettings):
     plan_pro_cards: int = 5000
     stripe_webhook_secret: str | None = None
     stripe_api_key: str | None = None
+    stripe_price_pro: str | None = None  # the Checkout price of the Pro plan
+    stripe_api_base: str | None = None  # another Stripe API host (a local double in tests)
+    public_url: str | None = None  # where Checkout sends the learner back; default: the request's
+    # Flagged generated cards refunded per period, in percent of the plan's cards.
+    refund_percent: int = Field(10, ge=0, le=100)
+    # Bearer token for /metrics; without it /metrics answers only loopback clients, and never
+    # in production.
+    metrics_token: str | None = None
     # How often the ticker checks counters against the ledger, and sends usage to Stripe.
     usage_reconcile_seconds: float = 300.0
     usage_report_seconds: float = 60.0
@@ -90,6 +121,8 @@ class Settings(BaseSettings):
     def _resolve(self) -> "Settings":
         if self.llm_provider is None:
             self.llm_provider = "local" if _local_extra_installed() else ""
+        if self.env == "development" and self.secret_key == _DEV_SECRET:
+            self.secret_key = development_secret(self.var_dir)
         if self.env == "production" and self.secret_key.startswith("dev-"):
             raise ValueError("SRS_SECRET_KEY must be set to a strong secret in production")
         if self.env == "production" and len(self.secret_key) < 32:

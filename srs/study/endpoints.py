@@ -10,9 +10,8 @@ from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import DbSession, RowId
+from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
-from srs.metering import service as metering
 from srs.study import service
 from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
 from srs.topics import service as topics
@@ -40,7 +39,9 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         in_flight = generation.cards_in_flight(session, topic.id)
         card = None
         if found.card is not None:
-            card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
+            card = StudyCardOut(
+                **views.card_out(found.card).model_dump(), intervals=found.intervals
+            )
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),
@@ -114,8 +115,15 @@ def bury(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
 
 
 @router.post("/cards/{card_id}/flag", response_model=CardOut)
-def flag(card_id: RowId, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
-    """Flag a wrong card; a generated card flagged within a day is credited back to the quota."""
-    card = service.flag(db, user, card_id, body.reason)
-    metering.credit_flagged(db, card, utcnow())
-    return views.card_out(card)
+def flag(
+    card_id: RowId, body: FlagIn, user: CurrentUser, db: DbSession, settings: AppSettings
+) -> CardOut:
+    """Flag a wrong card: it leaves the study queue (suspended). A generated card may be
+    refunded to the quota: see `refunds` in GET /usage for the rule and what is left."""
+    return views.card_out(service.flag(db, settings, user, card_id, body.reason))
+
+
+@router.post("/cards/{card_id}/unflag", response_model=CardOut)
+def unflag(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
+    """Take a flag back: the card returns to study; if it was refunded, it is billed again."""
+    return views.card_out(service.unflag(db, user, card_id))

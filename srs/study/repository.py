@@ -74,6 +74,16 @@ def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
     )
 
 
+def ever_answered_well(session: Session, card_id: int) -> bool:
+    """Whether the card was ever answered Good or Easy."""
+    return (
+        session.scalar(
+            select(ReviewLog.id).where(ReviewLog.card_id == card_id, ReviewLog.rating >= 3).limit(1)
+        )
+        is not None
+    )
+
+
 def add_log(session: Session, log: ReviewLog) -> None:
     session.add(log)
     session.flush()

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from srs.accounts.models import User
 from srs.kit.db import utcnow
 from srs.kit.errors import conflict
+from srs.kit.settings import Settings
+from srs.metering import service as metering
 from srs.study import repository, scheduling
 from srs.study.clock import day_bounds, start_of_tomorrow
 from srs.study.models import ReviewLog
@@ -165,7 +167,11 @@ def undo_last(session: Session, user: User, topic_id: int) -> Card:
 
 
 def set_suspended(session: Session, user: User, card_id: int, suspended: bool) -> Card:
-    card = topics.get_card(session, user, card_id)
+    """Unsuspending a flagged card takes its flag back (see unflag): a refunded card cannot
+    come back into study without being billed again."""
+    card = topics.get_card(session, user, card_id, lock=True)
+    if not suspended and card.flagged_at is not None:
+        return unflag(session, user, card_id)
     card.suspended = suspended
     session.flush()
     return card
@@ -178,9 +184,26 @@ def bury(session: Session, user: User, card_id: int, now: datetime | None = None
     return card
 
 
-def flag(session: Session, user: User, card_id: int, reason: str) -> Card:
-    card = topics.get_card(session, user, card_id)
+def flag(session: Session, settings: Settings, user: User, card_id: int, reason: str) -> Card:
+    """A flagged card leaves the study queue (it is suspended). A generated card may be
+    refunded to the quota, under metering's capped rule."""
+    now = utcnow()
+    card = topics.get_card(session, user, card_id, lock=True)
     card.flag_reason = reason
-    card.flagged_at = utcnow()
+    card.flagged_at = card.flagged_at or now
+    card.suspended = True
     session.flush()
+    answered_well = repository.ever_answered_well(session, card.id)
+    metering.refund_flagged(session, settings, user, card, answered_well=answered_well, now=now)
+    return card
+
+
+def unflag(session: Session, user: User, card_id: int) -> Card:
+    """Take a flag back: the card returns to study, and a refunded card is billed again."""
+    card = topics.get_card(session, user, card_id, lock=True)
+    card.flag_reason = None
+    card.flagged_at = None
+    card.suspended = False
+    session.flush()
+    metering.rebill_unflagged(session, user, card)
     return card

@@ -44,8 +44,8 @@ def update_topic(
 
 
 @router.delete("/topics/{topic_id}", status_code=204)
-def delete_topic(topic_id: RowId, user: CurrentUser, db: DbSession) -> Response:
-    service.delete_topic(db, user, topic_id)
+def delete_topic(topic_id: RowId, request: Request, user: CurrentUser, db: DbSession) -> Response:
+    request.app.state.generation.delete_topic(db, user, topic_id)
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from srs.accounts.models import User
 from srs.kit.db import utcnow
 from srs.kit.errors import not_found
+from srs.metering import service as metering
 from srs.topics import repository
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import CardIn, CardPatch, TopicIn, TopicPatch
@@ -50,7 +51,11 @@ def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch)
 
 
 def delete_topic(session: Session, user: User, topic_id: int) -> None:
-    repository.delete(session, get_topic(session, user, topic_id))
+    """The topic goes with its cards and batches; the cards its batches still held go back
+    to the quota in this same transaction, so the learner sees them free at once."""
+    topic = get_topic(session, user, topic_id)
+    metering.release_topic(session, topic.id)
+    repository.delete(session, topic)
 
 
 def get_card(session: Session, user: User, card_id: int, *, lock: bool = False) -> Card:

@@ -74,7 +74,11 @@ def test_suspend_bury_flag_edit_delete(api):
     assert api.post(f"/cards/{ids[0]}/unsuspend").json()["suspended"] is False
 
     flagged = api.post(f"/cards/{ids[2]}/flag", json={"reason": "The answer is wrong"}).json()
-    assert flagged["flag_reason"] == "The answer is wrong"
+    assert flagged["flag_reason"] == "The answer is wrong" and flagged["suspended"] is True
+    assert api.get(f"/topics/{topic['id']}/next").json()["card"]["id"] != ids[2]
+    unflagged = api.post(f"/cards/{ids[2]}/unflag").json()
+    assert unflagged["flag_reason"] is None and unflagged["suspended"] is False
+    api.post(f"/cards/{ids[2]}/flag", json={"reason": "The answer is wrong"})
     edited = api.patch(f"/cards/{ids[2]}", json={"back": "  A2 fixed "}).json()
     assert edited["back"] == "A2 fixed" and edited["front"] == "Q2?"
     assert api.delete(f"/cards/{ids[2]}").status_code == 204
