@@ -118,7 +118,7 @@ export function statsView(ctx) {
 
   (async () => {
     try {
-      const topics = await get('/topics', { signal });
+      const topics = await getAll('/topics', { signal });
       for (const topic of topics) topicSelect.append(h('option', { value: topic.id }, topic.title));
     } catch (error) {
       if (error.name === 'AbortError') return;
