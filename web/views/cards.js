@@ -181,12 +181,13 @@ export function cardsView(ctx, topicId) {
       card.suspended ? h('span', { class: 'badge badge-suspended' }, 'suspended') : null,
       card.flag_reason ? h('span', { class: 'badge badge-flagged', title: card.flag_reason }, 'flagged') : null,
     ];
+    const which = `“${short(card.front)}”`;
     const actionsSlot = h('div', { class: 'row-actions' },
-      h('button', { type: 'button', onclick: () => edit(card) }, 'Edit', h('span', { class: 'visually-hidden' }, `: ${short(card.front)}`)),
+      h('button', { type: 'button', 'aria-label': `Edit ${which}`, onclick: () => edit(card) }, 'Edit'),
       card.suspended
-        ? h('button', { type: 'button', onclick: () => setSuspended(card, false) }, 'Unsuspend', h('span', { class: 'visually-hidden' }, `: ${short(card.front)}`))
-        : h('button', { type: 'button', onclick: () => setSuspended(card, true) }, 'Suspend', h('span', { class: 'visually-hidden' }, `: ${short(card.front)}`)),
-      h('button', { type: 'button', onclick: () => askDelete(card, actionsSlot) }, 'Delete…', h('span', { class: 'visually-hidden' }, ` ${short(card.front)}`)));
+        ? h('button', { type: 'button', 'aria-label': `Unsuspend ${which}`, onclick: () => setSuspended(card, false) }, 'Unsuspend')
+        : h('button', { type: 'button', 'aria-label': `Suspend ${which}`, onclick: () => setSuspended(card, true) }, 'Suspend'),
+      h('button', { type: 'button', 'aria-label': `Delete ${which}…`, onclick: () => askDelete(card, actionsSlot) }, 'Delete…'));
     return h('li', { class: `card-row${card.suspended ? ' is-suspended' : ''}`, 'data-id': card.id },
       h('div', { class: 'row-select' }, box,
         h('label', { for: `select-${card.id}`, class: 'visually-hidden' }, `Select “${short(card.front)}”`)),
