@@ -31,7 +31,9 @@ class Topic(Base):
     difficulty_state: Mapped[dict | None] = mapped_column(JSON, default=None)
     new_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
     # Off: no batches are queued for the topic (its generation shows "paused").
-    generation_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    generation_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=sa_true()
+    )
     generation_status: Mapped[str] = mapped_column(String(32), default="idle")
     generation_error: Mapped[str | None] = mapped_column(Text, default=None)
     # Batches in a row that added no card (all duplicates): stops a repetitive model looping.

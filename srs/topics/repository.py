@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete as sql_delete, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from srs.topics.models import Card, Topic

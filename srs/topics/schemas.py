@@ -20,7 +20,6 @@ CardFilter = Literal["new", "learning", "review", "suspended", "flagged"]
 BulkAction = Literal["suspend", "unsuspend", "delete"]
 
 
-
 class TopicIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: Prompt

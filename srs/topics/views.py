@@ -34,7 +34,9 @@ def card_out(card: Card) -> CardOut:
 
 
 def counts_out(counts: study.Counts) -> Counts:
-    return Counts(new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready)
+    return Counts(
+        new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready
+    )
 
 
 def generation_out(topic: Topic, in_flight: int = 0) -> Generation:

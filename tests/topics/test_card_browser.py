@@ -33,7 +33,9 @@ def test_cards_page_in_creation_order_across_topics_and_per_topic(api):
 
     seen, cursor, sizes = [], None, []
     while True:
-        page = api.get("/cards", params={"limit": 3} | ({"cursor": cursor} if cursor else {})).json()
+        page = api.get(
+            "/cards", params={"limit": 3} | ({"cursor": cursor} if cursor else {})
+        ).json()
         sizes.append(len(page["items"]))
         seen += [c["id"] for c in page["items"]]
         cursor = page["next_cursor"]
@@ -48,8 +50,15 @@ def test_cards_page_in_creation_order_across_topics_and_per_topic(api):
     assert more["next_cursor"] is None
     assert [c["id"] for c in api.get("/cards", params={"topic_id": b}).json()["items"]] == made[::2]
 
-    for params in ({"limit": 0}, {"limit": 501}, {"cursor": "%%%"}, {"state": "mature"},
-                   {"topic_id": 0}, {"topic_id": 2**31}, {"q": "x" * 201}):
+    for params in (
+        {"limit": 0},
+        {"limit": 501},
+        {"cursor": "%%%"},
+        {"state": "mature"},
+        {"topic_id": 0},
+        {"topic_id": 2**31},
+        {"q": "x" * 201},
+    ):
         response = api.get("/cards", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["code"] == "invalid"
@@ -125,16 +134,23 @@ def test_bulk_actions_are_all_or_nothing(api_factory):
     next_card = ada.get(f"/topics/{t}/next").json()["card"]
     assert next_card["front"] == "Q3?"  # suspended cards left the study queue
 
-    assert ada.post("/cards/bulk", json={"ids": mine[:2], "action": "unsuspend"}).json()["count"] == 2
+    assert (
+        ada.post("/cards/bulk", json={"ids": mine[:2], "action": "unsuspend"}).json()["count"] == 2
+    )
     assert _fronts(ada, state="suspended") == ["Q2?"]
 
     assert ada.post("/cards/bulk", json={"ids": mine[1:3], "action": "delete"}).json()["count"] == 2
     assert _fronts(ada) == ["Q0?", "Q3?"]
     assert ada.get(f"/cards/{mine[1]}").status_code == 404
 
-    for body in ({"ids": [], "action": "delete"}, {"ids": mine, "action": "bury"},
-                 {"ids": [0], "action": "delete"}, {"ids": list(range(1, 502)), "action": "suspend"},
-                 {"ids": mine, "action": "delete", "extra": 1}, {"ids": "1,2", "action": "delete"}):
+    for body in (
+        {"ids": [], "action": "delete"},
+        {"ids": mine, "action": "bury"},
+        {"ids": [0], "action": "delete"},
+        {"ids": list(range(1, 502)), "action": "suspend"},
+        {"ids": mine, "action": "delete", "extra": 1},
+        {"ids": "1,2", "action": "delete"},
+    ):
         bad = ada.post("/cards/bulk", json=body)
         assert bad.status_code == 422, (body, bad.text)
     assert _fronts(ada) == ["Q0?", "Q3?"]

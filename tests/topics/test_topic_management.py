@@ -92,7 +92,11 @@ def test_rename_and_per_topic_settings(api):
     assert topic["new_per_day"] == 20 and topic["new_per_day_override"] is None
 
     changed = api.patch(f"/topics/{topic['id']}", json={"title": "Verbos", "new_per_day": 5}).json()
-    assert (changed["title"], changed["new_per_day"], changed["new_per_day_override"]) == ("Verbos", 5, 5)
+    assert (changed["title"], changed["new_per_day"], changed["new_per_day_override"]) == (
+        "Verbos",
+        5,
+        5,
+    )
     for i in range(8):
         api.post(f"/topics/{topic['id']}/cards", json={"front": f"Verb {i}?", "back": "x"})
     assert api.get(f"/topics/{topic['id']}").json()["counts"]["new"] == 5
@@ -102,7 +106,12 @@ def test_rename_and_per_topic_settings(api):
     assert back_to_default["title"] == "Verbos"
     assert api.get("/topics").json()["items"][0]["title"] == "Verbos"
 
-    for bad in ({"title": ""}, {"new_per_day": -1}, {"new_per_day": 1001}, {"generation_enabled": "off"}):
+    for bad in (
+        {"title": ""},
+        {"new_per_day": -1},
+        {"new_per_day": 1001},
+        {"generation_enabled": "off"},
+    ):
         assert api.patch(f"/topics/{topic['id']}", json=bad).status_code == 422, bad
     assert api.get(f"/topics/{topic['id']}").json()["title"] == "Verbos"
 

@@ -2,7 +2,8 @@
 (rename, archive, delete) and the card browser (search, state filter, paging, inline edit,
 add, bulk suspend), and the study screen's resent answers and generation estimate.
 
-The app and the browser come from test_browser.py's fixtures (imported below).
+The browser is test_browser.py's (see conftest.py); the app runs without an LLM, so every card
+is one the test wrote.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.support import databases
 from tests.support.server import running_app
-from tests.web.test_browser import (  # noqa: F401 (browser_context: a pytest fixture)
-    TIMEOUT_MS,
-    _no_horizontal_scroll,
-    _shot,
-    browser_context,
-)
+from tests.web.test_browser import TIMEOUT_MS, _no_horizontal_scroll, _shot
 
 pytestmark = pytest.mark.browser
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
