@@ -126,6 +126,13 @@ def test_rename_archive_and_delete_topics(library_site, browser_context):
     expect(page.get_by_role("link", name="Gamma topic", exact=True)).to_have_count(0)
     assert page.request.get(f"{library_site}/api/v1/topics/{ids['Gamma topic']}").status == 404
 
+    # Other screens list every topic through the paginated list too.
+    page.get_by_role("link", name="Statistics", exact=True).click()
+    expect(page.locator("#stats-topic option")).to_have_text(
+        ["All topics", "Delta topic", "Beta topic", "Renamed topic"]
+    )
+    page.get_by_role("link", name="Topics", exact=True).click()
+
     page.set_viewport_size({"width": 360, "height": 780})
     page.get_by_text("Manage Renamed topic").click()
     _no_horizontal_scroll(page)

@@ -1,6 +1,6 @@
 // Statistics: reviews per day, first-attempt success and retention, and the due forecast.
 
-import { get } from '../api.js';
+import { get, getAll } from '../api.js';
 import { barChart, lineChart } from '../charts.js';
 import { errorBox, h, replace } from '../dom.js';
 import { day, number, percent } from '../format.js';
