@@ -318,6 +318,14 @@ export function cardsView(ctx, topicId) {
   });
 
   // -- adding a card ------------------------------------------------------------------------------
+  /** Whether a card just written (so new, not suspended or flagged) fits the current filters. */
+  function matchesFilters(card) {
+    const text = search.value.trim().toLowerCase();
+    if (text && !card.front.toLowerCase().includes(text) && !card.back.toLowerCase().includes(text)) return false;
+    if (stateSelect.value && stateSelect.value !== 'new') return false;
+    return !(topicSelect && topicSelect.value && Number(topicSelect.value) !== card.topic_id);
+  }
+
   function addForm(topics) {
     const errors = h('div');
     const front = h('textarea', { id: 'add-front', rows: 2, maxlength: 2000, required: true });
@@ -338,7 +346,8 @@ export function cardsView(ctx, topicId) {
         front.value = '';
         back.value = '';
         front.focus();
-        if (!state.cursor) {
+        // Shown where the server would list it: at the end, once the last page is in.
+        if (!state.cursor && matchesFilters(card)) {
           state.cards.push(card);
           list.append(cardRow(card));
           drawStatus();

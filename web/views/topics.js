@@ -280,6 +280,9 @@ export function topicsView(ctx) {
   async function refresh(force = false) {
     const { items: topics, more } = await fetchTopics();
     list.setAttribute('aria-busy', 'false');
+    for (const id of openPanels) {
+      if (!topics.some((t) => t.id === id)) openPanels.delete(id); // deleted elsewhere
+    }
     // A panel being used is not redrawn under the learner's hands; its own actions force it.
     const busy = openPanels.size > 0 && !force;
     if (!busy) draw(topics, more);
