@@ -50,7 +50,9 @@ export function cardsView(ctx, topicId) {
   const filters = h('form', { class: 'filters card-filters', role: 'search', 'aria-label': 'Find cards', onsubmit: (event) => { event.preventDefault(); reload(); } },
     h('div', { class: 'field grow' }, h('label', { for: 'card-search' }, 'Search'), search),
     h('div', { class: 'field' }, h('label', { for: 'card-state' }, 'State'), stateSelect),
-    topicSelect ? h('div', { class: 'field' }, h('label', { for: 'card-topic' }, 'Topic'), topicSelect) : null);
+    topicSelect ? h('div', { class: 'field' }, h('label', { for: 'card-topic' }, 'Topic'), topicSelect) : null,
+    h('p', { class: 'hint filters-hint' }, 'Press ', h('kbd', {}, '/'), ' to search from anywhere on this page; ',
+      h('kbd', {}, 'Esc'), ' leaves a card you are editing.'));
 
   const alerts = h('div', { class: 'alerts' });
   const selectAll = h('input', { type: 'checkbox', id: 'select-all' });
@@ -376,9 +378,11 @@ export function cardsView(ctx, topicId) {
   topicSelect?.addEventListener('change', reload);
   signal.addEventListener('abort', () => clearTimeout(searchTimer), { once: true });
 
-  // "/" jumps to the search box.
+  // "/" jumps to the search box, also from a row's checkbox (which takes no text).
+  const onCheckbox = (target) => target instanceof HTMLInputElement && target.type === 'checkbox';
   document.addEventListener('keydown', (event) => {
-    if (event.key === '/' && !typingIn(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    const typing = typingIn(event.target) && !onCheckbox(event.target);
+    if (event.key === '/' && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
       event.preventDefault();
       search.focus();
     }
