@@ -35,6 +35,8 @@ export function cardsView(ctx, topicId) {
     selected: new Set(),
     topics: new Map(), // id -> title
     query: 0, // bumped by each new search, so a stale answer is dropped
+    changes: 0, // bumped by each change the learner makes, so a list read before it is read again
+    editing: null, // {id, row}: the card whose edit form is open; a redraw keeps the form
   };
 
   // -- the fixed parts of the page ------------------------------------------------------------
@@ -93,14 +95,18 @@ export function cardsView(ctx, topicId) {
   }
 
   async function reload() {
+    clearTimeout(searchTimer);
     replace(alerts);
     list.setAttribute('aria-busy', 'true');
     try {
+      const changes = state.changes;
       const page = await fetchPage(null);
       if (!page) return;
+      if (changes !== state.changes) return reload(); // it may show a card as it was before
       state.cards = page.items;
       state.cursor = page.next_cursor;
-      state.selected.clear();
+      // Only cards on screen stay selected: a bulk action never touches one out of sight.
+      state.selected = new Set(page.items.filter((c) => state.selected.has(c.id)).map((c) => c.id));
       drawList();
     } catch (error) {
       if (error.name !== 'AbortError') replace(alerts, errorBox(`Could not load the cards: ${error.message}`));
@@ -150,7 +156,9 @@ export function cardsView(ctx, topicId) {
   }
 
   function drawList() {
-    replace(list, state.cards.map(cardRow));
+    const editing = state.editing;
+    replace(list, state.cards.map((card) => (editing && editing.id === card.id ? editing.row : cardRow(card))));
+    if (editing && !list.contains(editing.row)) state.editing = null;
     drawStatus();
   }
 
@@ -207,6 +215,7 @@ export function cardsView(ctx, topicId) {
     replace(alerts);
     try {
       const saved = await post(`/cards/${card.id}/${suspended ? 'suspend' : 'unsuspend'}`, undefined, { signal });
+      state.changes += 1;
       redrawRow(saved);
       list.querySelector(`li[data-id="${card.id}"] .row-actions button:nth-child(2)`)?.focus();
       announce(`${suspended ? 'Suspended' : 'Unsuspended'}: “${short(saved.front)}”.`);
@@ -221,6 +230,7 @@ export function cardsView(ctx, topicId) {
     const confirmButton = h('button', { type: 'button', class: 'danger', onclick: async () => {
       try {
         await del(`/cards/${card.id}`, { signal });
+        state.changes += 1;
         const next = list.querySelector(`li[data-id="${card.id}"]`)?.nextElementSibling;
         removeRows([card.id]);
         announce(`Deleted: “${short(card.front)}”.`);
@@ -243,6 +253,7 @@ export function cardsView(ctx, topicId) {
     front.value = card.front;
     back.value = card.back;
     const close = () => {
+      state.editing = null;
       const fresh = cardRow(state.cards.find((c) => c.id === card.id) || card);
       formRow.replaceWith(fresh);
       fresh.querySelector('.row-actions button')?.focus();
@@ -251,6 +262,7 @@ export function cardsView(ctx, topicId) {
       event.preventDefault();
       try {
         const saved = await patch(`/cards/${card.id}`, { front: front.value, back: back.value }, { signal });
+        state.changes += 1;
         const index = state.cards.findIndex((c) => c.id === card.id);
         if (index >= 0) state.cards[index] = saved;
         close();
@@ -274,6 +286,7 @@ export function cardsView(ctx, topicId) {
       }
     });
     row.replaceWith(formRow);
+    state.editing = { id: card.id, row: formRow };
     front.focus();
   }
 
@@ -296,6 +309,7 @@ export function cardsView(ctx, topicId) {
     replace(alerts);
     try {
       const { count } = await post('/cards/bulk', { ids, action }, { signal });
+      state.changes += 1;
       if (action === 'delete') {
         removeRows(ids);
         search.focus();
@@ -344,6 +358,7 @@ export function cardsView(ctx, topicId) {
       }
       try {
         const card = await post(`/topics/${where}/cards`, { front: front.value, back: back.value }, { signal });
+        state.changes += 1;
         announce(`Card added: “${short(card.front)}”.`);
         front.value = '';
         back.value = '';
