@@ -395,6 +395,8 @@ class GenerationService:
             if not refused[topic.user_id]:
                 topic.generation_status = "idle"
                 topic.generation_error = None
+                if not topic.generates:
+                    self._show_paused(topic)  # archived or turned off meanwhile
                 self._after_commit(session, topic.id, wake=False)
                 reopened += 1
         session.flush()
