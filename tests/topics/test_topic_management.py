@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from srs.accounts.models import User
+from srs.generation.models import GenerationJob
 from srs.kit.db import utcnow
 from srs.metering import service as metering
 from tests.conftest import make_settings
@@ -169,3 +171,21 @@ def test_archive_keeps_cards_stops_generation_and_frees_a_topic_slot(api):
     assert active["archived"] is False and active["archived_at"] is None
     assert active["generation"]["status"] == "queued"  # writing again
     assert api.get("/usage").json()["topics"]["active"] == 3
+
+
+def test_turning_generation_off_gives_back_what_queued_batches_held(api, app):
+    topic = api.post("/topics", json={"prompt": "Physics"}).json()
+    # A batch that failed once waits in the queue for its retry, holding its cards meanwhile.
+    with app.state.db.transaction() as session:
+        job = session.scalars(
+            select(GenerationJob).where(GenerationJob.topic_id == topic["id"])
+        ).one()
+        user = session.get(User, job.user_id)
+        held = metering.reserve_for_job(session, app.state.settings, job, user, utcnow())
+    assert held == 10
+    assert api.get("/usage").json()["cards"]["reserved"] == 10
+
+    api.patch(f"/topics/{topic['id']}", json={"generation_enabled": False})
+    assert api.get("/usage").json()["cards"]["reserved"] == 0
+    with app.state.db.transaction(write=False) as session:
+        assert session.get(GenerationJob, job.id).status == "cancelled"
