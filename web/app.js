@@ -3,6 +3,7 @@
 import { ApiError, get, post, whenUnauthorized } from './api.js';
 import { announce, errorBox, h, replace } from './dom.js';
 import { authView } from './views/auth.js';
+import { cardsView } from './views/cards.js';
 import { statsView } from './views/stats.js';
 import { studyView } from './views/study.js';
 import { topicsView } from './views/topics.js';
@@ -34,6 +35,7 @@ function showHeader() {
 function parse(hash) {
   const path = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   if (path.length === 0) return { name: 'topics' };
+  if (path[0] === 'topics' && path[1] && path[2] === 'cards') return { name: 'cards', topicId: Number(path[1]) };
   if (path[0] === 'topics' && path[1]) return { name: 'study', topicId: Number(path[1]) };
   return { name: path[0] };
 }
@@ -65,6 +67,11 @@ function route() {
     case 'study':
       view = Number.isInteger(where.topicId) && where.topicId > 0
         ? studyView(ctx, where.topicId)
+        : notFound();
+      break;
+    case 'cards':
+      view = where.topicId === undefined || (Number.isInteger(where.topicId) && where.topicId > 0)
+        ? cardsView(ctx, where.topicId)
         : notFound();
       break;
     case 'stats':

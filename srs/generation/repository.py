@@ -23,6 +23,17 @@ def active_job(session: Session, topic_id: int) -> GenerationJob | None:
     )
 
 
+def queued_jobs(session: Session, topic_id: int) -> list[GenerationJob]:
+    """A topic's jobs no worker holds yet (locked: a worker claiming one waits, then skips it)."""
+    return list(
+        session.scalars(
+            select(GenerationJob)
+            .where(GenerationJob.topic_id == topic_id, GenerationJob.status == "queued")
+            .with_for_update()
+        )
+    )
+
+
 def cards_in_flight(session: Session, topic_id: int) -> int:
     return int(
         session.scalar(

@@ -22,6 +22,7 @@ from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
+from srs.kit.errors import conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study.models import ReviewLog
@@ -182,6 +183,9 @@ class GenerationService:
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
+        if not topic.generates:
+            self._show_paused(topic)
+            return None
         user = session.get(User, topic.user_id)
         refused = metering.refusal(session, self.settings, user, utcnow())
         if refused is not None:
@@ -205,12 +209,39 @@ class GenerationService:
         return job
 
     @staticmethod
+    def _show_paused(topic: Topic) -> None:
+        topic.generation_status = "paused"
+        topic.generation_error = None
+
+    def settle(self, session: Session, topic: Topic) -> None:
+        """After a topic was archived, unarchived, or its generation turned off or on: cancel
+        its queued batches (giving back what they hold of the quota), or resume writing. A
+        batch already running finishes; the topic shows paused after it."""
+        self._after_commit(session, topic.id, wake=False)
+        if topic.generates:
+            if topic.generation_status == "paused":
+                topic.generation_status = "idle"
+            self.ensure_buffer(session, topic)
+            return
+        for job in repository.queued_jobs(session, topic.id):
+            job.status = "cancelled"
+            job.finished_at = utcnow()
+            metering.release(session, job)
+        session.flush()
+        if repository.active_job(session, topic.id) is None:
+            self._show_paused(topic)
+
+    @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
         topic.generation_status = "quota_exceeded"
         topic.generation_error = message
 
     def retry(self, session: Session, user: User, topic_id: int) -> Topic:
         topic = topics.get_topic(session, user, topic_id, lock=True)
+        if not topic.generates:
+            if topic.archived_at is not None:
+                raise conflict("This topic is archived; unarchive it to get new cards")
+            raise conflict("Generation is turned off for this topic; turn it on to get new cards")
         metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
@@ -220,6 +251,9 @@ class GenerationService:
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
         if topic.generation_status in STOPPED:
+            return
+        if not topic.generates:
+            self._show_paused(topic)
             return
         unseen = repository.unseen_cards(session, topic.id)
         if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
@@ -504,6 +538,8 @@ class GenerationService:
             if not refused[topic.user_id]:
                 topic.generation_status = "idle"
                 topic.generation_error = None
+                if not topic.generates:
+                    self._show_paused(topic)  # archived or turned off meanwhile
                 self._after_commit(session, topic.id, wake=False)
                 reopened += 1
         session.flush()

@@ -390,8 +390,14 @@ def periods_without_counter(session: Session) -> int:
 
 
 def count_topics(session: Session, user_id: int) -> int:
+    """Active topics: an archived topic takes no slot of the plan's topic limit."""
     return int(
-        session.scalar(select(func.count()).select_from(Topic).where(Topic.user_id == user_id)) or 0
+        session.scalar(
+            select(func.count())
+            .select_from(Topic)
+            .where(Topic.user_id == user_id, Topic.archived_at.is_(None))
+        )
+        or 0
     )
 
 

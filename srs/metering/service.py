@@ -98,15 +98,19 @@ def ensure_can_generate(session: Session, settings: Settings, user: User, now: d
         raise quota_exceeded(message)
 
 
-def ensure_topic_allowed(session: Session, settings: Settings, user: User) -> None:
+def ensure_topic_allowed(
+    session: Session, settings: Settings, user: User, wanted: str = "add another"
+) -> None:
+    """One more active topic (a new one, or an archived one made active again) must fit the
+    plan; `wanted` says which in the refusal."""
     plan = user_plan(settings, user)
     if plan.active_topics is None:
         return
     repository.lock_user(session, user.id)  # two concurrent creates must not both fit
     if repository.count_topics(session, user.id) >= plan.active_topics:
         raise quota_exceeded(
-            f"The {plan.title} plan allows {plan.active_topics} active topics; delete one "
-            "or upgrade to add another."
+            f"The {plan.title} plan allows {plan.active_topics} active topics; archive or "
+            f"delete one, or upgrade, to {wanted}."
         )
 
 

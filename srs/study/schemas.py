@@ -11,6 +11,9 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rating: int = Field(ge=1, le=4, description="1 Again, 2 Hard, 3 Good, 4 Easy")
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+    review_id: str | None = Field(
+        None, min_length=1, max_length=64, description="made by the client; a retry repeats it"
+    )
 
 
 class StudyCardOut(CardOut):

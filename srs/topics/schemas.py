@@ -3,15 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Front = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Back = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
-GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded"]
+# "paused": the topic writes no cards (generation turned off, or the topic archived).
+GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded", "paused"]
 CardState = Literal["new", "learning", "review", "relearning"]
+# What the card browser filters on: a scheduling state, or a mark the learner set.
+CardFilter = Literal["new", "learning", "review", "suspended", "flagged"]
+BulkAction = Literal["suspend", "unsuspend", "delete"]
 
 
 class TopicIn(BaseModel):
@@ -22,7 +28,10 @@ class TopicIn(BaseModel):
 class TopicPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title | None = None
-    new_per_day: int | None = Field(None, ge=0, le=1000)
+    new_per_day: int | None = Field(
+        None, ge=0, le=1000, description="new cards a day for this topic; null: the default"
+    )
+    generation_enabled: StrictBool | None = Field(None, description="false: write no new cards")
 
 
 class Counts(BaseModel):
@@ -45,7 +54,13 @@ class TopicOut(BaseModel):
     level: int = Field(description="difficulty 1 to 10 used for the next batch")
     level_estimate: float
     recent_success: float | None = Field(None, description="recent first-attempt success rate")
-    new_per_day: int
+    new_per_day: int = Field(description="the daily new-card limit in force for this topic")
+    new_per_day_override: int | None = Field(
+        None, description="this topic's own limit; null when the learner's default applies"
+    )
+    generation_enabled: bool = True
+    archived: bool = False
+    archived_at: datetime | None = None
     counts: Counts
     generation: Generation
     created_at: datetime
@@ -85,3 +100,24 @@ class CardOut(BaseModel):
     buried_until: datetime | None
     flag_reason: str | None
     created_at: datetime
+
+
+class TopicPage(BaseModel):
+    items: list[TopicOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class CardPage(BaseModel):
+    items: list[CardOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: last")
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(min_length=1, max_length=PAGE_MAX)
+    action: BulkAction
+
+
+class BulkOut(BaseModel):
+    action: BulkAction
+    count: int = Field(description="cards changed (or deleted)")

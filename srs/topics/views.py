@@ -34,7 +34,9 @@ def card_out(card: Card) -> CardOut:
 
 
 def counts_out(counts: study.Counts) -> Counts:
-    return Counts(new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready)
+    return Counts(
+        new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready
+    )
 
 
 def generation_out(topic: Topic, in_flight: int = 0) -> Generation:
@@ -57,6 +59,10 @@ def topic_out(
         level_estimate=round(topic.level, 3),
         recent_success=difficulty.get("recent_success"),
         new_per_day=study.new_limit(topic, new_per_day),
+        new_per_day_override=topic.new_per_day,
+        generation_enabled=topic.generation_enabled,
+        archived=topic.archived_at is not None,
+        archived_at=topic.archived_at,
         counts=counts_out(study.counts(session, user, topic, now, new_per_day)),
         generation=generation_out(topic, generation.cards_in_flight(session, topic.id)),
         created_at=topic.created_at,
