@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
-from srs.accounts.models import AuthToken, User
+from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.generation.models import GenerationJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
@@ -12,6 +12,7 @@ __all__ = [
     "Base",
     "Card",
     "GenerationJob",
+    "PasswordResetToken",
     "ProcessedWebhookEvent",
     "ReviewLog",
     "Topic",

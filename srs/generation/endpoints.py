@@ -5,6 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
+from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
@@ -25,7 +26,7 @@ def generate_more(
 ) -> TopicOut:
     """Ask for a batch now; after a failure this is the retry."""
     topic = request.app.state.generation.retry(db, user, topic_id)
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
 @router.post("/topics/{topic_id}/feedback", response_model=TopicOut)
@@ -39,4 +40,4 @@ def feedback(
 ) -> TopicOut:
     """"Too easy" / "too hard": moves the level of the next batches at once."""
     topic = request.app.state.generation.feedback(db, user, topic_id, body.signal)
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))

@@ -20,3 +20,5 @@ LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])
 USAGE_DRIFT = Gauge(
     "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
 )
+MAILS_SENT = Counter("srs_mails_sent_total", "Emails handed to the SMTP server")
+MAIL_FAILURES = Counter("srs_mail_failures_total", "Emails the SMTP server did not take")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
@@ -12,7 +13,7 @@ router = APIRouter(tags=["topics"])
 
 
 def _topic_out(db, user, topic, settings) -> TopicOut:
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
 @router.post("/topics", status_code=201, response_model=TopicOut)
