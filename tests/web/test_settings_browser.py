@@ -60,7 +60,7 @@ class Site:
         engine.dispose()
 
     def has_route(self, path: str) -> bool:
-        return any(getattr(route, "path", None) == path for route in self.app.routes)
+        return path in self.app.openapi()["paths"]
 
 
 @contextmanager
@@ -444,5 +444,11 @@ def test_billing_buttons_say_billing_is_not_configured(site, browser_context):
     expect(upgrade).to_contain_text("billing is not configured")
     expect(page.locator("#billing-not-configured")).to_contain_text("cannot take payments")
     expect(page.locator("#billing-not-configured")).to_contain_text("srs plans set nobilling@example.com pro")
+    # The refund rule and this period's refunds, as /usage reports them.
+    refunds = page.request.get(site.url + "/api/v1/usage").json()["refunds"]
+    expect(page.locator("#usage-refunds")).to_have_text(
+        f"{refunds['used']} of {refunds['limit']} refunds used this period."
+    )
+    expect(page.locator("#refunds")).to_contain_text(refunds["rule"])
     _shot(page, "usage-billing-not-configured")
     assert errors == []
