@@ -147,7 +147,10 @@ def request_password_reset(
             minutes,
             settings.smtp_timeout,
         )
-    return {"status": "accepted", "message": "If an account uses this address, a link is on its way."}
+    return {
+        "status": "accepted",
+        "message": "If an account uses this address, a link is on its way.",
+    }
 
 
 @router.post("/password-reset/confirm", status_code=204)

@@ -35,9 +35,9 @@ def _engine(database_url: str):
 
 def test_change_password_keeps_this_session_and_revokes_the_others(api, api_factory):
     other = api_factory()
-    other.http.headers["Authorization"] = "Bearer " + _login(
-        api_factory, "ada@example.com", PASSWORD
-    ).json()["token"]
+    other.http.headers["Authorization"] = (
+        "Bearer " + _login(api_factory, "ada@example.com", PASSWORD).json()["token"]
+    )
     assert other.get("/me").status_code == 200
 
     changed = api.post(
@@ -70,9 +70,12 @@ def test_change_password_refuses_a_wrong_current_or_a_weak_new_one(api, api_fact
 
 def test_cookie_session_survives_its_own_password_change(base_url, api_factory):
     with httpx.Client(base_url=base_url + "/api/v1") as browser:
-        assert browser.post(
-            "/auth/signup", json={"email": "web@example.com", "password": PASSWORD}
-        ).status_code == 201
+        assert (
+            browser.post(
+                "/auth/signup", json={"email": "web@example.com", "password": PASSWORD}
+            ).status_code
+            == 201
+        )
         csrf = {"X-CSRF-Token": browser.cookies["srs_csrf"]}
         forged = browser.post(
             "/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
@@ -112,7 +115,10 @@ def llm():
 
 @pytest.fixture
 def server(database_url, llm):
-    with running_app(llm_settings(database_url, llm, batch_size=5, refill_below=0)) as (base_url, app):
+    with running_app(llm_settings(database_url, llm, batch_size=5, refill_below=0)) as (
+        base_url,
+        app,
+    ):
         yield base_url, app
 
 
@@ -137,8 +143,14 @@ def _rows_of(engine, user_id: int) -> dict[str, int]:
     cards (so a table added later, keyed by topic or card, is checked too)."""
     counts: dict[str, int] = {}
     with engine.connect() as conn:
-        topic_ids = [r[0] for r in conn.execute(text("SELECT id FROM topics WHERE user_id = :u"), {"u": user_id})]
-        card_ids = [r[0] for r in conn.execute(text("SELECT id FROM cards WHERE user_id = :u"), {"u": user_id})]
+        topic_ids = [
+            r[0]
+            for r in conn.execute(text("SELECT id FROM topics WHERE user_id = :u"), {"u": user_id})
+        ]
+        card_ids = [
+            r[0]
+            for r in conn.execute(text("SELECT id FROM cards WHERE user_id = :u"), {"u": user_id})
+        ]
         for table in Base.metadata.sorted_tables:
             where = []
             if table.name == "users":
@@ -170,11 +182,25 @@ def test_delete_account_removes_every_row_of_the_learner_and_nothing_else(
                 "INSERT INTO password_reset_tokens (user_id, token_hash, created_at, expires_at)"
                 " VALUES (:u, :h, :c, :e)"
             ),
-            {"u": ada_id, "h": "f" * 64, "c": utcnow().replace(tzinfo=None), "e": (utcnow() + timedelta(hours=1)).replace(tzinfo=None)},
+            {
+                "u": ada_id,
+                "h": "f" * 64,
+                "c": utcnow().replace(tzinfo=None),
+                "e": (utcnow() + timedelta(hours=1)).replace(tzinfo=None),
+            },
         )
     before = _rows_of(engine, ada_id)
-    for table in ("users", "topics", "cards", "review_logs", "generation_jobs", "usage_events",
-                  "usage_counters", "auth_tokens", "password_reset_tokens"):
+    for table in (
+        "users",
+        "topics",
+        "cards",
+        "review_logs",
+        "generation_jobs",
+        "usage_events",
+        "usage_counters",
+        "auth_tokens",
+        "password_reset_tokens",
+    ):
         assert before[table] > 0, table
     bob_before = _rows_of(engine, bob_id)
 
@@ -191,9 +217,12 @@ def test_delete_account_removes_every_row_of_the_learner_and_nothing_else(
     assert _login(api_factory, "ada@example.com", PASSWORD).status_code == 401
     assert other.get(f"/topics/{other_topic['id']}").status_code == 200
     # The address is free again.
-    assert api_factory().post(
-        "/auth/signup", json={"email": "ada@example.com", "password": PASSWORD}
-    ).status_code == 201
+    assert (
+        api_factory()
+        .post("/auth/signup", json={"email": "ada@example.com", "password": PASSWORD})
+        .status_code
+        == 201
+    )
     engine.dispose()
 
 
@@ -201,7 +230,9 @@ def test_delete_account_waits_for_a_paid_subscription_to_be_cancelled(api, datab
     engine = _engine(database_url)
     user_id = api.get("/me").json()["id"]
     with engine.begin() as conn:
-        conn.execute(update(User).where(User.id == user_id).values(plan="pro", stripe_customer_id="cus_9"))
+        conn.execute(
+            update(User).where(User.id == user_id).values(plan="pro", stripe_customer_id="cus_9")
+        )
     refused = api.request("DELETE", "/me", json={"password": PASSWORD})
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "subscription_active"
@@ -247,9 +278,20 @@ def test_a_large_export_streams_every_card(api, database_url):
         conn.execute(
             Card.__table__.insert(),
             [
-                {"topic_id": topic["id"], "user_id": user_id, "front": f"Question {n} " + "x" * 200,
-                 "back": f"Answer {n}", "state": 1, "step": 0, "due": now, "reps": 0, "lapses": 0,
-                 "suspended": False, "created_at": now, "updated_at": now}
+                {
+                    "topic_id": topic["id"],
+                    "user_id": user_id,
+                    "front": f"Question {n} " + "x" * 200,
+                    "back": f"Answer {n}",
+                    "state": 1,
+                    "step": 0,
+                    "due": now,
+                    "reps": 0,
+                    "lapses": 0,
+                    "suspended": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 for n in range(3000)
             ],
         )
@@ -267,6 +309,9 @@ def test_account_endpoints_need_a_session(base_url):
     with httpx.Client(base_url=base_url + "/api/v1") as anonymous:
         assert anonymous.get("/me/export").status_code == 401
         assert anonymous.request("DELETE", "/me", json={"password": PASSWORD}).status_code == 401
-        assert anonymous.post(
-            "/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
-        ).status_code == 401
+        assert (
+            anonymous.post(
+                "/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+            ).status_code
+            == 401
+        )

@@ -34,14 +34,19 @@ def smtp():
 @pytest.fixture
 def settings(database_url, smtp):
     return make_settings(
-        database_url, smtp_url=smtp.url, smtp_from="srs <help@srs.example.org>", public_url=PUBLIC_URL
+        database_url,
+        smtp_url=smtp.url,
+        smtp_from="srs <help@srs.example.org>",
+        public_url=PUBLIC_URL,
     )
 
 
 def _login(api_factory, password: str) -> int:
-    return api_factory().post(
-        "/auth/login", json={"email": "ada@example.com", "password": password}
-    ).status_code
+    return (
+        api_factory()
+        .post("/auth/login", json={"email": "ada@example.com", "password": password})
+        .status_code
+    )
 
 
 def _confirm(client, token: str, password: str = NEW_PASSWORD) -> httpx.Response:
@@ -83,9 +88,7 @@ def test_an_expired_or_made_up_link_fails(api, api_factory, smtp, database_url):
     token = reset_token(smtp.wait_for_message())
     engine = create_engine(normalize_url(database_url))
     with engine.begin() as conn:
-        conn.execute(
-            update(PasswordResetToken).values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+        conn.execute(update(PasswordResetToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     engine.dispose()
     expired = _confirm(api_factory(), token)
     assert expired.status_code == 400 and "expired" in expired.json()["error"]["message"]
@@ -128,13 +131,15 @@ def test_reset_requests_are_rate_limited_per_email(api, api_factory, smtp):
 def test_without_a_mail_server_reset_says_it_is_unavailable(database_url, api_factory):
     settings = make_settings(database_url)
     assert settings.smtp_url is None
-    with running_app(settings) as (base_url, _app):
-        with httpx.Client(base_url=base_url + "/api/v1") as client:
-            assert client.get("/auth/password-reset").json() == {"available": False}
-            answer = client.post("/auth/password-reset", json={"email": "ada@example.com"})
-            assert answer.status_code == 503
-            assert answer.json()["error"]["code"] == "reset_unavailable"
-            assert "SRS_SMTP_URL" in answer.json()["error"]["message"]
+    with (
+        running_app(settings) as (base_url, _app),
+        httpx.Client(base_url=base_url + "/api/v1") as client,
+    ):
+        assert client.get("/auth/password-reset").json() == {"available": False}
+        answer = client.post("/auth/password-reset", json={"email": "ada@example.com"})
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "reset_unavailable"
+        assert "SRS_SMTP_URL" in answer.json()["error"]["message"]
 
 
 def test_a_mail_server_that_is_down_is_logged_and_counted(database_url, caplog):
@@ -142,16 +147,18 @@ def test_a_mail_server_that_is_down_is_logged_and_counted(database_url, caplog):
 
     settings = make_settings(database_url, smtp_url=f"smtp://127.0.0.1:{free_port()}")
     failures = metrics.MAIL_FAILURES._value.get()
-    with running_app(settings) as (base_url, _app):
-        with httpx.Client(base_url=base_url + "/api/v1") as client:
-            client.post("/auth/signup", json={"email": "ada@example.com", "password": PASSWORD})
-            with caplog.at_level(logging.ERROR, logger="srs.accounts.mail"):
-                answer = client.post("/auth/password-reset", json={"email": "ada@example.com"})
-                assert answer.status_code == 202  # the same answer: no account enumeration
-                deadline = time.monotonic() + 10
-                while metrics.MAIL_FAILURES._value.get() == failures:
-                    assert time.monotonic() < deadline, "the failure was not counted"
-                    time.sleep(0.05)
+    with (
+        running_app(settings) as (base_url, _app),
+        httpx.Client(base_url=base_url + "/api/v1") as client,
+    ):
+        client.post("/auth/signup", json={"email": "ada@example.com", "password": PASSWORD})
+        with caplog.at_level(logging.ERROR, logger="srs.accounts.mail"):
+            answer = client.post("/auth/password-reset", json={"email": "ada@example.com"})
+            assert answer.status_code == 202  # the same answer: no account enumeration
+            deadline = time.monotonic() + 10
+            while metrics.MAIL_FAILURES._value.get() == failures:
+                assert time.monotonic() < deadline, "the failure was not counted"
+                time.sleep(0.05)
     assert metrics.MAIL_FAILURES._value.get() == failures + 1
     assert "password reset mail was not sent: ConnectionRefusedError" in caplog.text
 
@@ -161,11 +168,13 @@ def test_smtp_login_from_the_url(database_url, api_factory):
     with SmtpServer(login=("mailer", "p@ss word")) as smtp:
         url = f"smtp://mailer:p%40ss%20word@127.0.0.1:{smtp.port}"
         settings = make_settings(database_url, smtp_url=url)
-        with running_app(settings) as (base_url, _app):
-            with httpx.Client(base_url=base_url + "/api/v1") as client:
-                client.post("/auth/signup", json={"email": "ada@example.com", "password": PASSWORD})
-                client.post("/auth/password-reset", json={"email": "ada@example.com"})
-                message = smtp.wait_for_message()
+        with (
+            running_app(settings) as (base_url, _app),
+            httpx.Client(base_url=base_url + "/api/v1") as client,
+        ):
+            client.post("/auth/signup", json={"email": "ada@example.com", "password": PASSWORD})
+            client.post("/auth/password-reset", json={"email": "ada@example.com"})
+            message = smtp.wait_for_message()
         # Without PUBLIC_URL the link points at the configured host and port, not the Host header.
         assert reset_link(message).startswith(f"http://{settings.host}:{settings.port}/#/reset/")
 

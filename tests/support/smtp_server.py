@@ -7,6 +7,7 @@ import email.policy
 import re
 import time
 from email.message import EmailMessage
+from typing import Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -19,7 +20,7 @@ class _Inbox:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -36,16 +37,22 @@ class SmtpServer:
         self.login = login
         options: dict = {}
         if login is not None:
-            options = dict(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
-            )
+            options = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
         self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **options)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and (
-            auth_data.login.decode(),
-            auth_data.password.decode(),
-        ) == self.login
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (
+                auth_data.login.decode(),
+                auth_data.password.decode(),
+            )
+            == self.login
+        )
         return AuthResult(success=ok)
 
     @property
@@ -66,7 +73,7 @@ class SmtpServer:
             time.sleep(0.05)
         return self.inbox.messages[count - 1]
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self._controller.start()
         return self
 

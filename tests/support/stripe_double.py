@@ -10,6 +10,7 @@ import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs
 
 
@@ -63,7 +64,7 @@ class StripeDouble:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 form = {key: values[-1] for key, values in parse_qs(raw).items()}
@@ -79,7 +80,7 @@ class StripeDouble:
                 body = {**found, **{k: v for k, v in form.items() if "[" not in k}}
                 self._send(200, json.dumps(body).encode(), "application/json")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 kind, _, session_id = self.path.strip("/").partition("/")
                 title = {"checkout": "Checkout", "portal": "Billing portal"}.get(kind)
                 if title is None:
@@ -90,7 +91,7 @@ class StripeDouble:
 
         return Handler
 
-    def __enter__(self) -> StripeDouble:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -4,7 +4,7 @@ local HTTP double of Stripe's API for checkout.
 
 Two tests need the metering branch's `POST /billing/checkout` (and its settings
 `stripe_api_key`, `stripe_price_pro`, `stripe_api_base`): until it is merged they stop with
-`missing(...)`, which skips locally and fails in CI."""
+`missing(...)`, which skips locally and fails in CI. Each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,11 +24,10 @@ from srs.kit.db import normalize_url
 from srs.kit.settings import Settings
 from srs.topics.models import Card
 from tests.conftest import make_settings, missing
-from tests.support import databases
 from tests.support.server import running_app
 from tests.support.smtp_server import SmtpServer, reset_link
 from tests.support.stripe_double import StripeDouble
-from tests.web.test_browser import _shot, browser_context  # noqa: F401 (a fixture)
+from tests.web.test_browser import _shot
 
 pytestmark = pytest.mark.browser
 
@@ -64,17 +63,15 @@ class Site:
 
 
 @contextmanager
-def _site(sqlite_template, tmp_path, **overrides) -> Iterator[Site]:
-    # SQLite only: the API tests run on both databases; these test the pages.
-    database_url = databases.sqlite_copy(sqlite_template, tmp_path)
+def _site(database_url: str, **overrides) -> Iterator[Site]:
     settings = make_settings(database_url, **overrides)
     with running_app(settings) as (base_url, app):
         yield Site(base_url, database_url, settings, app)
 
 
 @pytest.fixture
-def site(sqlite_template, tmp_path) -> Iterator[Site]:
-    with _site(sqlite_template, tmp_path) as running:
+def site(database_url) -> Iterator[Site]:
+    with _site(database_url) as running:
         yield running
 
 
@@ -145,12 +142,20 @@ def test_time_zone_and_retention_move_the_next_due_date(site, browser_context):
     )
     for card, due in ((due_now, now - timedelta(hours=1)), (due_later, now + timedelta(hours=2))):
         site.update_card(
-            card["id"], state=2, step=None, stability=20.0, difficulty=5.0, reps=3,
-            last_review=now - timedelta(days=20), due=due,
+            card["id"],
+            state=2,
+            step=None,
+            stability=20.0,
+            difficulty=5.0,
+            reps=3,
+            last_review=now - timedelta(days=20),
+            due=due,
         )
     # Where it is now noon, the later card is due today; where it is 22:xx, tomorrow.
     noon, late = _zone_at_local_hour(12, now), _zone_at_local_hour(22, now)
-    assert (now + timedelta(hours=2)).astimezone(ZoneInfo(late)).date() > now.astimezone(ZoneInfo(late)).date()
+    assert (now + timedelta(hours=2)).astimezone(ZoneInfo(late)).date() > now.astimezone(
+        ZoneInfo(late)
+    ).date()
 
     page, errors = _page(browser_context)
     _log_in(page, site, "zone@example.com", PASSWORD)
@@ -218,7 +223,9 @@ def test_change_password_then_log_in_with_the_new_one(site, browser_context):
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change password").click()
-    expect(page.locator("#settings-password .error")).to_contain_text("current password is not right")
+    expect(page.locator("#settings-password .error")).to_contain_text(
+        "current password is not right"
+    )
     expect(page.get_by_label("Current password")).to_be_focused()
 
     page.get_by_label("Current password").fill(PASSWORD)
@@ -252,9 +259,10 @@ def test_sign_out_everywhere_ends_this_session_too(site, browser_context):
     expect(page.locator("#auth-notice")).to_contain_text("signed out on every device")
     page.goto(site.url + "/#/settings")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    assert httpx.get(
-        f"{site.url}/api/v1/me", headers={"Authorization": f"Bearer {other}"}
-    ).status_code == 401
+    assert (
+        httpx.get(f"{site.url}/api/v1/me", headers={"Authorization": f"Bearer {other}"}).status_code
+        == 401
+    )
     assert errors == []
 
 
@@ -287,7 +295,9 @@ def test_download_my_data_then_delete_the_account(site, browser_context):
     _shot(page, "settings-delete")
     delete.get_by_role("button", name="Delete my account").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    expect(page.locator("#auth-notice")).to_contain_text("Your account and all its data were deleted")
+    expect(page.locator("#auth-notice")).to_contain_text(
+        "Your account and all its data were deleted"
+    )
     expect(page.locator("#nav")).to_be_hidden()
 
     _log_in(page, site, "gone@example.com", PASSWORD)
@@ -295,7 +305,9 @@ def test_download_my_data_then_delete_the_account(site, browser_context):
     assert errors == []
 
 
-def test_sign_up_with_a_zone_the_server_refuses_says_so_and_leads_to_settings(site, browser_context):
+def test_sign_up_with_a_zone_the_server_refuses_says_so_and_leads_to_settings(
+    site, browser_context
+):
     from playwright.sync_api import expect
 
     page, errors = _page(browser_context)
@@ -329,14 +341,14 @@ def test_sign_up_with_a_zone_the_server_refuses_says_so_and_leads_to_settings(si
     assert errors == []
 
 
-def test_browser_zone_is_proposed_in_settings(sqlite_template, tmp_path):
+def test_browser_zone_is_proposed_in_settings(database_url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
         missing(f"Chromium: {CHROMIUM} is missing (apt-get install chromium)")
-    with _site(sqlite_template, tmp_path) as site, sync_playwright() as playwright:
+    with _site(database_url) as site, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"),
             executable_path=str(CHROMIUM),
@@ -355,15 +367,17 @@ def test_browser_zone_is_proposed_in_settings(sqlite_template, tmp_path):
             expect(page.get_by_label("Time zone")).to_have_value("Pacific/Auckland")
             page.get_by_role("button", name="Save settings").click()
             expect(page.locator("#settings-saved")).to_contain_text("Saved")
-            assert page.request.get(site.url + "/api/v1/me").json()["timezone"] == "Pacific/Auckland"
+            assert (
+                page.request.get(site.url + "/api/v1/me").json()["timezone"] == "Pacific/Auckland"
+            )
         finally:
             context.close()
 
 
-def test_password_reset_by_email_in_the_browser(sqlite_template, tmp_path, browser_context):
+def test_password_reset_by_email_in_the_browser(database_url, browser_context):
     from playwright.sync_api import expect
 
-    with SmtpServer() as smtp, _site(sqlite_template, tmp_path, smtp_url=smtp.url) as site:
+    with SmtpServer() as smtp, _site(database_url, smtp_url=smtp.url) as site:
         # Links must point at this server, whose port is only known once it listens.
         site.settings.public_url = site.url
         site.api("forgot@example.com")
@@ -399,21 +413,27 @@ def test_password_reset_by_email_in_the_browser(sqlite_template, tmp_path, brows
 
 def _needs_checkout(site: Site) -> None:
     if not site.has_route("/api/v1/billing/checkout"):
-        missing("POST /api/v1/billing/checkout comes with the metering branch: runs after the merge")
+        missing(
+            "POST /api/v1/billing/checkout comes with the metering branch: runs after the merge"
+        )
 
 
-def test_upgrade_reaches_checkout_on_a_local_stripe_double(sqlite_template, tmp_path, browser_context):
+def test_upgrade_reaches_checkout_on_a_local_stripe_double(database_url, browser_context):
     from playwright.sync_api import expect
 
     if "stripe_api_base" not in Settings.model_fields:
-        missing("settings stripe_api_base/stripe_price_pro come with the metering branch: runs after the merge")
-    with StripeDouble() as stripe, _site(
-        sqlite_template,
-        tmp_path,
-        stripe_api_key="sk_test_double",
-        stripe_price_pro="price_pro_test",
-        stripe_api_base=stripe.base_url,
-    ) as site:
+        missing(
+            "settings stripe_api_base/stripe_price_pro come with the metering branch: runs after the merge"
+        )
+    with (
+        StripeDouble() as stripe,
+        _site(
+            database_url,
+            stripe_api_key="sk_test_double",
+            stripe_price_pro="price_pro_test",
+            stripe_api_base=stripe.base_url,
+        ) as site,
+    ):
         _needs_checkout(site)
         page, errors = _page(browser_context)
         _sign_up(page, site, "buyer@example.com")
@@ -443,7 +463,9 @@ def test_billing_buttons_say_billing_is_not_configured(site, browser_context):
     expect(upgrade).to_be_disabled()
     expect(upgrade).to_contain_text("billing is not configured")
     expect(page.locator("#billing-not-configured")).to_contain_text("cannot take payments")
-    expect(page.locator("#billing-not-configured")).to_contain_text("srs plans set nobilling@example.com pro")
+    expect(page.locator("#billing-not-configured")).to_contain_text(
+        "srs plans set nobilling@example.com pro"
+    )
     # The refund rule and this period's refunds, as /usage reports them.
     refunds = page.request.get(site.url + "/api/v1/usage").json()["refunds"]
     expect(page.locator("#usage-refunds")).to_have_text(
