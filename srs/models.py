@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
 from srs.accounts.models import AuthToken, PasswordResetToken, User
-from srs.generation.models import GenerationJob
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.study.models import ReviewLog
@@ -11,6 +11,8 @@ __all__ = [
     "AuthToken",
     "Base",
     "Card",
+    "CardEmbedding",
+    "DuplicateRejection",
     "GenerationJob",
     "PasswordResetToken",
     "ProcessedWebhookEvent",

@@ -1,7 +1,7 @@
 """account: the learner's new-card default and password reset tokens
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import srs.kit.db
 
 revision = '0007'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,148 +1,207 @@
-"""Near-duplicate detection of card fronts. Pure: no I/O.
+"""Semantic near-duplicate detection of cards. Pure: vectors and texts in, a decision out.
 
-Models repeat themselves across batches ("What is Python?" three times, NOTES.md) and
-rephrase ("What year was the Bastille stormed?" / "In what year was the storming of the
-Bastille?"). Two fronts are duplicates when their normalised text is equal, or when the
-Jaccard similarity of their content-word signatures reaches the threshold.
+Models repeat facts across batches in new words ("What year was the Bastille stormed?" /
+"In what year was the storming of the Bastille?") and write look-alikes that are different
+facts (Austria / Australia, World War I / II). Fronts alone never tell them apart: the answer
+does. A new card repeats a held card when
+
+1. their embeddings of front and back together are close (`card_threshold`): same subject;
+2. their answers agree: the answers' own embeddings are close (`answer_threshold`), or the
+   words of one answer are all in the other ("Everest" / "Mount Everest"), or both answers
+   hold the same numbers ("About 300,000 km per second" / "Roughly 300,000 km/s");
+3. their numbers do not conflict: 1914 / 1939, 404 / 403 or 6 / 12.011 are other facts.
+
+The thresholds were chosen on tests/data/dedup_pairs.jsonl (bench/dedup_eval.py gives the
+safe window of each and docs/benchmarks.md the figures), in the middle of the window.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Final
 
-# Jaccard |A & B| / |A | B| at or above which two signatures are duplicates. A paraphrase
-# keeps the content words ({year, bastille, storm} both ways: 1.0). Distinct cards on one
-# subject differ in one word of two or three ({capital, france} vs {capital, germany}: 0.33;
-# {python} vs {python, list}: 0.5; {speed, light} vs {speed, light, vacuum}: 0.67), so the
-# bar sits above 2/3: at 0.75 a front may add or change one word only among four or more.
-DEFAULT_THRESHOLD: Final = 0.75
+import numpy as np
+import numpy.typing as npt
 
-# fmt: off
-_STOPWORDS: Final = frozenset({
-    # question words: "When did X fall?" and "Who stormed X?" differ in content words too
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how",
-    # auxiliaries
-    "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "done",
-    "doing", "has", "have", "had", "having", "can", "could", "would", "should", "will",
-    "shall", "may", "might", "must",
-    # articles, prepositions, conjunctions, pronouns ("not" stays: it changes the answer)
-    "the", "a", "an", "of", "in", "on", "at", "to", "for", "from", "by", "with", "about",
-    "as", "into", "onto", "than", "then", "and", "or", "but", "if", "so", "it", "its",
-    "this", "that", "these", "those", "there", "here", "i", "me", "my", "we", "our", "you",
-    "your", "he", "she", "they", "them", "their", "his", "her",
-    # imperative openers: "Define entropy." asks what "What is entropy?" asks
-    "name", "describe", "explain", "define", "give", "tell", "please",
-})
+# all-MiniLM-L6-v2 on the labelled set: every look-alike is kept for a card threshold in
+# 0.73-0.81 and an answer threshold in 0.78-0.90; these sit in the middle of both windows.
+CARD_THRESHOLD: Final = 0.77
+ANSWER_THRESHOLD: Final = 0.84
 
-# Light stemming, tried in order; the first that fits wins. Not linguistics: just enough
-# that "stormed", "storming" and "storms" meet at "storm".
-_SUFFIXES: Final = (
-    ("ational", "ate"), ("ations", ""), ("ation", ""), ("ingly", ""), ("edly", ""),
-    ("ies", "y"), ("ing", ""), ("ed", ""), ("ly", ""), ("es", ""), ("s", ""),
-)
-# fmt: on
-_MIN_STEM: Final = 3
+Vector = npt.NDArray[np.float32]
 
-# A qualifier like "(beginner)" or "[easy]": words only, after a space or at the start.
-# `f(x)` or `(x+1)^2` are content and stay.
-_QUALIFIER: Final = re.compile(r"(?:^|(?<=\s))(?:\([\w\s,.'-]*\)|\[[\w\s,.'-]*\])")
-_APOSTROPHE_S: Final = re.compile(r"['’]s\b")
-_NOT: Final = re.compile(r"n['’]t\b")
-# Punctuation goes, but `#` and `+` right after a word are part of names: C#, C++, F#.
-_PUNCTUATION: Final = re.compile(r"(?<=\w)[#+]+|([^\w\s])")
+_NUMBER: Final = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD: Final = re.compile(r"\w+")
+# Words that do not change what an answer says ("The Nile" / "Nile"), in the languages of
+# the labelled set; short on purpose: "not" and "no" stay, they flip an answer.
+_FILLER: Final = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "to", "is", "was", "it", "its", "and", "or",
+    "le", "la", "les", "l", "un", "une", "de", "du", "des", "d", "en", "et", "est",
+    "el", "los", "las", "del", "y", "es",
+})  # fmt: skip
 
 
-def normalize(front: str) -> str:
-    """Lowercased front without punctuation, qualifiers and extra whitespace."""
-    text = unicodedata.normalize("NFKC", front).casefold()
-    text = _QUALIFIER.sub(" ", text)
-    # "what's" -> "what", "France's" -> "france": the `'s` is "is" or a possessive, and
-    # neither tells two questions apart. "isn't" keeps its "not", which does.
-    text = _NOT.sub(" not", _APOSTROPHE_S.sub("", text))
-    text = _PUNCTUATION.sub(lambda m: " " if m.group(1) else m.group(), text)
-    return " ".join(text.split())
+@dataclass(frozen=True)
+class CardText:
+    front: str
+    back: str
+
+    def embedding_text(self) -> str:
+        """What is embedded for the card as a whole: the question and its answer together."""
+        return f"{self.front}\n{self.back}"
+
+
+@dataclass(frozen=True)
+class CardVectors:
+    """Unit-length embeddings of one card: the whole card, and its answer alone."""
+
+    card: Vector
+    answer: Vector
+
+
+@dataclass(frozen=True)
+class Match:
+    card_id: int
+    score: float  # cosine similarity of the two cards (front and back together)
+
+
+def numbers(text: str) -> frozenset[str]:
+    """The numbers in a text, with thousands separators dropped: "300,000" is "300000"."""
+    return frozenset(re.sub(r"[.,]", "", n) for n in _NUMBER.findall(text))
+
+
+def numbers_conflict(a: CardText, b: CardText) -> bool:
+    """Neither card's numbers include the other's: "1914" / "It started in 1914" agree,
+    "1914" / "1939" and "HTTP 404" / "HTTP 403" do not."""
+    x, y = _Facts.of(a).numbers, _Facts.of(b).numbers
+    return not (x <= y or y <= x)
 
 
 def _stem(word: str) -> str:
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
-            if suffix == "s" and word.endswith("ss"):
-                break  # "class", "process"
-            word = word[: -len(suffix)] + replacement
-            if suffix in ("ing", "ed") and _doubled_consonant(word):
-                word = word[:-1]  # "stopped" -> "stop"
-            break
-    # A final "e" comes and goes with suffixes ("time"/"times", "store"/"stored").
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
 
 
-def _doubled_consonant(word: str) -> bool:
-    return len(word) > _MIN_STEM and word[-1] == word[-2] and word[-1] not in "aeioulsz"
+def answer_words(answer: str) -> frozenset[str]:
+    text = unicodedata.normalize("NFKC", answer).casefold()
+    return frozenset(_stem(w) for w in _WORD.findall(text) if w not in _FILLER)
 
 
-def signature(front: str) -> frozenset[str]:
-    """Stemmed content words. Falls back to the whole normalised front when every word is
-    a stopword or the script has no spaces (Japanese), so that an empty set never makes
-    unrelated fronts look alike."""
-    normal = normalize(front)
-    words = frozenset(_stem(word) for word in normal.split() if word not in _STOPWORDS)
-    return words or frozenset({normal})
+def answer_contained(a: str, b: str) -> bool:
+    """One answer says the other and more: "Au" / "Au (from Latin aurum)", "6" / "6 protons"."""
+    return _one_holds_the_other(answer_words(a), answer_words(b))
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
+def _one_holds_the_other(x: frozenset[str], y: frozenset[str]) -> bool:
+    return bool(x and y) and (x <= y or y <= x)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    card: float = CARD_THRESHOLD
+    answer: float = ANSWER_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if not (0 < self.card <= 1 and 0 < self.answer <= 1):
+            raise ValueError("thresholds must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the answer checks read from a card, computed once when it enters the index."""
+
+    numbers: frozenset[str]  # in front and back
+    answer_numbers: frozenset[str]
+    answer_words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: CardText) -> _Facts:
+        return cls(numbers(f"{text.front} {text.back}"), numbers(text.back), answer_words(text.back))
+
+
+def same_fact(
+    new: CardText,
+    new_vectors: CardVectors,
+    held: CardText,
+    held_vectors: CardVectors,
+    thresholds: Thresholds = Thresholds(),
+) -> bool:
+    """The decision for one pair; `DedupIndex` applies it to a whole deck at once."""
+    card_score = float(new_vectors.card @ held_vectors.card)
+    answer_score = float(new_vectors.answer @ held_vectors.answer)
+    return card_score >= thresholds.card and _answers_agree(
+        _Facts.of(new), _Facts.of(held), answer_score, thresholds
+    )
+
+
+def _answers_agree(new: _Facts, held: _Facts, answer_score: float, t: Thresholds) -> bool:
+    if not (new.numbers <= held.numbers or held.numbers <= new.numbers):
+        return False  # conflicting numbers: 1914 / 1939
+    if answer_score >= t.answer:
+        return True
+    if _one_holds_the_other(new.answer_words, held.answer_words):
+        return True  # "Everest" / "Mount Everest"
+    # "About 300,000 km per second" / "Roughly 300,000 km/s": a numeric answer is its number.
+    return bool(new.answer_numbers) and new.answer_numbers == held.answer_numbers
 
 
 class DedupIndex:
-    """The fronts of a deck, asked whether a new front repeats one of them."""
+    """The cards of a topic, asked whether a new card repeats one of them.
 
-    def __init__(self, fronts: Iterable[str] = (), threshold: float = DEFAULT_THRESHOLD) -> None:
-        if not 0 < threshold <= 1:
-            raise ValueError("threshold must be in (0, 1]")
-        self._threshold = threshold
-        self._by_normal: dict[str, str] = {}
-        self._entries: list[tuple[str, frozenset[str]]] = []
-        self._by_word: defaultdict[str, list[int]] = defaultdict(list)
-        for front in fronts:
-            self.add(front)
+    Vectors live in one growing matrix, so a check is one matrix-vector product over the
+    deck, then set comparisons for the cards above the card threshold (many, in a deck of
+    "What is the capital of X?", so their answer scores come from one product too).
+    """
+
+    def __init__(self, thresholds: Thresholds = Thresholds()) -> None:
+        self.thresholds = thresholds
+        # Sized on the first card: the model decides the dimensions; doubled when full.
+        self._cards = np.zeros((0, 0), dtype=np.float32)
+        self._answers = np.zeros((0, 0), dtype=np.float32)
+        self._ids: list[int] = []
+        self._facts: list[_Facts] = []
 
     def __len__(self) -> int:
-        """Distinct fronts held (fronts equal after `normalize` count once)."""
-        return len(self._entries)
+        return len(self._ids)
 
-    def add(self, front: str) -> None:
-        normal = normalize(front)
-        if normal in self._by_normal:
-            return
-        self._by_normal[normal] = front
-        sig = signature(front)
-        for word in sig:
-            self._by_word[word].append(len(self._entries))
-        self._entries.append((front, sig))
+    def add(self, card_id: int, text: CardText, vectors: CardVectors) -> None:
+        n = len(self._ids)
+        if n and len(vectors.card) != self._cards.shape[1]:
+            raise ValueError(
+                f"vectors of {len(vectors.card)} dimensions added to an index of "
+                f"{self._cards.shape[1]}: were they made by another model?"
+            )
+        if n == len(self._cards):
+            grown = (max(64, 2 * n), len(vectors.card))
+            self._cards = _grow(self._cards, grown)
+            self._answers = _grow(self._answers, grown)
+        self._cards[n] = vectors.card
+        self._answers[n] = vectors.answer
+        self._ids.append(card_id)
+        self._facts.append(_Facts.of(text))
 
-    def duplicate_of(self, front: str) -> str | None:
-        """The held front that `front` repeats (the most similar, earliest on ties)."""
-        if (same := self._by_normal.get(normalize(front))) is not None:
-            return same
-        sig = signature(front)
-        # max of (score, -index): the highest score, and the earliest front among equals.
-        score, neg_index = max(
-            ((_jaccard(sig, self._entries[i][1]), -i) for i in self._candidates(sig)),
-            default=(0.0, 0),
-        )
-        return self._entries[-neg_index][0] if score >= self._threshold else None
+    def duplicate_of(self, text: CardText, vectors: CardVectors) -> Match | None:
+        """The held card that `text` repeats: the most similar one whose answer agrees."""
+        n = len(self._ids)
+        if n == 0:
+            return None
+        scores = self._cards[:n] @ vectors.card
+        candidates = np.flatnonzero(scores >= self.thresholds.card)
+        candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        answer_scores = self._answers[candidates] @ vectors.answer
+        facts = _Facts.of(text)
+        for i, answer_score in zip(candidates.tolist(), answer_scores.tolist()):
+            if _answers_agree(facts, self._facts[i], answer_score, self.thresholds):
+                return Match(card_id=self._ids[i], score=round(float(scores[i]), 4))
+        return None
 
-    def _candidates(self, sig: frozenset[str]) -> set[int]:
-        """Prefix filtering: a front with Jaccard >= t shares at least ceil(t * |sig|)
-        words of sig, so it holds one of any |sig| - that + 1 of them. Probing only the
-        rarest keeps a query cheap when a deck shares a common word ("python")."""
-        must_share = math.ceil(self._threshold * len(sig) - 1e-9)
-        rarest = sorted(sig, key=lambda word: len(self._by_word.get(word, ())))
-        probes = rarest[: len(sig) - must_share + 1]
-        return {index for word in probes for index in self._by_word.get(word, ())}
+
+def _grow(matrix: Vector, shape: tuple[int, int]) -> Vector:
+    grown = np.zeros(shape, dtype=np.float32)
+    if len(matrix):
+        grown[: len(matrix)] = matrix
+    return grown

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
+from srs.generation.schemas import DuplicateOut, DuplicatePage, MatchedCard
+from srs.generation.service import GenerationService
 from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.topics import views
@@ -41,3 +43,36 @@ def feedback(
     """"Too easy" / "too hard": moves the level of the next batches at once."""
     topic = request.app.state.generation.feedback(db, user, topic_id, body.signal)
     return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
+
+
+def get_generation(request: Request) -> GenerationService:
+    return request.app.state.generation
+
+
+Generation = Annotated[GenerationService, Depends(get_generation)]
+
+
+@router.get("/topics/{topic_id}/duplicates", response_model=DuplicatePage)
+def list_duplicates(
+    topic_id: RowId,
+    user: CurrentUser,
+    db: DbSession,
+    generation: Generation,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> DuplicatePage:
+    """Generated cards dropped as repeats, newest first, each with the card it matched: a
+    false merge can be seen and reported."""
+    rows, next_cursor = generation.duplicates(db, user, topic_id, limit, cursor)
+    items = [
+        DuplicateOut(
+            front=rejection.front,
+            back=rejection.back,
+            matched=MatchedCard(id=card.id, front=card.front, back=card.back) if card else None,
+            score=rejection.score,
+            job_id=rejection.job_id,
+            created_at=rejection.created_at,
+        )
+        for rejection, card in rows
+    ]
+    return DuplicatePage(items=items, next_cursor=next_cursor)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
@@ -40,3 +40,38 @@ class GenerationJob(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class CardEmbedding(Base):
+    """A card's dedup vectors (float32 bytes), kept so a restart does not embed the deck again.
+    Vectors of another model than the one configured are recomputed, never compared."""
+
+    __tablename__ = "card_embeddings"
+
+    card_id: Mapped[int] = mapped_column(
+        ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    card_vector: Mapped[bytes] = mapped_column(LargeBinary)  # front and back together
+    answer_vector: Mapped[bytes] = mapped_column(LargeBinary)  # the back alone
+
+
+class DuplicateRejection(Base):
+    """A generated card dropped as a repeat, with the card it matched: a false merge can be
+    seen and reported (GET /topics/{id}/duplicates)."""
+
+    __tablename__ = "duplicate_rejections"
+    __table_args__ = (Index("ix_duplicate_rejections_topic", "topic_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generation_jobs.id", ondelete="SET NULL"), index=True, default=None
+    )
+    front: Mapped[str] = mapped_column(Text)
+    back: Mapped[str] = mapped_column(Text)
+    matched_card_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cards.id", ondelete="SET NULL"), index=True, default=None
+    )
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

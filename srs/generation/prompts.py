@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from importlib.resources import files
 
+from srs.generation.dedup import CardText
 from srs.llm.base import LLMRequest
 
 # The "already covered" list is capped so the prompt does not grow with the deck.
@@ -40,6 +41,13 @@ def grammar(count: int) -> str:
 def example_fronts() -> list[str]:
     """The fronts of the few-shot examples, which a generated card must not copy."""
     return re.findall(r"<front>(.*?)</front>", _sections()["completion"])
+
+
+@lru_cache
+def example_cards() -> list[CardText]:
+    """The few-shot examples as cards, for the duplicate check."""
+    pairs = re.findall(r"<front>(.*?)</front>\s*<back>(.*?)</back>", _sections()["completion"], re.DOTALL)
+    return [CardText(front, back) for front, back in pairs]
 
 
 def existing_summary(fronts: list[str]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from srs.generation.models import GenerationJob
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
 from srs.topics.models import Card, Topic
 
 ACTIVE = ("queued", "running")
@@ -185,3 +185,54 @@ def queue_depth(session: Session) -> int:
         )
         or 0
     )
+
+
+# -- dedup: stored vectors and recorded rejections ----------------------------------------
+
+
+def cards_for_dedup(
+    session: Session, topic_id: int, model: str
+) -> list[tuple[int, str, str, CardEmbedding | None]]:
+    """Every card of the topic with its stored vectors of `model` (None when missing)."""
+    query = (
+        select(Card.id, Card.front, Card.back, CardEmbedding)
+        .outerjoin(
+            CardEmbedding, and_(CardEmbedding.card_id == Card.id, CardEmbedding.model == model)
+        )
+        .where(Card.topic_id == topic_id)
+        .order_by(Card.id)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
+
+
+def store_embeddings(session: Session, rows: list[CardEmbedding]) -> None:
+    """Insert or replace (a vector of another model is replaced); cards deleted meanwhile
+    are skipped."""
+    alive = set(
+        session.scalars(select(Card.id).where(Card.id.in_([row.card_id for row in rows])))
+    )
+    for row in rows:
+        if row.card_id in alive:
+            session.merge(row)
+    session.flush()
+
+
+def add_rejection(session: Session, row: DuplicateRejection) -> None:
+    session.add(row)
+    session.flush()
+
+
+def topic_rejections(
+    session: Session, topic_id: int, limit: int, before_id: int | None
+) -> list[tuple[DuplicateRejection, Card | None]]:
+    """Newest first; the matched card is None once it was deleted."""
+    query = (
+        select(DuplicateRejection, Card)
+        .outerjoin(Card, Card.id == DuplicateRejection.matched_card_id)
+        .where(DuplicateRejection.topic_id == topic_id)
+        .order_by(DuplicateRejection.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(DuplicateRejection.id < before_id)
+    return [(row[0], row[1]) for row in session.execute(query)]

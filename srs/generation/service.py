@@ -4,19 +4,24 @@ transaction of its own)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
+from srs.embeddings import Embedder
 from srs.generation import difficulty, repository
-from srs.generation.models import GenerationJob
+from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
+from srs.kit.errors import AppError
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study.models import ReviewLog
@@ -28,6 +33,9 @@ from srs.topics.schemas import TopicIn
 MAX_ATTEMPTS = 3
 MAX_FRUITLESS_BATCHES = 3
 STOPPED = ("failed", "quota_exceeded")
+# Cards embedded per step when a deck's vectors are computed at job start; the lease is
+# renewed between steps, so a large deck of hand-written cards cannot lose it.
+EMBED_CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,47 @@ KEPT_EXTRAS = frozenset({"explanation", "concept", "difficulty", "example"})
 
 def kept_extras(extra: dict[str, str]) -> dict[str, str] | None:
     return {k: v for k, v in extra.items() if k in KEPT_EXTRAS} or None
+
+
+def embed_cards(embedder: Embedder, texts: Sequence[CardText]) -> list[CardVectors]:
+    """Blocking: each card's vectors (front and back together, and the back alone)."""
+    if not texts:
+        return []
+    vectors = embedder.embed([t.embedding_text() for t in texts] + [t.back for t in texts])
+    n = len(texts)
+    return [CardVectors(card=vectors[i], answer=vectors[n + i]) for i in range(n)]
+
+
+def _to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def _from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f4")
+
+
+def _stored(card_id: int, model: str, vectors: CardVectors) -> CardEmbedding:
+    return CardEmbedding(
+        card_id=card_id,
+        model=model,
+        card_vector=_to_bytes(vectors.card),
+        answer_vector=_to_bytes(vectors.answer),
+    )
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except ValueError:
+        raise AppError(
+            "The cursor is not one this list gave out.", code="invalid_cursor", status_code=422
+        ) from None
 
 
 def level_of(topic: Topic) -> int:
@@ -224,9 +273,16 @@ class GenerationService:
         self._apply(session, job, topic, "quota_exceeded", Outcome("quota_exceeded", message), now)
 
     def save_card(
-        self, plan: JobPlan, owner: str, card: ParsedCard, model: str | None
+        self,
+        plan: JobPlan,
+        owner: str,
+        card: ParsedCard,
+        model: str | None,
+        vectors: CardVectors | None = None,
+        embedding_model: str | None = None,
     ) -> int | None:
-        """Commit one card with its (job, ordinal) key; None when our lease was lost."""
+        """Commit one card with its (job, ordinal) key and its dedup vectors; None when our
+        lease was lost."""
         expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
         with self.db.transaction() as session:
             ordinal = repository.take_ordinal(session, plan.job_id, owner, expires)
@@ -245,10 +301,74 @@ class GenerationService:
                 due=utcnow(),
             )
             topics_repo.add(session, row)
+            if vectors is not None and embedding_model is not None:
+                repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
             metering.bill_card(
                 session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
             )
             return row.id
+
+    # -- dedup ----------------------------------------------------------------------------
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.settings.dedup_card_threshold, self.settings.dedup_answer_threshold)
+
+    def dedup_index(
+        self, plan: JobPlan, owner: str, embedder: Embedder, extra: Sequence[CardText] = ()
+    ) -> DedupIndex | None:
+        """Every card of the topic, generated, hand-written or imported, in one index; `extra`
+        are texts a new card must not copy either (the local model's few-shot examples).
+
+        Blocking: cards without stored vectors (written by hand, or before this feature) are
+        embedded now, stored, and the lease renewed between chunks. None: the lease was lost.
+        """
+        with self.db.transaction(write=False) as session:
+            rows = repository.cards_for_dedup(session, plan.topic_id, embedder.model)
+        missing = [(card_id, CardText(front, back)) for card_id, front, back, stored in rows
+                   if stored is None]
+        computed: dict[int, CardVectors] = {}
+        for start in range(0, len(missing), EMBED_CHUNK):
+            chunk = missing[start : start + EMBED_CHUNK]
+            vectors = embed_cards(embedder, [text for _, text in chunk])
+            computed.update(zip([card_id for card_id, _ in chunk], vectors))
+            with self.db.transaction() as session:
+                repository.store_embeddings(
+                    session, [_stored(i, embedder.model, v) for (i, _), v in zip(chunk, vectors)]
+                )
+            if not self.renew_lease(plan.job_id, owner):
+                return None
+        index = DedupIndex(self.thresholds())
+        for card_id, front, back, stored in rows:
+            index.add(card_id, CardText(front, back), computed.get(card_id) or CardVectors(
+                card=_from_bytes(stored.card_vector), answer=_from_bytes(stored.answer_vector)
+            ))
+        for number, (text, vectors) in enumerate(zip(extra, embed_cards(embedder, extra))):
+            index.add(-1 - number, text, vectors)  # not cards: negative ids
+        return index
+
+    def record_duplicate(self, plan: JobPlan, card: ParsedCard, match: Match) -> None:
+        """A dropped card is kept on record with the card it matched, never lost silently."""
+        with self.db.transaction() as session:
+            repository.add_rejection(
+                session,
+                DuplicateRejection(
+                    topic_id=plan.topic_id,
+                    job_id=plan.job_id,
+                    front=card.front,
+                    back=card.back,
+                    matched_card_id=match.card_id if match.card_id > 0 else None,
+                    score=match.score,
+                ),
+            )
+
+    def duplicates(
+        self, session: Session, user: User, topic_id: int, limit: int, cursor: str | None
+    ) -> tuple[list[tuple[DuplicateRejection, Card | None]], str | None]:
+        """The topic's rejected repeats, newest first, for its owner (404 for anyone else)."""
+        topic = topics.get_topic(session, user, topic_id)
+        rows = repository.topic_rejections(session, topic.id, limit + 1, decode_cursor(cursor))
+        next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
+        return rows[:limit], next_cursor
 
     def renew_lease(self, job_id: int, owner: str) -> bool:
         expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)

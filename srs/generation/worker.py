@@ -17,9 +17,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
 from srs.generation import prompts
-from srs.generation.dedup import DedupIndex
-from srs.generation.service import GenerationService, JobPlan, Outcome
+from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
+from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
 from srs.kit.db import utcnow
@@ -29,8 +30,11 @@ from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 1.0
-# Text read past the last wanted card while waiting for </cards> and the usage report.
+# Text read past the last wanted card, or past </cards>, while waiting for the usage report.
 OVERFLOW_CHARS = 400
+# A reply longer than max_tokens times this many characters comes from a provider that
+# ignores max_tokens (a real token is ~4 characters): stop reading it.
+MAX_CHARS_PER_TOKEN = 16
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
 RETRY_FACTORS = (1.0, 5.0, 20.0)
@@ -46,7 +50,11 @@ class Attempt:
 
     plan: JobPlan
     dedup: DedupIndex
-    text: list[str] = field(default_factory=list)
+    embedder: Embedder
+    # Only a count of the reply's characters is kept (for the token estimate), not its text.
+    chars_read: int = 0
+    overflow_chars: int = 0  # read after the batch was done, waiting for the usage report
+    stopped: str | None = None  # why reading stopped before the reply ended, if it did
     saved: int = 0
     duplicates: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -66,10 +74,13 @@ class Worker:
         *,
         concurrency: int = 2,
         owner: str | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self._provider_factory = provider_factory
+        self._embedder_factory = embedder_factory or (lambda: build_embedder(settings))
+        self._embedder: Embedder | None = None
         self._provider: LLMProvider | None = None
         self._provider_error: LLMError | None = None
         self._notify = notify
@@ -86,6 +97,7 @@ class Worker:
 
     async def run(self) -> None:
         log.info("generation worker %s started", self.owner)
+        await self._load_embedder()
         while not self._stopping:
             await self._slots.acquire()
             try:
@@ -126,6 +138,20 @@ class Worker:
         lease = timedelta(seconds=self.settings.lease_seconds)
         with self.service.db.transaction() as session:
             return repository.claim_next(session, self.owner, utcnow(), lease)
+
+    async def _load_embedder(self) -> None:
+        """Before the first claim: loading takes a second or two, which must not eat into a
+        job's lease. A failure here is logged; each job then fails with it, visibly."""
+        try:
+            await asyncio.to_thread(self.embedder)
+        except EmbeddingError as error:
+            log.error("the duplicate check's embedding model cannot run: %s", error.message)
+
+    def embedder(self) -> Embedder:
+        """Blocking on first use (the local model loads and checks its weights)."""
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return self._embedder
 
     def provider(self) -> LLMProvider:
         if self._provider is None:
@@ -179,14 +205,22 @@ class Worker:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return Outcome(kind="failed", error=error.message)
         request = self._request(plan)
-        known = list(plan.existing_fronts)
         parser = CardStreamParser()
+        examples: list[CardText] = []
         if provider.name == "local":
             parser.feed("<cards>\n")  # the completion prompt already opened the list
-            known += prompts.example_fronts()  # a small base model copies its examples
-        attempt = Attempt(plan=plan, dedup=DedupIndex(known))
+            examples = prompts.example_cards()  # a small base model copies its examples
+        try:
+            embedder = await asyncio.to_thread(self.embedder)
+            index = await asyncio.to_thread(
+                self.service.dedup_index, plan, self.owner, embedder, examples
+            )
+        except EmbeddingError as error:
+            return Outcome(kind="failed", error=_dedup_unavailable(error))
+        if index is None:
+            raise LeaseLost()
+        attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
         usage: Usage | None = None
-        overflow = 0
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
             async with aclosing(provider.stream(request)) as stream:
@@ -194,40 +228,67 @@ class Worker:
                     if isinstance(event, Usage):
                         usage = event
                         continue
-                    attempt.text.append(event.text)
+                    attempt.chars_read += len(event.text)
                     await self._accept(attempt, parser.feed(event.text), provider.model)
-                    if attempt.wanted <= 0 and not parser.complete:
-                        # Read on to </cards> and the usage report, but not through a model
-                        # that writes far more than it was asked for.
-                        overflow += len(event.text)
-                        if overflow > OVERFLOW_CHARS:
-                            break
+                    if self._read_enough(attempt, parser, len(event.text), request):
+                        break
                 else:
                     await self._accept(attempt, parser.close(), provider.model)
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return self._outcome_after_error(attempt, parser, error, usage, request, provider)
+        except EmbeddingError as error:
+            base = self._base(attempt, parser, usage, request, provider)
+            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
         finally:
             heartbeat.cancel()
         return self._outcome(attempt, parser, usage, request, provider)
+
+    @staticmethod
+    def _read_enough(
+        attempt: Attempt, parser: CardStreamParser, chunk_chars: int, request: LLMRequest
+    ) -> bool:
+        """Whether to stop reading the reply after a chunk: the parser has failed (nothing
+        more can be used, so not a character more is read), the reply outgrew max_tokens,
+        or the batch is done and the little read on for the usage report is spent."""
+        if parser.failed:
+            return True
+        if attempt.chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
+            attempt.stopped = (
+                f"The model's reply ran past {attempt.chars_read} characters, more than "
+                f"max_tokens={request.max_tokens} allows: it was cut off"
+            )
+            return True
+        if attempt.wanted <= 0 or parser.complete:
+            attempt.overflow_chars += chunk_chars
+        return attempt.overflow_chars > OVERFLOW_CHARS
 
     async def _accept(self, attempt: Attempt, cards: list[ParsedCard], model: str) -> None:
         for card in cards:
             if attempt.wanted <= 0:
                 return
-            if attempt.dedup.duplicate_of(card.front) is not None:
+            text = CardText(card.front, card.back)
+            vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+            if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
+                await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue
             card_id = await asyncio.to_thread(
-                self.service.save_card, attempt.plan, self.owner, card, model
+                self.service.save_card,
+                attempt.plan,
+                self.owner,
+                card,
+                model,
+                vectors,
+                attempt.embedder.model,
             )
             if card_id is None:
                 raise LeaseLost()
             if attempt.saved == 0:
                 metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
             attempt.saved += 1
-            attempt.dedup.add(card.front)
+            attempt.dedup.add(card_id, text, vectors)
             metrics.CARDS_SAVED.inc()
             self._notify(attempt.plan.topic_id)
 
@@ -246,9 +307,10 @@ class Worker:
         """(input, output, estimated)."""
         if usage is not None:
             return usage.input_tokens, usage.output_tokens, usage.estimated
-        # No usage from the provider (a cut stream): estimate at ~4 characters a token.
+        # No usage from the provider (a cut stream): estimate at ~4 characters a token from
+        # what was read, which the bounds on reading keep within what was asked for.
         prompt_chars = len(request.system) + len(request.user)
-        return prompt_chars // 4, len("".join(attempt.text)) // 4, True
+        return prompt_chars // 4, min(attempt.chars_read // 4, request.max_tokens), True
 
     def _base(self, attempt, parser, usage, request, provider) -> dict:
         tokens_in, tokens_out, estimated = self._tokens(attempt, usage, request)
@@ -281,16 +343,39 @@ class Worker:
 
     def _outcome(self, attempt, parser, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
-        if attempt.wanted <= 0 or parser.complete:
+        # A whole reply of duplicates is done (the topic counts fruitless batches); one
+        # without a single well-formed card is retried like a broken reply.
+        parsed_any = attempt.saved > 0 or attempt.duplicates > 0
+        if attempt.wanted <= 0 or (parser.complete and parsed_any):
             return Outcome(kind="done", **base)
         if attempt.saved > 0:
             # A reply cut short (e.g. by max_tokens) still delivered cards: keep them and let
             # the buffer logic ask for more when needed.
             return Outcome(kind="done", **base)
-        reason = parser.error or "the reply held no complete card"
+        reason = parser.error or _no_card_reason(parser)
         return Outcome(
             kind="retry",
-            error=f"The model's reply was not usable card XML ({reason})",
+            error=attempt.stopped or f"The model's reply was not usable card XML ({reason})",
             retry_after=self._retry_delay(attempt.plan),
             **base,
         )
+
+
+def _no_card_reason(parser: CardStreamParser) -> str:
+    if parser.skipped:
+        return "no card had both a front and a back"
+    return "the reply held no card"
+
+
+def _dedup_unavailable(error: EmbeddingError) -> str:
+    return (
+        "Generation stopped: the duplicate check needs the embedding model, which cannot run "
+        f"({error.message})"
+    )
+
+
+def _embed_and_check(attempt: Attempt, text: CardText) -> tuple[CardVectors, Match | None]:
+    """Blocking, in a worker thread: the card's vectors and the held card it repeats."""
+    (vectors,) = embed_cards(attempt.embedder, [text])
+    with single_blas_thread():
+        return vectors, attempt.dedup.duplicate_of(text, vectors)

@@ -3,13 +3,22 @@ asked to write").
 
 Pure: text in, `ParsedCard`s out, no I/O. Two stages:
 
-1. `_Escaper` turns what the model actually writes into well-formed XML: it skips prose
-   before `<cards`, escapes stray `&`, `<` and `>`, drops comments and attributes, removes
-   characters XML forbids, and stops at `</cards>`. It holds back only a short ambiguous
-   tail (`&am`, `<fr`, `<![CD`) until the next chunk decides it, so output never depends
-   on where the chunks were cut.
-2. lxml's strict `XMLPullParser` builds each `<card>` and reports it the moment its end tag
-   is fed. Strict, not `recover=True`: recovery delays and mangles cards (NOTES.md).
+1. `_Escaper` turns what the model actually writes into well-formed XML. It skips prose
+   before the first `<cards>` (or `<card>`: the wrapper is optional), reads tag names
+   case-insensitively, decodes HTML named entities (`&eacute;`), escapes stray `&`, `<`
+   and `>`, drops comments, removes characters XML forbids, and stops at `</cards>`.
+   A tag is markup only where the format expects it; anywhere else, notably inside a
+   front or a back that talks about `<card>` or `</back>`, it is text. It holds back only
+   a short undecided tail (`&ea`, `<fr`, a `</front>` whose next tag is unseen) until the
+   next chunk decides it, so output never depends on where the chunks were cut. Where
+   text and structure cannot be told apart (`</front>` followed by a tag, inside a front),
+   structure wins: a misread costs that card's text, never the cards after it.
+2. lxml's strict, network-free `XMLPullParser` builds each `<card>` and reports it the
+   moment its end tag is fed. Strict, not `recover=True`: recovery delays and mangles cards
+   (NOTES.md). The escaper only ever emits balanced markup, so recovery is not needed.
+
+Bounded: a card (or the prose before the first one) that runs past its cap fails the parse
+with a clear reason, so a model that never closes a tag costs a fixed amount of memory.
 """
 
 from __future__ import annotations
@@ -18,115 +27,192 @@ import enum
 import re
 import textwrap
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from html.entities import html5
+from typing import Final, Literal, NamedTuple
 
 from lxml import etree
 
-# Elements of the format itself. They are markup wherever they appear, so that a
-# forgotten end tag fails loudly instead of swallowing the rest of the stream as text.
-_STRUCTURE: Final = frozenset({"cards", "card", "front", "back"})
 _CONTAINERS: Final = frozenset({"cards", "card"})
+# Card fields whose end tag a model may swap (`<front>q</back>`): read as the field's end.
+_FIELDS: Final = frozenset({"front", "back"})
+_CARD_PARTS: Final = _CONTAINERS | _FIELDS
 
 # A tag longer than this is taken for text; it bounds how much `<...` is ever held back.
 _MAX_TAG_CHARS: Final = 256
+# Blank space looked through to see which tag follows a tag (see `_look_ahead`).
+_MAX_LOOKAHEAD_BLANKS: Final = 1024
+# Tags a field's text opens (`<b>`, `<br>`), tracked so that their end tags stay text.
+_MAX_MENTIONS: Final = 16
 _CDATA_OPEN: Final = "<![CDATA["
 _COMMENT_OPEN: Final = "<!--"
 
 _OPEN_TAG: Final = re.compile(
     r"<([A-Za-z_][A-Za-z0-9_-]*)"
-    # Attributes are accepted and dropped. No `>` inside values, so a tag always ends at
-    # the first `>`: that is what lets us decide a tag without seeing further.
-    r"(?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*"
+    # No `>` inside attribute values, so a tag always ends at the first `>`: that is what
+    # lets us decide a tag without seeing further.
+    r"((?:\s+[A-Za-z_:][A-Za-z0-9_.:-]*\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*)"
     r"\s*(/?)>"
 )
+_ATTRIBUTE: Final = re.compile(r"([A-Za-z_:][A-Za-z0-9_.:-]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 _CLOSE_TAG: Final = re.compile(r"</([A-Za-z_][A-Za-z0-9_-]*)\s*>")
-_TAG_SECOND_CHAR: Final = re.compile(r"[A-Za-z_/!]")
+_TAG_SECOND_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/!")
+_CARD_START: Final = re.compile(r"<card", re.IGNORECASE)
+_BLANKS: Final = re.compile(r"[ \t\r\n]*")
 
-_NAMED_REFS: Final = ("&amp;", "&lt;", "&gt;", "&quot;", "&apos;")
+_XML_REFS: Final = frozenset({"amp", "lt", "gt", "quot", "apos"})
+_NAMED_REF: Final = re.compile(r"&([A-Za-z][A-Za-z0-9]{0,31});")
 _CHAR_REF: Final = re.compile(r"&#(?:([0-9]{1,7})|x([0-9a-fA-F]{1,6}));")
-_CHAR_REF_PREFIX: Final = re.compile(r"&(?:#(?:[0-9]{0,7}|x[0-9a-fA-F]{0,6}))?")
-_MAX_REF_CHARS: Final = 11  # "&#x10FFFF;" and "&#1114111;" are 10
+_REF_PREFIX: Final = re.compile(
+    r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#(?:[0-9]{0,7}|x[0-9a-fA-F]{0,6}))?"
+)
+_MAX_REF_CHARS: Final = 34  # "&CounterClockwiseContourIntegral;" is 33
 
 # Characters XML 1.0 forbids even escaped (controls, lone surrogates, U+FFFE/U+FFFF):
 # lxml fails on them, so they become U+FFFD.
 _INVALID_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SPECIAL: Final = re.compile("[<&>]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MARKUP_STOP: Final = re.compile("[<&]|[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # lxml's positions count in the escaped text, not the model's: they would mislead.
 _POSITIONS: Final = re.compile(r",? (?:line|column) \d+")
 
 
 class _Mode(enum.Enum):
-    PRELUDE = enum.auto()  # before the first <cards
+    PRELUDE = enum.auto()  # before the first <cards> or <card>
     MARKUP = enum.auto()
     CDATA = enum.auto()
     COMMENT = enum.auto()
-    DONE = enum.auto()  # </cards> seen, or a mismatched end tag emitted: ignore the rest
+    DONE = enum.auto()  # the root is closed: ignore the rest
 
 
-@dataclass(frozen=True)
-class _Tag:
+class _Tag(NamedTuple):  # a tuple: made for every `<`, so cheap to make
     kind: Literal["open", "empty", "close", "cdata", "comment"]
-    name: str
+    name: str  # lower case: `<Card>` is `<card>`
+    start: int
     end: int
+
+
+# What follows a tag: the next tag, text, the end of the stream, or not known yet.
+_Next = _Tag | Literal["text", "end", "wait"]
+# How a tag is taken: emitted as markup, escaped as text, or undecided until more input.
+_Verdict = Literal["markup", "text", "wait"]
 
 
 def _is_xml_char(code: int) -> bool:
     return code <= 0x10FFFF and _INVALID_XML_CHAR.match(chr(code)) is None
 
 
+def _escape_text(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _INVALID_XML_CHAR.sub("\ufffd", text)
+
+
 def _scan_tag(buf: str, i: int, final: bool) -> _Tag | None | bool:
     """What the `<` at buf[i] starts: a `_Tag`, None (text), or False (need more input)."""
     if i + 1 == len(buf):
         return None if final else False
-    if not _TAG_SECOND_CHAR.match(buf, i + 1):
+    if buf[i + 1] not in _TAG_SECOND_CHARS:
         return None
     if buf[i + 1] == "!":
         head = buf[i : i + len(_CDATA_OPEN)]
         for literal, kind in ((_CDATA_OPEN, "cdata"), (_COMMENT_OPEN, "comment")):
             if head.startswith(literal):
-                return _Tag(kind, "", i + len(literal))
+                return _Tag(kind, "", i, i + len(literal))
         is_prefix = any(lit.startswith(head) for lit in (_CDATA_OPEN, _COMMENT_OPEN))
         return False if is_prefix and not final else None
     gt = buf.find(">", i, i + _MAX_TAG_CHARS)
     if gt < 0:
         undecided = not final and len(buf) - i < _MAX_TAG_CHARS
         return False if undecided else None
-    if match := _CLOSE_TAG.fullmatch(buf, i, gt + 1):
-        return _Tag("close", match.group(1), gt + 1)
+    if buf[i + 1] == "/":
+        match = _CLOSE_TAG.fullmatch(buf, i, gt + 1)
+        return _Tag("close", match.group(1).lower(), i, gt + 1) if match else None
     if match := _OPEN_TAG.fullmatch(buf, i, gt + 1):
-        return _Tag("empty" if match.group(2) else "open", match.group(1), gt + 1)
+        kind = "empty" if match.group(3) else "open"
+        return _Tag(kind, match.group(1).lower(), i, gt + 1)
     return None
 
 
-def _scan_reference(buf: str, i: int, final: bool) -> str | None | bool:
-    """The valid reference starting at buf[i] (an `&`), None if there is none, or False
-    when the buffer ends too early to tell."""
+def _look_ahead(buf: str, i: int, final: bool) -> _Next:
+    """The tag after buf[i:], past blank space: structure is followed by structure, while a
+    tag that a sentence mentions is followed by more of the sentence."""
+    blank_end = _BLANKS.match(buf, i, i + _MAX_LOOKAHEAD_BLANKS).end()
+    if blank_end - i == _MAX_LOOKAHEAD_BLANKS:
+        return "text"
+    if blank_end == len(buf):
+        return "end" if final else "wait"
+    if buf[blank_end] != "<":
+        return "text"
+    tag = _scan_tag(buf, blank_end, final)
+    if tag is False:
+        return "wait"
+    return tag or "text"
+
+
+def _attributes(tag_text: str) -> str:
+    """The tag's attributes re-serialised as well-formed XML; the first of a name wins, and
+    names with a namespace prefix are dropped (the prefix would be undeclared)."""
+    if "=" not in tag_text:
+        return ""
+    seen: dict[str, str] = {}
+    for name, double, single in _ATTRIBUTE.findall(tag_text):
+        name = name.lower()
+        if ":" not in name and name not in seen:
+            seen[name] = _decode_references(double or single)
+    return "".join(
+        f' {name}="{_escape_text(value).replace(chr(34), "&quot;")}"'
+        for name, value in seen.items()
+    )
+
+
+def _decode_references(text: str) -> str:
+    return _REFERENCE_IN_TEXT.sub(lambda m: _reference_text(m.group()) or m.group(), text)
+
+
+_REFERENCE_IN_TEXT: Final = re.compile(
+    r"&(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});"
+)
+
+
+def _reference_text(ref: str) -> str | None:
+    """The characters a complete reference (`&eacute;`, `&#233;`) stands for, or None."""
+    if match := _CHAR_REF.fullmatch(ref):
+        code = int(match.group(1)) if match.group(1) else int(match.group(2), 16)
+        return chr(code) if _is_xml_char(code) else None
+    return html5.get(ref[1:])
+
+
+def _scan_reference(buf: str, i: int, final: bool) -> tuple[str, int] | None | bool:
+    """For the `&` at buf[i]: (the XML to emit, characters consumed) for a valid reference,
+    None if there is none, or False when the buffer ends too early to tell."""
     head = buf[i : i + _MAX_REF_CHARS]
-    for ref in _NAMED_REFS:
-        if head.startswith(ref):
-            return ref
+    if match := _NAMED_REF.match(head):
+        if match.group(1) in _XML_REFS:
+            return match.group(), match.end()
+        text = html5.get(match.group(1) + ";")
+        return (_escape_text(text), match.end()) if text is not None else None
     if match := _CHAR_REF.match(head):
         code = int(match.group(1)) if match.group(1) else int(match.group(2), 16)
-        return match.group() if _is_xml_char(code) else None
+        return (match.group(), match.end()) if _is_xml_char(code) else None
     reaches_end = i + len(head) == len(buf)
-    could_grow = any(ref.startswith(head) for ref in _NAMED_REFS) or bool(
-        _CHAR_REF_PREFIX.fullmatch(head)
-    )
+    could_grow = bool(_REF_PREFIX.fullmatch(head))
     return False if reaches_end and could_grow and not final else None
 
 
 class _Escaper:
     """Stateful text -> well-formed XML fragment converter; see the module docstring.
 
-    `stack` mirrors the elements opened so far, for two decisions: inside a field
-    (front, back or an extra) only the format's own tags are markup, so `List<String>`
-    or `if a<b>c` in a code card stays text; and `</cards>` closing the root ends the
-    stream.
+    `stack` mirrors the elements opened so far (`cards`, `card`, then one field). It decides
+    what a tag is: in the prelude and between cards only `<cards>`/`<card>` followed by
+    more markup starts something; in a card any element opens a field; inside a field only
+    its own end tag followed by markup (or a swapped `</back>`, `</card>` in that position)
+    ends it. `mentions` holds the tags the field's text opened, so `<b>x</b>` stays text.
     """
 
     def __init__(self) -> None:
         self.mode = _Mode.PRELUDE
         self.stack: list[str] = []
+        self.mentions: list[str] = []
+        self.implicit_root = False  # the reply had no <cards> wrapper: we opened one
+        self._at_line_start = True  # the prelude so far ends a line (or is empty)
         self._pending = ""
 
     def feed(self, text: str, final: bool = False) -> str:
@@ -139,6 +225,9 @@ class _Escaper:
                 break
             pos = step
         self._pending = "" if self.mode is _Mode.DONE else buf[pos:]
+        if final and self.implicit_root and self.stack == ["cards"]:
+            # Without a wrapper the reply ends where the model stops, between cards.
+            self._close_to("cards", out)
         return "".join(out)
 
     def _step(self, buf: str, pos: int, out: list[str], final: bool) -> int:
@@ -154,85 +243,219 @@ class _Escaper:
                 return self._markup(buf, pos, out, final)
 
     def _prelude(self, buf: str, pos: int, out: list[str], final: bool) -> int:
-        start = buf.find("<cards", pos)
-        if start < 0:
-            keep = 0 if final else len("<cards") - 1
+        step = self._prelude_step(buf, pos, out, final)
+        if self.mode is _Mode.PRELUDE:
+            self._note_prose(buf[pos:step])
+        return step
+
+    def _note_prose(self, skipped: str) -> None:
+        """Track whether the prose skipped so far ends at the start of a line."""
+        line_break = skipped.rfind("\n")
+        if line_break >= 0:
+            self._at_line_start = not skipped[line_break + 1 :].strip(" \t")
+        elif skipped.strip(" \t"):
+            self._at_line_start = False
+
+    def _prelude_step(self, buf: str, pos: int, out: list[str], final: bool) -> int:
+        match = _CARD_START.search(buf, pos)
+        if match is None:
+            keep = 0 if final else len("<card") - 1
             return max(pos, len(buf) - keep)
+        start = match.start()
+        if start > pos:
+            return start  # the prose before it first, for `_note_prose`
         tag = _scan_tag(buf, start, final)
         if tag is False:
             return start
-        if not isinstance(tag, _Tag) or tag.name != "cards" or tag.kind == "close":
+        if not isinstance(tag, _Tag) or tag.name not in _CONTAINERS or tag.kind == "close":
             return start + 1
         if tag.kind == "empty":
+            if tag.name == "card":
+                return start + 1
             out.append("<cards/>")
             self.mode = _Mode.DONE
-        else:
+            return tag.end
+        if tag.name == "card" and not self._at_line_start:
+            # Without the wrapper, a list starts on a line of its own: a `<card>` inside a
+            # sentence is the model quoting (perhaps the learner's own text), not writing.
+            return start + 1
+        follows = _look_ahead(buf, tag.end, final)
+        if follows == "wait":
+            return start
+        if not isinstance(follows, _Tag):
+            return start + 1  # prose that names the tag: "each <card> has a front"
+        self.mode = _Mode.MARKUP
+        if tag.name == "card":
+            self.implicit_root = True
             out.append("<cards>")
             self.stack.append("cards")
-            self.mode = _Mode.MARKUP
+        self._open(buf, tag, out)
         return tag.end
 
     def _markup(self, buf: str, pos: int, out: list[str], final: bool) -> int:
-        match = _SPECIAL.search(buf, pos)
-        if match is None:
-            out.append(buf[pos:])
-            return len(buf)
-        i = match.start()
-        out.append(buf[pos:i])
-        char = buf[i]
-        if char == "&":
-            ref = _scan_reference(buf, i, final)
-            if ref is False:
-                return i
-            out.append(ref or "&amp;")
-            return i + (len(ref) if ref else 1)
-        if char == "<":
-            return self._tag(buf, i, out, final)
-        # `>` is always legal escaped, and `]]>` in text would be a syntax error.
-        out.append("&gt;" if char == ">" else "\ufffd")
-        return i + 1
+        """Consume text and tags from buf[pos] for as long as the mode stays MARKUP."""
+        while self.mode is _Mode.MARKUP:
+            match = _MARKUP_STOP.search(buf, pos)
+            end = len(buf) if match is None else match.start()
+            if end > pos:
+                # `>` is always legal escaped, and `]]>` in text would be a syntax error.
+                out.append(buf[pos:end].replace(">", "&gt;"))
+                pos = end
+            if match is None:
+                break
+            if buf[pos] == "&":
+                step = self._reference(buf, pos, out, final)
+            elif buf[pos] == "<":
+                step = self._tag(buf, pos, out, final)
+            else:
+                out.append("\ufffd")
+                step = pos + 1
+            if step == pos:
+                break
+            pos = step
+        return pos
+
+    def _reference(self, buf: str, i: int, out: list[str], final: bool) -> int:
+        ref = _scan_reference(buf, i, final)
+        if ref is False:
+            return i
+        if ref is None:
+            out.append("&amp;")
+            return i + 1
+        out.append(ref[0])
+        return i + ref[1]
 
     def _tag(self, buf: str, i: int, out: list[str], final: bool) -> int:
         tag = _scan_tag(buf, i, final)
         if tag is False:
             return i
-        if not isinstance(tag, _Tag) or not self._is_markup(tag):
+        verdict = self._verdict(buf, tag, out, final) if isinstance(tag, _Tag) else "text"
+        if verdict == "wait":
+            return i
+        if verdict == "text":
             out.append("&lt;")
             return i + 1
+        return tag.end  # type: ignore[union-attr]  # only a tag can be markup
+
+    def _verdict(self, buf: str, tag: _Tag, out: list[str], final: bool) -> _Verdict:
+        top = self.stack[-1]
+        if top == "cards":
+            return self._between_cards(buf, tag, out, final)
+        if top == "card":
+            return self._in_card(buf, tag, out, final)
+        return self._in_field(buf, tag, top, out, final)
+
+    def _between_cards(self, buf: str, tag: _Tag, out: list[str], final: bool) -> _Verdict:
+        if tag.kind in ("cdata", "comment"):
+            return self._special_section(tag, out)
+        if tag.name == "cards" and tag.kind == "close":
+            self._close_to("cards", out)
+            return "markup"
+        if tag.name == "card" and tag.kind == "empty":
+            out.append("<card/>")
+            return "markup"
+        if tag.name == "card" and tag.kind == "open":
+            return self._open_if_markup_follows(buf, tag, out, final)
+        return "text"
+
+    def _in_card(self, buf: str, tag: _Tag, out: list[str], final: bool) -> _Verdict:
+        if tag.kind in ("cdata", "comment"):
+            return self._special_section(tag, out)
+        if tag.kind == "close":
+            if tag.name not in _CONTAINERS:
+                return "text"  # a stray end tag, e.g. a second </front>
+            self._close_to(tag.name, out)  # </cards> also ends a card missing its </card>
+            return "markup"
+        if tag.name == "card" and tag.kind == "open":
+            # A new card while one is open: the previous one forgot its </card>.
+            return self._open_if_markup_follows(buf, tag, out, final, close_first=True)
+        if tag.name in _CONTAINERS:
+            return "text"
+        if tag.kind == "empty":
+            out.append(f"<{tag.name}/>")
+        else:
+            self._open(buf, tag, out)
+        return "markup"
+
+    def _in_field(self, buf: str, tag: _Tag, name: str, out: list[str], final: bool) -> _Verdict:
+        if tag.kind == "cdata":
+            return self._special_section(tag, out)
+        if tag.kind == "open" and tag.name != name:
+            if len(self.mentions) < _MAX_MENTIONS:
+                self.mentions.append(tag.name)
+            return "text"
+        if tag.kind != "close":
+            return "text"  # `<!--`, `<br/>`, or `<front>` inside the front
+        if tag.name != name and self.mentions and tag.name == self.mentions[-1]:
+            self.mentions.pop()  # `<b>bold</b>`
+            return "text"
+        if tag.name == name:
+            return self._end_field_if(self._ends_field(buf, tag, name, final, after=None), out)
+        if (tag.name in _FIELDS or tag.name in self.stack) and tag.name not in self.mentions:
+            # `</back>` in a front, or `</card>` in a back, where the structure goes on.
+            verdict = self._ends_field(buf, tag, name, final, after=_CARD_PARTS)
+            if self._end_field_if(verdict, out) == "markup" and tag.name in self.stack:
+                self._close_to(tag.name, out)
+            return verdict
+        return "text"
+
+    def _ends_field(
+        self, buf: str, tag: _Tag, name: str, final: bool, after: frozenset[str] | None
+    ) -> _Verdict:
+        """Whether the end tag `tag` ends the field `name`: only if the stream ends there or
+        a tag follows (one of `after`, if given) that is not the field's own end tag, which
+        would show that this one was part of the text."""
+        follows = _look_ahead(buf, tag.end, final)
+        if follows == "wait":
+            return "wait"
+        if follows == "end":
+            return "markup"
+        if not isinstance(follows, _Tag) or (after is not None and follows.name not in after):
+            return "text"
+        own_end_next = follows.kind == "close" and follows.name == name
+        return "text" if own_end_next else "markup"
+
+    def _end_field_if(self, verdict: _Verdict, out: list[str]) -> _Verdict:
+        if verdict == "markup":
+            self._close_to(self.stack[-1], out)
+        return verdict
+
+    def _open_if_markup_follows(
+        self, buf: str, tag: _Tag, out: list[str], final: bool, close_first: bool = False
+    ) -> _Verdict:
+        follows = _look_ahead(buf, tag.end, final)
+        if follows == "wait":
+            return "wait"
+        if not isinstance(follows, _Tag):
+            return "text"
+        if close_first:
+            self._close_to("card", out)
+        self._open(buf, tag, out)
+        return "markup"
+
+    def _special_section(self, tag: _Tag, out: list[str]) -> _Verdict:
         if tag.kind == "cdata":
             out.append(_CDATA_OPEN)
             self.mode = _Mode.CDATA
-        elif tag.kind == "comment":
-            self.mode = _Mode.COMMENT  # comments carry nothing: dropped, `--` and all
-        elif tag.kind == "open":
-            out.append(f"<{tag.name}>")
-            self.stack.append(tag.name)
-        elif tag.kind == "empty":
-            out.append(f"<{tag.name}/>")
         else:
-            out.append(f"</{tag.name}>")
-            if self.stack[-1] != tag.name:
-                # Mismatched: lxml reports it as the stream's syntax error; nothing after
-                # it can be parsed, so stop here.
-                self.mode = _Mode.DONE
-            else:
-                self.stack.pop()
-                if not self.stack:
-                    self.mode = _Mode.DONE
-        return tag.end
+            self.mode = _Mode.COMMENT  # comments carry nothing: dropped, `--` and all
+        return "markup"
 
-    def _is_markup(self, tag: _Tag) -> bool:
-        if tag.kind == "cdata":
-            return True
-        if tag.kind == "comment":
-            # Between elements a comment is the model's aside; inside a field `<!--` is
-            # more likely part of an HTML question.
-            return self.stack[-1] in _CONTAINERS
-        if tag.kind == "close":
-            return tag.name in _STRUCTURE or tag.name in self.stack
-        # Any element may open a field of a card (an extra); elsewhere only the format's
-        # own elements are markup, so prose like `Vec<T>` between cards stays text.
-        return self.stack[-1] == "card" or tag.name in _STRUCTURE
+    def _open(self, buf: str, tag: _Tag, out: list[str]) -> None:
+        out.append(f"<{tag.name}{_attributes(buf[tag.start : tag.end])}>")
+        self.stack.append(tag.name)
+        self.mentions.clear()
+
+    def _close_to(self, name: str, out: list[str]) -> None:
+        """Close open elements down to and including `name`."""
+        while self.stack:
+            closed = self.stack.pop()
+            out.append(f"</{closed}>")
+            if closed == name:
+                break
+        self.mentions.clear()
+        if not self.stack:
+            self.mode = _Mode.DONE
 
     def _cdata(self, buf: str, pos: int, out: list[str], final: bool) -> int:
         end = buf.find("]]>", pos)
@@ -260,46 +483,75 @@ def _partial_suffix(buf: str, terminator: str) -> int:
     return 0
 
 
+# Only XML's own blanks are layout: a no-break space (`&nbsp;`) is part of the text.
+_LAYOUT_BLANKS: Final = re.compile(r"[ \t\r\n]+")
+
+
 def _normalise_field(text: str) -> str:
-    """One line of text: runs of whitespace become one space. Several lines (code, lists):
-    the lines and their relative indentation carry meaning, so only the indentation the XML
+    """One line of text: runs of blanks become one space. Several lines (code, lists): the
+    lines and their relative indentation carry meaning, so only the indentation the XML
     layout added, trailing blanks and blank lines at both ends are removed."""
-    lines = [line.rstrip() for line in text.split("\n")]
-    if sum(1 for line in lines if line) <= 1:
-        return " ".join(text.split())
+    lines = [line.rstrip(" \t\r") for line in text.split("\n")]
+    if sum(1 for line in lines if line.strip(" \t")) <= 1:
+        return _one_line(text)
     # The first line often sits right after `<front>`, unindented; dedent the rest alone.
-    head, body = lines[0].strip(), textwrap.dedent("\n".join(lines[1:]))
+    head, body = lines[0].strip(" \t"), textwrap.dedent("\n".join(lines[1:]))
     return f"{head}\n{body}".strip("\n")
+
+
+def _one_line(text: str) -> str:
+    if text.isascii():  # the fast path: here str.split() splits on exactly XML's blanks
+        return " ".join(text.split())
+    return _LAYOUT_BLANKS.sub(" ", text).strip(" ")
 
 
 @dataclass(frozen=True)
 class ParsedCard:
     """One card as the model wrote it. Every field is normalised (`_normalise_field`);
-    `extra` maps each other child element to its text, first occurrence winning. It is left
-    out of the hash so that cards can go in sets."""
+    `extra` maps each other child element to its text, first occurrence winning, and
+    `attributes` holds the `<card>` element's own (`type="cloze"`). Both are left out of the
+    hash so that cards can go in sets."""
 
     front: str
     back: str
     extra: dict[str, str] = field(default_factory=dict, hash=False)
+    attributes: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+# Text is handed to the escaper and lxml in slices of at most this many characters, so the
+# bounds below are checked that often however large a chunk the provider sends.
+_SLICE_CHARS: Final = 4096
 
 
 class CardStreamParser:
     """Feed the LLM's text chunk by chunk; each `feed` returns the cards it completed.
 
     Neither `feed` nor `close` raises on any text. After `close()`:
-    - `complete`: `</cards>` was seen; the stream is whole.
-    - `truncated`: it ended early (inside a card, before `</cards>`, or had no `<cards>`).
-    - `error`: why it is not complete (a syntax error or the truncation), else None.
+    - `complete`: the root was closed (`</cards>`, or the end of a reply without the
+      wrapper); the stream is whole.
+    - `truncated`: it ended early (inside a card, before `</cards>`, or held no card).
+    - `error`: why it is not complete (a syntax error, a bound, or the truncation).
     - `skipped`: cards dropped for a missing or empty front or back, or a field longer than
       `max_field_chars`.
-    A syntax error sets `error` at once; later feeds return nothing.
+    `failed` is set at once (with `error`) when nothing more can be parsed: a syntax error,
+    more than `max_prose_chars` before the first card, or more than `max_card_chars` since
+    the last card ended (a tag that never closes). Later feeds then return nothing, so the
+    caller can stop reading.
     """
 
-    def __init__(self, max_field_chars: int = 2000) -> None:
+    def __init__(
+        self,
+        max_field_chars: int = 2000,
+        max_card_chars: int = 64 * 1024,
+        max_prose_chars: int = 16 * 1024,
+    ) -> None:
         self.max_field_chars = max_field_chars
+        self.max_card_chars = max_card_chars
+        self.max_prose_chars = max_prose_chars
         self.skipped = 0
         self.complete = False
         self.truncated = False
+        self.failed = False
         self.error: str | None = None
         self._escaper = _Escaper()
         self._xml = etree.XMLPullParser(
@@ -311,21 +563,25 @@ class CardStreamParser:
             load_dtd=False,
             huge_tree=False,
         )
-        self._failed = False
+        self._cards_ended = 0
+        self._chars_since_card = 0  # fed since the last card ended, or since the start
         self._closed = False
 
     def feed(self, text: str) -> list[ParsedCard]:
-        if self._failed or self._closed:
-            return []
-        return self._parse(self._escaper.feed(text))
+        cards: list[ParsedCard] = []
+        for start in range(0, len(text), _SLICE_CHARS):
+            if self.failed or self.complete or self._closed:
+                break
+            cards += self._feed_slice(text[start : start + _SLICE_CHARS])
+        return cards
 
     def close(self) -> list[ParsedCard]:
         """End of stream. Never raises; sets `truncated` and `error` if it ended early."""
         if self._closed:
             return []
-        cards = [] if self._failed else self._parse(self._escaper.feed("", final=True))
+        cards = [] if self.failed else self._parse(self._escaper.feed("", final=True))
         self._closed = True
-        if not self.complete and not self._failed:
+        if not self.complete and not self.failed:
             self.truncated = True
             self.error = self._truncation_reason()
         try:
@@ -334,9 +590,29 @@ class CardStreamParser:
             pass  # already reported above; close() only frees libxml2's context here
         return cards
 
+    def _feed_slice(self, text: str) -> list[ParsedCard]:
+        ended_before = self._cards_ended
+        cards = self._parse(self._escaper.feed(text))
+        if self._cards_ended != ended_before:
+            self._chars_since_card = 0
+        else:
+            self._chars_since_card += len(text)
+        if self.failed or self.complete:
+            return cards
+        if self._escaper.mode is _Mode.PRELUDE:
+            if self._chars_since_card > self.max_prose_chars:
+                self._fail(f"no <cards> or <card> in the first {self.max_prose_chars} characters")
+        elif self._chars_since_card > self.max_card_chars:
+            self._fail(f"no card ended within {self.max_card_chars} characters")
+        return cards
+
+    def _fail(self, reason: str) -> None:
+        self.failed = True
+        self.error = reason
+
     def _truncation_reason(self) -> str:
         if self._escaper.mode is _Mode.PRELUDE:
-            return "no <cards> element in the stream"
+            return "no <cards> or <card> element in the stream"
         if len(self._escaper.stack) >= 2:
             return "the stream ended inside a card"
         return "the stream ended before </cards>"
@@ -346,9 +622,8 @@ class CardStreamParser:
             try:
                 self._xml.feed(xml_text.encode("utf-8"))
             except etree.XMLSyntaxError as exc:
-                self._failed = True
                 message = _POSITIONS.sub("", str(exc.msg or exc))
-                self.error = f"invalid XML: {message}"
+                self._fail(f"invalid XML: {message}")
         # Read events even after a failure: cards completed before the error are good.
         return [card for card in map(self._on_end, self._xml.read_events()) if card]
 
@@ -360,7 +635,8 @@ class CardStreamParser:
                 self.complete = True
             return None
         if parent is None or parent.tag != "cards":
-            return None  # a <card> nested in a field is just part of that field
+            return None
+        self._cards_ended += 1
         card = self._to_card(element)
         # Keep memory flat over a long stream: drop cards already turned into objects.
         element.clear()
@@ -378,4 +654,4 @@ class CardStreamParser:
         if not front or not back or too_long:
             self.skipped += 1
             return None
-        return ParsedCard(front=front, back=back, extra=fields)
+        return ParsedCard(front=front, back=back, extra=fields, attributes=dict(element.attrib))

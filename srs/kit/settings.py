@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     llm_max_tokens: int = 4096
     llm_temperature: float = 0.7
     local_threads: int | None = None
+    # Dedup embeddings: the local all-MiniLM-L6-v2, or the provider's /embeddings with
+    # SRS_EMBEDDINGS_MODEL. The thresholds fit MiniLM: measure another model's with
+    # bench/dedup_eval.py before changing model.
+    embeddings: Literal["local", "provider"] = "local"
+    embeddings_model: str | None = None
+    dedup_card_threshold: float = Field(0.77, gt=0, le=1)
+    dedup_answer_threshold: float = Field(0.84, gt=0, le=1)
 
     # Generation and the study buffer.
     batch_size: int = Field(10, ge=1, le=50)

@@ -1,115 +1,142 @@
+"""The pure dedup core, on hand-made vectors: fast, no model."""
+
 import time
 
+import numpy as np
 import pytest
 
-from srs.generation.dedup import DEFAULT_THRESHOLD, DedupIndex, normalize, signature
-
-DUPLICATES = [
-    ("What year was the Bastille stormed?", "In what year was the storming of the Bastille?"),
-    ("What is Python?", "What is Python? (beginner)"),
-    ("What is Python?", "what is python"),
-    ("What is Python?", "  WHAT   is Python?!  "),
-    ("What is the capital of France?", "what's the capital of france"),
-    ("What is the capital of France?", "What is France's capital?"),
-    ("Define entropy.", "What is entropy?"),
-    ("What does entropy mean?", "What is the meaning of entropy?"),
-    ("Who wrote Hamlet?", "Who wrote 'Hamlet'?"),
-    ("How many moons does Mars have?", "How many moons has Mars?"),
-    ("Which planets have rings?", "Which planet has rings?"),
-    ("What year did the Bastille fall?", "What year did the Bastille fall in Paris?"),
-    ("日本の首都はどこですか？", "日本の首都はどこですか"),
-    ("What is it?", "what is it"),
-]
-
-DISTINCT = [
-    ("What is the capital of France?", "What is the capital of Germany?"),
-    ("What is the population of France?", "What is the capital of France?"),
-    ("What is Python?", "What is a Python list?"),
-    ("When did the Bastille fall?", "Who stormed the Bastille?"),
-    ("What does `len()` return?", "What does `print()` return?"),
-    ("日本の首都はどこですか？", "フランスの首都はどこですか？"),
-    ("What is C++?", "What is C#?"),
-    ("What is f(x) when x = 0?", "What is f(y) when y = 0?"),
-    ("What is the derivative of (x+1)^2?", "What is the derivative of (x+2)^2?"),
-    ("Which is a mammal?", "Which is not a mammal?"),
-    ("What is the speed of light?", "What is the speed of light in a vacuum?"),
-    (
-        "What is the worst-case time complexity of quicksort?",
-        "What is the average time complexity of quicksort?",
-    ),
-    ("What is it?", "What is this?"),
-]
+from srs.generation.dedup import (
+    ANSWER_THRESHOLD,
+    CARD_THRESHOLD,
+    CardText,
+    CardVectors,
+    DedupIndex,
+    Thresholds,
+    answer_contained,
+    numbers,
+    numbers_conflict,
+    same_fact,
+)
 
 
-@pytest.mark.parametrize(("existing", "new"), DUPLICATES)
-def test_duplicates_are_caught(existing: str, new: str) -> None:
-    assert DedupIndex([existing]).duplicate_of(new) == existing
-    assert DedupIndex([new]).duplicate_of(existing) == new
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
 
 
-@pytest.mark.parametrize(("existing", "new"), DISTINCT)
-def test_distinct_fronts_sharing_words_are_kept(existing: str, new: str) -> None:
-    assert DedupIndex([existing]).duplicate_of(new) is None
-    assert DedupIndex([new]).duplicate_of(existing) is None
+def at_angle(cosine: float) -> np.ndarray:
+    """A unit vector whose cosine with (1, 0) is `cosine`."""
+    return unit(cosine, float(np.sqrt(1 - cosine**2)))
 
 
-def test_normalize() -> None:
-    assert normalize("  What is Python?  (Beginner) ") == "what is python"
-    assert normalize("What is  C++ vs C#?") == "what is c++ vs c#"
-    assert normalize("Why isn't f(x) defined?") == "why is not f x defined"
-    assert normalize("ＡＢＣ") == "abc"
+BASTILLE = CardText("What year was the Bastille stormed?", "1789")
+BASTILLE_AGAIN = CardText("In what year was the storming of the Bastille?", "In 1789")
+CLOSE = CardVectors(card=at_angle(0.95), answer=at_angle(0.95))
+FAR = CardVectors(card=at_angle(0.30), answer=at_angle(0.30))
+ORIGIN = CardVectors(card=unit(1, 0), answer=unit(1, 0))
 
 
-def test_signature_drops_stopwords_and_stems() -> None:
-    assert signature("In what year was the storming of the Bastille?") == signature(
-        "What year was the Bastille stormed?"
+def test_a_paraphrase_with_the_same_answer_is_the_same_fact() -> None:
+    assert same_fact(BASTILLE_AGAIN, CLOSE, BASTILLE, ORIGIN)
+
+
+def test_distant_cards_are_different_facts() -> None:
+    assert not same_fact(BASTILLE_AGAIN, FAR, BASTILLE, ORIGIN)
+
+
+def test_close_cards_with_different_answers_are_different_facts() -> None:
+    austria = CardText("What is the capital of Austria?", "Vienna")
+    australia = CardText("What is the capital of Australia?", "Canberra")
+    close_card_far_answer = CardVectors(card=at_angle(0.95), answer=at_angle(0.2))
+    assert not same_fact(australia, close_card_far_answer, austria, ORIGIN)
+
+
+def test_an_answer_that_contains_the_other_agrees_even_when_its_vector_is_far() -> None:
+    everest = CardText("What is the highest mountain on Earth?", "Mount Everest")
+    again = CardText("Name the tallest mountain in the world.", "Everest")
+    close_card_far_answer = CardVectors(card=at_angle(0.9), answer=at_angle(0.5))
+    assert same_fact(again, close_card_far_answer, everest, ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (CardText("When did World War I begin?", "1914"), CardText("When did World War II begin?", "1939")),
+        (CardText("Atomic number of carbon?", "6"), CardText("Atomic mass of carbon?", "About 12.011 u")),
+        (CardText("What does HTTP 404 mean?", "Not Found"), CardText("What does HTTP 403 mean?", "Not allowed")),
+    ],
+)
+def test_conflicting_numbers_make_different_facts_whatever_the_vectors(a, b) -> None:
+    identical = CardVectors(card=unit(1, 0), answer=unit(1, 0))
+    assert numbers_conflict(a, b)
+    assert not same_fact(b, identical, a, ORIGIN)
+
+
+def test_numbers_agree_when_one_card_has_more_of_them() -> None:
+    assert not numbers_conflict(
+        CardText("When did World War I begin?", "1914"),
+        CardText("In which year did the First World War start?", "On 28 July 1914"),
     )
-    assert signature("Who stopped the running man?") == frozenset({"stop", "run", "man"})
+    assert numbers("About 300,000 km/s, or 3.0e8 m/s") == {"300000", "30", "8"}
 
 
-def test_signature_falls_back_to_the_normalised_front() -> None:
-    assert signature("What is it?") == frozenset({"what is it"})
-    assert signature("日本の首都は？") == frozenset({"日本の首都は"})
+def test_answer_containment_ignores_articles_case_and_plurals() -> None:
+    assert answer_contained("The Nile", "nile river")
+    assert answer_contained("Thanks", "Thank you")
+    assert answer_contained("6", "6 protons")
+    assert not answer_contained("Yes", "No, it is a mammal")
+    assert not answer_contained("went", "gone")
+    assert not answer_contained("", "anything")
 
 
-def test_best_match_wins_and_ties_go_to_the_earliest() -> None:
-    index = DedupIndex(
-        ["What year did the Bastille fall in Paris?", "What year did the Bastille fall?"]
-    )
-    assert index.duplicate_of("In what year did the Bastille fall?") == (
-        "What year did the Bastille fall?"
-    )
-    index = DedupIndex(["Capital of France today?", "France capital today?"])
-    assert index.duplicate_of("today: capital of France") == "Capital of France today?"
-
-
-def test_add_and_len_count_distinct_fronts() -> None:
+def test_the_index_returns_the_most_similar_card_whose_answer_agrees() -> None:
     index = DedupIndex()
-    assert len(index) == 0 and index.duplicate_of("What is Python?") is None
-    index.add("What is Python?")
-    index.add("what is python")
-    index.add("What is a Python list?")
-    assert len(index) == 2
-    assert index.duplicate_of("What is Python") == "What is Python?"
+    index.add(1, CardText("Capital of Austria?", "Vienna"), CardVectors(at_angle(0.99), unit(0, 1)))
+    index.add(2, BASTILLE, CardVectors(at_angle(0.90), unit(1, 0)))
+    index.add(3, CardText("Bastille year?", "1789"), CardVectors(at_angle(0.85), unit(1, 0)))
+    match = index.duplicate_of(BASTILLE_AGAIN, ORIGIN)
+    # Card 1 is closer but its answer disagrees; card 2 is the closest that agrees.
+    assert match is not None and match.card_id == 2
+    assert match.score == pytest.approx(0.90, abs=1e-3)
 
 
-def test_threshold_is_configurable_and_checked() -> None:
-    assert DedupIndex(["What is Python?"], threshold=0.5).duplicate_of("What is a Python list?")
-    assert 0.5 < DEFAULT_THRESHOLD <= 1
+def test_an_empty_index_holds_no_duplicate_and_grows_past_its_first_block() -> None:
+    index = DedupIndex()
+    assert index.duplicate_of(BASTILLE, ORIGIN) is None
+    for card_id in range(200):
+        index.add(card_id, CardText(f"Q{card_id}", f"A{card_id}"), FAR)
+    index.add(999, BASTILLE, ORIGIN)
+    assert len(index) == 201
+    assert index.duplicate_of(BASTILLE_AGAIN, CLOSE).card_id == 999
+
+
+def test_vectors_of_another_size_are_refused() -> None:
+    index = DedupIndex()
+    index.add(1, BASTILLE, ORIGIN)
     with pytest.raises(ValueError):
-        DedupIndex(threshold=0)
+        index.add(2, BASTILLE, CardVectors(card=unit(1, 0, 0), answer=unit(1, 0, 0)))
 
 
-def test_a_deck_of_five_thousand_fronts_stays_fast() -> None:
-    subjects = ["France", "Germany", "Python", "Rust", "the Bastille", "Mars", "entropy"]
-    aspects = ["capital", "history", "population", "origin", "purpose", "syntax", "size"]
-    fronts = [
-        f"What is the {aspects[i % 7]} of {subjects[i // 7 % 7]} in case {i}?" for i in range(5000)
-    ]
+def test_thresholds_are_checked_and_the_defaults_sit_in_range() -> None:
+    assert 0 < CARD_THRESHOLD < 1 and 0 < ANSWER_THRESHOLD < 1
+    with pytest.raises(ValueError):
+        Thresholds(card=0)
+    strict = DedupIndex(Thresholds(card=0.99, answer=0.99))
+    strict.add(1, BASTILLE, ORIGIN)
+    assert strict.duplicate_of(BASTILLE_AGAIN, CLOSE) is None
+
+
+def test_a_check_against_five_thousand_cards_takes_well_under_20_ms() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((5000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = DedupIndex()
+    for i, v in enumerate(vectors):
+        index.add(i, CardText(f"Question {i}?", f"Answer {i}"), CardVectors(v, v))
+    probe = CardVectors(vectors[4321], vectors[4321])
     started = time.perf_counter()
-    index = DedupIndex(fronts)
-    hits = sum(index.duplicate_of(f"In what {f[8:]}") is not None for f in fronts)
-    misses = sum(index.duplicate_of(f"Who wrote the {f[12:]} twice") is None for f in fronts)
-    elapsed = time.perf_counter() - started
-    assert (len(index), hits, misses) == (5000, 5000, 5000)
-    assert elapsed < 5
+    for _ in range(50):
+        match = index.duplicate_of(CardText("Question 4321 again?", "Answer 4321"), probe)
+    per_check = (time.perf_counter() - started) / 50
+    assert match is not None and match.card_id == 4321
+    assert per_check < 0.020

@@ -2,6 +2,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass
+from html.entities import html5
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -77,9 +78,14 @@ def test_first_occurrence_of_a_repeated_element_wins() -> None:
     assert run([stream]).cards == [ParsedCard("q", "a", {"hint": "one"})]
 
 
-def test_attributes_on_tags_are_accepted_and_ignored() -> None:
-    stream = '<cards topic="x">' + "<card id=\"1\"><front lang='en'>q</front><back>a</back></card>"
-    assert run([stream + "</cards>"]).cards == [ParsedCard("q", "a", {})]
+def test_attributes_are_accepted_and_the_cards_own_are_kept() -> None:
+    card = "<card id=\"1\" Type='cloze' x:y='z' id='2' note='a &amp; b &eacute; &lt;'><front lang='en'>"
+    stream = '<cards topic="x">' + card + "q</front><back>a</back></card></cards>"
+    outcome = run([stream])
+    assert outcome.cards == [
+        ParsedCard("q", "a", {}, {"id": "1", "type": "cloze", "note": "a & b é <"})
+    ]
+    assert outcome.error is None
 
 
 def test_self_closing_cards_is_an_empty_complete_stream() -> None:
@@ -257,21 +263,29 @@ def test_stream_cut_between_cards() -> None:
     assert outcome.error == "the stream ended before </cards>"
 
 
-def test_mismatched_tags_stop_the_parse_and_keep_earlier_cards() -> None:
-    parser = CardStreamParser()
-    cards = parser.feed("<cards>" + card_xml("q1", "a1") + "<card><front>a</back>")
-    assert cards == [ParsedCard("q1", "a1", {})]
-    assert parser.error is not None and "mismatch" in parser.error
-    assert "line" not in parser.error  # positions in the escaped text would mislead
-    assert parser.feed(card_xml("q2", "a2") + "</cards>") == []
-    assert parser.close() == []
-    assert not parser.complete and not parser.truncated
+@pytest.mark.parametrize(
+    ("broken", "recovered"),
+    [
+        ("<card><front>a</back></card>", None),  # a swapped end tag, then no back
+        ("<card><front>a</back><back>b</card>", ParsedCard("a", "b", {})),
+        ("<card><front>q<back>a</back></card>", None),  # a forgotten </front>
+        ("<card><front>q</front></card>", None),
+    ],
+)
+def test_a_broken_card_costs_at_most_itself(broken: str, recovered: ParsedCard | None) -> None:
+    stream = cards_xml(card_xml("q1", "a1"), broken, card_xml("q2", "a2"))
+    middle = [recovered] if recovered else []
+    for chunks in ([stream], list(stream)):
+        outcome = run(chunks)
+        assert outcome.cards == [ParsedCard("q1", "a1", {}), *middle, ParsedCard("q2", "a2", {})]
+        assert (outcome.skipped, outcome.complete, outcome.error) == (len(middle) ^ 1, True, None)
 
 
-def test_a_forgotten_end_tag_is_an_error_not_a_swallowed_stream() -> None:
-    outcome = run([cards_xml(card_xml("q1", "a1"), "<card><front>q<back>a</back></card>")])
-    assert outcome.cards == [ParsedCard("q1", "a1", {})]
-    assert outcome.error is not None and not outcome.complete
+def test_a_forgotten_card_end_tag_is_implied_by_the_next_card() -> None:
+    stream = "<cards><card><front>q1</front><back>a1</back>\n<card><front>q2</front><back>a2</back></cards>"
+    outcome = run([stream])
+    assert outcome.cards == [ParsedCard("q1", "a1", {}), ParsedCard("q2", "a2", {})]
+    assert outcome.complete and outcome.error is None
 
 
 @pytest.mark.parametrize(
@@ -299,7 +313,7 @@ def test_garbage_never_raises_and_yields_nothing(garbage: str) -> None:
 
 
 def test_no_cards_element_is_reported() -> None:
-    assert run(["Here are your cards: none"]).error == "no <cards> element in the stream"
+    assert run(["Here are your cards: none"]).error == "no <cards> or <card> element in the stream"
 
 
 def test_close_twice_and_feed_after_close_are_harmless() -> None:
@@ -461,6 +475,209 @@ def test_feed_never_raises_on_arbitrary_chunks(chunks: list[str]) -> None:
     for chunk in chunks:
         parser.feed(chunk)
     parser.close()
+
+
+# --- the three cases that must cost no card (issue 10) ---------------------------------------
+
+_WORD = st.text(st.characters(codec="ascii", categories=("L", "N")), min_size=1, max_size=5)
+# fmt: off
+_TAG_MENTIONS = [
+    "<front>", "</front>", "<back>", "</back>", "<card>", "</card>", "<cards>", "</cards>",
+    "<Card>", "</CARD>", "<br>", "<b>", "</b>", "<p>", "<card/>", "<!--", "List<T>", "a<b",
+]
+# fmt: on
+
+
+@st.composite
+def _mentioning_field(draw: st.DrawFn) -> str:
+    """A line that mentions tags of the format, as a card about XML or HTML would. Each end
+    tag is followed by a word or by the field's end: `</front> <back>` is indistinguishable
+    from structure, and is read as structure."""
+    parts = draw(st.lists(st.tuples(_WORD, st.sampled_from(_TAG_MENTIONS)), min_size=1, max_size=4))
+    text = " ".join(f"{word} {tag}" for word, tag in parts)
+    return text + draw(st.sampled_from(["", " " + draw(_WORD)]))
+
+
+def _split_anywhere(stream: str, data: st.DataObject) -> list[str]:
+    return split_at(stream, data.draw(st.lists(st.integers(0, len(stream)), max_size=30)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_mentioning_field(), _mentioning_field()), min_size=1, max_size=5), st.data()
+)
+def test_cards_that_mention_tags_keep_their_text_and_the_later_cards(
+    fields: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    stream = cards_xml(*(card_xml(front, back) for front, back in fields))
+    outcome = run(_split_anywhere(stream, data))
+    assert outcome == Outcome([ParsedCard(f, b, {}) for f, b in fields], 0, True, False, None)
+
+
+def test_the_examples_from_the_issue() -> None:
+    stream = cards_xml(
+        card_xml("What does the <back> tag hold?", "The answer"),
+        card_xml("How do you break a line in HTML?", "Use <br> for a line break"),
+        card_xml("What ends a card?", "</card>, after the <back>"),
+        card_xml("Which is the root, <cards> or <card>?", "<cards>"),
+        card_xml("last", "card"),
+    )
+    outcome = run([stream])
+    assert [c.back for c in outcome.cards] == [
+        "The answer",
+        "Use <br> for a line break",
+        "</card>, after the <back>",
+        "<cards>",
+        "card",
+    ]
+    assert outcome.error is None
+
+
+def test_without_the_wrapper_the_list_starts_on_a_line_of_its_own() -> None:
+    # A card quoted in a sentence (perhaps the learner's own text, echoed) is not the list.
+    quoted = "You asked: <card><front>x</front><back>y</back></card>, so:\n"
+    outcome = run([quoted + "  " + card_xml("q", "a")])
+    assert outcome.cards == [ParsedCard("q", "a", {})]
+    assert outcome.complete and outcome.error is None
+
+
+def _cased(name: str, style: str) -> str:
+    return {"lower": name, "title": name.title(), "upper": name.upper()}[style]
+
+
+@st.composite
+def _loose_reply(draw: st.DrawFn) -> tuple[list[ParsedCard], str]:
+    """A reply as models write it: any tag case, with or without the <cards> wrapper,
+    behind a markdown fence or prose (which may name the tags), with attributes."""
+    token = st.text(_TEXT_CHARS, min_size=1, max_size=6)
+    cards = draw(st.lists(st.tuples(_field(token), _field(token)), min_size=1, max_size=5))
+    style = st.sampled_from(["lower", "title", "upper"])
+    parts = []
+    for front, back in cards:
+        card, f, b = (_cased(name, draw(style)) for name in ("card", "front", "back"))
+        attributes = draw(st.sampled_from(["", ' type="basic"', " ID='7'"]))
+        parts.append(
+            f"<{card}{attributes}>\n  <{f}>{escape(front)}</{f}>"
+            f"<{b}>{escape(back)}</{b}>\n</{card}>"
+        )
+    wrapper = draw(st.sampled_from([None, "cards", "Cards", "CARDS"]))
+    body = "\n".join(parts)
+    if wrapper:
+        body = f"<{wrapper}>\n{body}\n</{wrapper}>"
+    prelude = draw(
+        st.sampled_from(
+            [
+                "",
+                "```xml\n",
+                "Sure! Here are your cards:\n\n```xml\n",
+                "Each <card> holds a <front> and a <back>:\n",
+                "<?xml version='1.0'?>\n",
+            ]
+        )
+    )
+    tail = draw(st.sampled_from(["", "\n```", "\n```\nEach <card> above stands alone."]))
+    expected = [ParsedCard(front, back, {}) for front, back in cards]
+    return expected, prelude + body + tail
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_loose_reply(), st.data())
+def test_replies_without_the_wrapper_or_in_capitals_give_every_card(
+    generated: tuple[list[ParsedCard], str], data: st.DataObject
+) -> None:
+    expected, stream = generated
+    outcome = run(_split_anywhere(stream, data))
+    assert [(c.front, c.back) for c in outcome.cards] == [(c.front, c.back) for c in expected]
+    assert (outcome.skipped, outcome.complete, outcome.error) == (0, True, None)
+
+
+# Named references whose text is not blank: layout blanks are normalised away.
+_HTML_ENTITIES = sorted(
+    name
+    for name, text in html5.items()
+    if name.endswith(";") and not text.isspace() and not set(text) & set(" \t\r\n")
+)
+_ENTITY_OR_TEXT = st.one_of(
+    st.sampled_from(_HTML_ENTITIES).map(lambda name: ("&" + name, html5[name])),
+    st.sampled_from(["&#233;", "&#x1F600;", "AT&T", "&", "&foo;", "x"]).map(
+        lambda raw: (raw, {"&#233;": "é", "&#x1F600;": "😀"}.get(raw, raw))
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(_ENTITY_OR_TEXT, min_size=1, max_size=6), min_size=1, max_size=4), st.data()
+)
+def test_html_named_entities_become_their_characters(
+    fronts: list[list[tuple[str, str]]], data: st.DataObject
+) -> None:
+    raw = [" ".join(written for written, _ in parts) for parts in fronts]
+    stream = cards_xml(*(card_xml(front, "a") for front in raw))
+    outcome = run(_split_anywhere(stream, data))
+    expected = [" ".join(text for _, text in parts) for parts in fronts]
+    assert [c.front for c in outcome.cards] == expected
+    assert outcome.error is None
+
+
+def test_entities_from_a_doctype_stay_inert_even_with_html_names() -> None:
+    doctype = (
+        '<!DOCTYPE cards [<!ENTITY nbsp "pwned"><!ENTITY eacute SYSTEM "file:///etc/passwd">]>'
+    )
+    outcome = run([doctype + cards_xml(card_xml("caf&eacute;&nbsp;!", doctype + "&nbsp;"))])
+    assert (outcome.cards[0].front, outcome.cards[0].back) == ("café\xa0!", doctype + "\xa0")
+    assert "root:" not in repr(outcome)
+
+
+def test_a_cloze_shaped_card_does_not_break_the_stream() -> None:
+    cloze = '<card type="cloze"><text>The {{c1::Bastille}} fell in 1789</text></card>'
+    outcome = run([cards_xml(cloze, card_xml("q", "a"))])
+    assert outcome.cards == [ParsedCard("q", "a", {})]
+    assert (outcome.skipped, outcome.error) == (1, None)
+
+
+# --- bounds -----------------------------------------------------------------------------------
+
+
+def _feed_until_failed(parser: CardStreamParser, chunks) -> int:
+    """Feed chunks until the parser gives up; return how many characters it took."""
+    fed = 0
+    for chunk in chunks:
+        parser.feed(chunk)
+        fed += len(chunk)
+        if parser.failed:
+            return fed
+    raise AssertionError("the parser never gave up")
+
+
+def test_endless_prose_fails_after_the_prose_cap() -> None:
+    parser = CardStreamParser()
+    fed = _feed_until_failed(parser, itertools.repeat("Let me think about <cards> some more. "))
+    assert 16 * 1024 < fed < 17 * 1024
+    assert parser.error == "no <cards> or <card> in the first 16384 characters"
+    assert parser.feed(cards_xml(card_xml("q", "a"))) == [] and parser.close() == []
+
+
+def test_a_front_that_never_closes_fails_after_the_card_cap() -> None:
+    parser = CardStreamParser()
+    assert parser.feed("<cards>" + card_xml("q1", "a1")) == [ParsedCard("q1", "a1", {})]
+    fed = _feed_until_failed(parser, itertools.chain(["<card><front>"], itertools.repeat("x")))
+    assert 64 * 1024 < fed < 65 * 1024
+    assert parser.error == "no card ended within 65536 characters"
+
+
+def test_one_huge_chunk_is_cut_at_the_bound_not_parsed_whole() -> None:
+    parser = CardStreamParser()
+    started = time.perf_counter()
+    assert parser.feed("<cards><card><front>" + "a<b & " * 2_000_000) == []
+    assert parser.failed and time.perf_counter() - started < 1
+
+
+def test_long_replies_within_the_bounds_parse_whole() -> None:
+    cards = [card_xml(f"q{i}", "a" * 1500) for i in range(100)]  # 150 KB, ~1.5 KB a card
+    stream = "x" * 15_000 + cards_xml(*cards)
+    outcome = run(split_at(stream, list(range(0, len(stream), 4096))))
+    assert len(outcome.cards) == 100 and outcome.complete and outcome.error is None
 
 
 # --- performance ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """A scripted LLM server over real HTTP on 127.0.0.1, for tests and benchmarks.
 
 It speaks just enough HTTP/1.1 to stream like OpenAI (`POST /v1/chat/completions`) and
-Anthropic (`POST /v1/messages`): each body chunk is written and drained on its own with
+Anthropic (`POST /v1/messages`), and to answer OpenAI-style `POST /v1/embeddings` with
+`server.embed(text)` (a bag-of-words vector by default; scripted failures come from
+`server.script_embeddings([Reply(status=...)])`): each body chunk is written and drained on its own with
 TCP_NODELAY, so a client sees tokens arrive at the scripted pace. Each request consumes
 one scripted `Reply`; when the script is empty, `server.default` answers.
 
@@ -13,11 +15,13 @@ one scripted `Reply`; when the script is empty, `server.default` answers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
@@ -52,6 +56,9 @@ class Reply:
     disconnect_after_chars: int | None = None  # close the connection after this much text
     stall_after_chars: int | None = None  # stop sending, keep the connection open
     hang: bool = False  # the 200 headers and opening event, then no text (stall_after_chars=0)
+    # After `text`, send this over and over (whole copies, about chunk_chars a chunk) until
+    # the client goes away.
+    endless: str | None = None
     error_event: str | None = None  # after the text, an in-stream error of this type
     input_tokens: int | None = None  # reported usage; default: prompt characters / 4
     output_tokens: int | None = None  # default: the number of chunks sent
@@ -97,6 +104,8 @@ class ScriptedLLMServer:
         self.emitted: list[list[tuple[float, str]]] = []
         self.port = 0
         self._script: list[Reply] = []
+        self._embedding_script: list[Reply] = []
+        self.embed: Callable[[str], list[float]] = bag_of_words
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -110,6 +119,10 @@ class ScriptedLLMServer:
     def script(self, replies: Iterable[Reply]) -> None:
         with self._lock:
             self._script.extend(replies)
+
+    def script_embeddings(self, replies: Iterable[Reply]) -> None:
+        with self._lock:
+            self._embedding_script.extend(replies)
 
     def start(self) -> Self:
         self._thread.start()
@@ -162,6 +175,10 @@ class ScriptedLLMServer:
     async def _respond(
         self, request: ReceivedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        if request.path == "/v1/embeddings":
+            writer.write(self._embeddings(request))
+            await writer.drain()
+            return
         dialect = _DIALECTS.get(request.path)
         reply = self._next_reply() if dialect else None  # a wrong path uses up no reply
         if dialect is None or reply is None:
@@ -174,6 +191,18 @@ class ScriptedLLMServer:
                                      **reply.headers}))
             await self._stream(request, reply, dialect, reader, writer)
         await writer.drain()
+
+    def _embeddings(self, request: ReceivedRequest) -> bytes:
+        with self._lock:
+            reply = self._embedding_script.pop(0) if self._embedding_script else None
+        if reply is not None and reply.status != 200:
+            return _json_response(reply.status, _OpenAI().error_body(reply), reply.headers)
+        texts = request.json.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        data = [{"object": "embedding", "index": i, "embedding": self.embed(t)}
+                for i, t in enumerate(texts)]
+        return _json_response(200, {"object": "list", "data": data,
+                                    "model": request.json.get("model")}, {})
 
     async def _stream(
         self,
@@ -198,6 +227,13 @@ class ScriptedLLMServer:
             await _send(writer, dialect.delta(text[index:index + reply.chunk_chars]))
             usage.output += 1
             emitted.append((time.monotonic(), text[:index + reply.chunk_chars]))
+        if reply.endless:
+            # Not recorded in `emitted`: the cumulative text would grow without end.
+            piece = reply.endless * max(1, reply.chunk_chars // len(reply.endless))
+            while True:  # ends when the client closes the connection (ConnectionError)
+                await asyncio.sleep(max(0.0, started + usage.output * interval - time.monotonic()))
+                await _send(writer, dialect.delta(piece))
+                usage.output += 1
         if stall_at is not None:
             await reader.read()  # returns when the client gives up and closes
             return
@@ -335,3 +371,11 @@ def _json_response(status: int, payload: dict[str, Any], headers: dict[str, str]
     body = json.dumps(payload).encode()
     return _head(status, {"Content-Type": "application/json",
                           "Content-Length": str(len(body)), **headers}) + body
+
+
+def bag_of_words(text: str, dimensions: int = 256) -> list[float]:
+    """A deterministic stand-in embedding: equal word sets give equal vectors."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.casefold()):
+        vector[int(hashlib.sha1(word.encode()).hexdigest(), 16) % dimensions] += 1.0
+    return vector
