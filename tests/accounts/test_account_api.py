@@ -138,29 +138,40 @@ def _fill_account(api) -> dict:
     return topic
 
 
-def _rows_of(engine, user_id: int) -> dict[str, int]:
-    """Rows of every table that belong to the user: by user_id, or through their topics and
-    cards (so a table added later, keyed by topic or card, is checked too)."""
+_OWNED = ("users", "topics", "cards", "generation_jobs")
+
+
+def _owned_ids(engine, user_id: int) -> dict[str, list[int]]:
+    """The ids of the user's own rows in the tables other tables hang from."""
+    with engine.connect() as conn:
+        ids = {
+            name: [
+                r[0]
+                for r in conn.execute(
+                    text(f"SELECT id FROM {name} WHERE user_id = :u"), {"u": user_id}
+                )
+            ]
+            for name in _OWNED[1:]
+        }
+    return {"users": [user_id], **ids}
+
+
+def _rows_of(engine, owned: dict[str, list[int]]) -> dict[str, int]:
+    """Rows of every table in srs.models that belong to the user: the user row, rows with their
+    user_id, and rows whose foreign keys point at their users/topics/cards/jobs rows (so a table
+    added later is checked too)."""
     counts: dict[str, int] = {}
     with engine.connect() as conn:
-        topic_ids = [
-            r[0]
-            for r in conn.execute(text("SELECT id FROM topics WHERE user_id = :u"), {"u": user_id})
-        ]
-        card_ids = [
-            r[0]
-            for r in conn.execute(text("SELECT id FROM cards WHERE user_id = :u"), {"u": user_id})
-        ]
         for table in Base.metadata.sorted_tables:
             where = []
-            if table.name == "users":
-                where.append(table.c.id == user_id)
+            if table.name in owned:
+                where.append(table.c.id.in_(owned[table.name]))
             if "user_id" in table.c:
-                where.append(table.c.user_id == user_id)
-            if "topic_id" in table.c and topic_ids:
-                where.append(table.c.topic_id.in_(topic_ids))
-            if "card_id" in table.c and card_ids:
-                where.append(table.c.card_id.in_(card_ids))
+                where.append(table.c.user_id.in_(owned["users"]))
+            for key in table.foreign_keys:
+                target = key.column.table.name
+                if target in owned and owned[target]:
+                    where.append(key.parent.in_(owned[target]))
             if where:
                 counts[table.name] = conn.scalar(
                     select(func.count()).select_from(table).where(or_(*where))
@@ -189,7 +200,8 @@ def test_delete_account_removes_every_row_of_the_learner_and_nothing_else(
                 "e": (utcnow() + timedelta(hours=1)).replace(tzinfo=None),
             },
         )
-    before = _rows_of(engine, ada_id)
+    ada, bob = _owned_ids(engine, ada_id), _owned_ids(engine, bob_id)
+    before = _rows_of(engine, ada)
     for table in (
         "users",
         "topics",
@@ -202,17 +214,17 @@ def test_delete_account_removes_every_row_of_the_learner_and_nothing_else(
         "password_reset_tokens",
     ):
         assert before[table] > 0, table
-    bob_before = _rows_of(engine, bob_id)
+    bob_before = _rows_of(engine, bob)
 
     refused = api.request("DELETE", "/me", json={"password": "not my password"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "wrong_password"
     assert api.request("DELETE", "/me").status_code == 422  # the password must be given
-    assert _rows_of(engine, ada_id) == before
+    assert _rows_of(engine, ada) == before
 
     deleted = api.request("DELETE", "/me", json={"password": PASSWORD})
     assert deleted.status_code == 204, deleted.text
-    assert _rows_of(engine, ada_id) == {name: 0 for name in before}
-    assert _rows_of(engine, bob_id) == bob_before  # nobody else's data was touched
+    assert _rows_of(engine, ada) == {name: 0 for name in before}
+    assert _rows_of(engine, bob) == bob_before  # nobody else's data was touched
     assert api.get("/me").status_code == 401
     assert _login(api_factory, "ada@example.com", PASSWORD).status_code == 401
     assert other.get(f"/topics/{other_topic['id']}").status_code == 200
