@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
-from srs.accounts.models import AuthToken, User
+from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
@@ -14,6 +14,7 @@ __all__ = [
     "CardEmbedding",
     "DuplicateRejection",
     "GenerationJob",
+    "PasswordResetToken",
     "ProcessedWebhookEvent",
     "ReviewLog",
     "Topic",

@@ -2,8 +2,9 @@
 
 import { ApiError, get, post, whenUnauthorized } from './api.js';
 import { announce, errorBox, h, replace } from './dom.js';
-import { authView } from './views/auth.js';
+import { authView, forgotView, resetView } from './views/auth.js';
 import { cardsView } from './views/cards.js';
+import { settingsView } from './views/settings.js';
 import { statsView } from './views/stats.js';
 import { studyView } from './views/study.js';
 import { topicsView } from './views/topics.js';
@@ -37,10 +38,11 @@ function parse(hash) {
   if (path.length === 0) return { name: 'topics' };
   if (path[0] === 'topics' && path[1] && path[2] === 'cards') return { name: 'cards', topicId: Number(path[1]) };
   if (path[0] === 'topics' && path[1]) return { name: 'study', topicId: Number(path[1]) };
+  if (path[0] === 'reset') return { name: 'reset', token: path[1] || '' };
   return { name: path[0] };
 }
 
-const PUBLIC = new Set(['login', 'signup']);
+const PUBLIC = new Set(['login', 'signup', 'forgot', 'reset']);
 
 function route() {
   current?.controller.abort(); // stops the old view's long-polls, timers and key handlers
@@ -48,7 +50,8 @@ function route() {
   current = { controller };
   let where = parse(location.hash);
   if (!app.user && !PUBLIC.has(where.name)) where = { name: 'login' };
-  if (app.user && PUBLIC.has(where.name)) where = { name: 'topics' };
+  // A reset link opened while signed in still works: it is about the emailed account.
+  if (app.user && PUBLIC.has(where.name) && where.name !== 'reset') where = { name: 'topics' };
   for (const link of nav.querySelectorAll('a[data-route]')) {
     const active = link.dataset.route === where.name || (where.name === 'study' && link.dataset.route === 'topics');
     if (active) link.setAttribute('aria-current', 'page');
@@ -79,6 +82,15 @@ function route() {
       break;
     case 'usage':
       view = usageView(ctx);
+      break;
+    case 'settings':
+      view = settingsView(ctx);
+      break;
+    case 'forgot':
+      view = forgotView(ctx);
+      break;
+    case 'reset':
+      view = resetView(ctx, where.token);
       break;
     default:
       view = notFound();

@@ -29,3 +29,5 @@ USAGE_REPORTS_REFUSED = Counter(
     "srs_usage_reports_refused_total",
     "Usage events Stripe refused for good (a 4xx other than 429); the outbox moved past them",
 )
+MAILS_SENT = Counter("srs_mails_sent_total", "Emails handed to the SMTP server")
+MAIL_FAILURES = Counter("srs_mail_failures_total", "Emails the SMTP server did not take")

@@ -7,8 +7,9 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEV_SECRET = "dev-" + secrets.token_hex(16)
@@ -107,7 +108,6 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_price_pro: str | None = None  # the Checkout price of the Pro plan
     stripe_api_base: str | None = None  # another Stripe API host (a local double in tests)
-    public_url: str | None = None  # where Checkout sends the learner back; default: the request's
     # Flagged generated cards refunded per period, in percent of the plan's cards.
     refund_percent: int = Field(10, ge=0, le=100)
     # Bearer token for /metrics; without it /metrics answers only loopback clients, and never
@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     # How often the ticker checks counters against the ledger, and sends usage to Stripe.
     usage_reconcile_seconds: float = 300.0
     usage_report_seconds: float = 60.0
+
+    # Accounts: password reset by email. Without smtp_url, reset answers 503 reset_unavailable.
+    # smtp://user:pass@host:587?starttls=true, or smtps://user:pass@host:465 (implicit TLS).
+    smtp_url: str | None = None
+    smtp_from: str = "srs <no-reply@localhost>"
+    smtp_timeout: float = 20.0
+    # Where links in emails point (the web app's address); defaults to http://{host}:{port}.
+    # Never taken from the request's Host header, which a caller controls.
+    public_url: str | None = None
+    password_reset_minutes: int = Field(60, ge=5, le=1440)
+    rate_reset_per_hour: int = 5
 
     @model_validator(mode="after")
     def _resolve(self) -> "Settings":
@@ -128,6 +139,22 @@ class Settings(BaseSettings):
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SRS_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @field_validator("smtp_url", "public_url")
+    @classmethod
+    def _url_or_none(cls, value: str | None, info) -> str | None:
+        if value is None or not value.strip():
+            return None
+        schemes = ("smtp", "smtps") if info.field_name == "smtp_url" else ("http", "https")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"SRS_{info.field_name.upper()} must look like {schemes[0]}://host...")
+        return value.strip()
+
+    @property
+    def base_url(self) -> str:
+        """The web app's public address, for links sent by email."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -35,7 +35,8 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
             raise unauthorized()
         topic = topics.get_topic(session, user, topic_id)
         now = utcnow()
-        found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
+        new_per_day = accounts.new_cards_per_day(user, settings)
+        found = service.next_card(session, user, topic, now, new_per_day)
         in_flight = generation.cards_in_flight(session, topic.id)
         card = None
         if found.card is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -119,3 +120,14 @@ def user_reviews(session: Session, user_id: int) -> list[tuple[int, int, datetim
         .order_by(ReviewLog.reviewed_at, ReviewLog.id)
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def iter_user_logs(session: Session, user_id: int, batch: int = 1000) -> Iterator[ReviewLog]:
+    """Every review of the user, oldest first, read `batch` rows at a time."""
+    query = (
+        select(ReviewLog)
+        .where(ReviewLog.user_id == user_id)
+        .order_by(ReviewLog.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from session.scalars(query)

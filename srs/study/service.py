@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -207,3 +208,8 @@ def unflag(session: Session, user: User, card_id: int) -> Card:
     session.flush()
     metering.rebill_unflagged(session, user, card)
     return card
+
+
+def review_history(session: Session, user: User) -> Iterator[ReviewLog]:
+    """All the learner's answers, oldest first, streamed (for the data export)."""
+    return repository.iter_user_logs(session, user.id)

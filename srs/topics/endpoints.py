@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.generation.dependencies import Generation
 from srs.kit.db import utcnow
@@ -34,7 +35,7 @@ StateFilter = Annotated[CardFilter | None, Query(description="only cards in this
 
 
 def _topic_out(db, user, topic, settings) -> TopicOut:
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
 def _card_page(page) -> CardPage:
