@@ -226,7 +226,7 @@ class GenerationService:
         for job in repository.queued_jobs(session, topic.id):
             job.status = "cancelled"
             job.finished_at = utcnow()
-            metering.release(session, job)
+            metering.release(session, job.reservation_key)
         session.flush()
         if repository.active_job(session, topic.id) is None:
             self._show_paused(topic)

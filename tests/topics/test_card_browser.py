@@ -102,7 +102,8 @@ def test_state_filters(api):
 
     assert _fronts(api, state="learning") == ["Learning?"]
     assert _fronts(api, state="review") == ["In review?"]
-    assert _fronts(api, state="suspended") == ["Suspended?"]
+    # Flagging a card takes it out of the study queue: it is suspended too.
+    assert _fronts(api, state="suspended") == ["Suspended?", "Flagged?"]
     assert _fronts(api, state="flagged") == ["Flagged?"]
     # "new" is the scheduling state: a suspended or flagged card never studied is new too.
     assert set(_fronts(api, state="new")) == {"Still new?", "Suspended?", "Flagged?"}

@@ -181,8 +181,12 @@ def test_turning_generation_off_gives_back_what_queued_batches_held(api, app):
             select(GenerationJob).where(GenerationJob.topic_id == topic["id"])
         ).one()
         user = session.get(User, job.user_id)
-        held = metering.reserve_for_job(session, app.state.settings, job, user, utcnow())
-    assert held == 10
+        hold = metering.reserve_for_job(
+            session, app.state.settings, user,
+            key=None, topic_id=job.topic_id, wanted=job.requested, now=utcnow(),
+        )
+        job.reservation_key = hold.key
+    assert hold.count == 10
     assert api.get("/usage").json()["cards"]["reserved"] == 10
 
     api.patch(f"/topics/{topic['id']}", json={"generation_enabled": False})
