@@ -46,7 +46,8 @@ def example_fronts() -> list[str]:
 @lru_cache
 def example_cards() -> list[CardText]:
     """The few-shot examples as cards, for the duplicate check."""
-    pairs = re.findall(r"<front>(.*?)</front>\s*<back>(.*?)</back>", _sections()["completion"], re.DOTALL)
+    card = re.compile(r"<front>(.*?)</front>\s*<back>(.*?)</back>", re.DOTALL)
+    pairs = card.findall(_sections()["completion"])
     return [CardText(front, back) for front, back in pairs]
 
 

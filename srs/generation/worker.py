@@ -131,6 +131,8 @@ class Worker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._provider is not None and hasattr(self._provider, "aclose"):
             await self._provider.aclose()
+        if self._embedder is not None and hasattr(self._embedder, "close"):
+            self._embedder.close()  # the provider's HTTP client; the local model is shared
 
     def _claim(self) -> int | None:
         from srs.generation import repository
