@@ -270,7 +270,9 @@ class Worker:
             if attempt.wanted <= 0:
                 return
             text = CardText(card.front, card.back)
-            vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+            vectors, match = None, attempt.dedup.verbatim_copy_of(text)
+            if match is None:
+                vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
             if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()

@@ -38,8 +38,7 @@ def _settle(api: Api, topic_id: int) -> dict:
 
 
 def _cards(api: Api, topic_id: int) -> list[dict]:
-    body = api.get(f"/topics/{topic_id}/cards").json()
-    return body["items"] if isinstance(body, dict) else body
+    return api.get(f"/topics/{topic_id}/cards").json()["items"]
 
 
 def _ledger(database_url: str, user_id: int) -> list[UsageEvent]:
