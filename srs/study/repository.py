@@ -109,3 +109,13 @@ def user_reviews(session: Session, user_id: int) -> list[tuple[int, int, datetim
         .order_by(ReviewLog.reviewed_at, ReviewLog.id)
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def topic_logs(session: Session, topic_id: int) -> list[ReviewLog]:
+    return list(
+        session.scalars(
+            select(ReviewLog)
+            .where(ReviewLog.topic_id == topic_id)
+            .order_by(ReviewLog.reviewed_at, ReviewLog.id)
+        )
+    )

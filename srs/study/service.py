@@ -17,7 +17,16 @@ from srs.study.scheduling import MemoryState, Rating, State
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
 
-_SNAPSHOT = ("state", "step", "stability", "difficulty", "due", "last_review", "reps", "lapses")
+SNAPSHOT_FIELDS = (
+    "state",
+    "step",
+    "stability",
+    "difficulty",
+    "due",
+    "last_review",
+    "reps",
+    "lapses",
+)
 _DATETIMES = {"due", "last_review"}
 
 
@@ -101,16 +110,28 @@ def _snapshot(card: Card) -> dict:
         name: (getattr(card, name).isoformat() if getattr(card, name) else None)
         if name in _DATETIMES
         else getattr(card, name)
-        for name in _SNAPSHOT
+        for name in SNAPSHOT_FIELDS
+    }
+
+
+def parse_snapshot(snapshot: dict) -> dict:
+    """A log's `card_before` with its dates as datetimes."""
+    return {
+        name: datetime.fromisoformat(snapshot[name])
+        if name in _DATETIMES and snapshot[name] is not None
+        else snapshot[name]
+        for name in SNAPSHOT_FIELDS
     }
 
 
 def _restore(card: Card, snapshot: dict) -> None:
-    for name in _SNAPSHOT:
-        value = snapshot[name]
-        if name in _DATETIMES and value is not None:
-            value = datetime.fromisoformat(value)
+    for name, value in parse_snapshot(snapshot).items():
         setattr(card, name, value)
+
+
+def topic_history(session: Session, topic_id: int) -> list[ReviewLog]:
+    """Every answer in a topic, oldest first."""
+    return repository.topic_logs(session, topic_id)
 
 
 def review(

@@ -3,12 +3,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Front = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Back = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+from srs.kit.text import refuse_control_characters
+
+# Control characters (NUL, Anki's U+001F...) are refused with a 422 on every text field.
+NoControl = AfterValidator(refuse_control_characters)
+Prompt = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoControl
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
+]
+Front = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NoControl
+]
+Back = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), NoControl
+]
 
 GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded"]
 CardState = Literal["new", "learning", "review", "relearning"]
@@ -66,7 +78,9 @@ class CardPatch(BaseModel):
 
 class FlagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoControl
+    ]
 
 
 class CardOut(BaseModel):
