@@ -95,7 +95,9 @@ def next_card(
         card = repository.first_new_card(session, topic.id, now)
     intervals = None
     if card is not None:
-        intervals = scheduling.preview_intervals(scheduler_for(user), memory_of(card), now, card.id)
+        intervals = scheduling.preview_intervals(
+            scheduler_for(user), memory_of(card), now, card.id, card.reps
+        )
     return NextCard(
         card=card,
         intervals=intervals,
@@ -158,7 +160,9 @@ def review(
         card_before=_snapshot(card),
         topic_before={"level": topic.level, "difficulty_state": topic.difficulty_state},
     )
-    memory = scheduling.review(scheduler_for(user), memory_of(card), Rating(rating), now, card.id)
+    memory = scheduling.review(
+        scheduler_for(user), memory_of(card), Rating(rating), now, card.id, card.reps
+    )
     if card.state == State.REVIEW and rating == Rating.AGAIN:
         card.lapses += 1
     card.state, card.step = int(memory.state), memory.step

@@ -47,11 +47,13 @@ def anki_due(col, card, now: datetime) -> datetime:
     return datetime.fromtimestamp(card.due, timezone.utc)
 
 
-def study_history(database_url: str, email: str, days: int = 120, seed: int = 7) -> None:
+def study_history(
+    database_url: str, email: str, days: int = 120, seed: int = 7, stop_days_ago: float = 0
+) -> None:
     """Months of answers at past times: every card but the last is answered whenever due,
-    sometimes late, with a mix of ratings."""
+    sometimes late, with a mix of ratings, until `stop_days_ago` (so some are due now)."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc) - timedelta(days=stop_days_ago)
     db = Database(database_url)
     try:
         with db.transaction() as session:
