@@ -2,6 +2,7 @@
 
 from srs.accounts.models import AuthToken, User
 from srs.generation.models import GenerationJob
+from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.study.models import ReviewLog
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Card",
     "GenerationJob",
+    "ImportJob",
     "ProcessedWebhookEvent",
     "ReviewLog",
     "Topic",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Insert, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -297,8 +297,14 @@ def periods_without_counter(session: Session) -> int:
 
 
 def count_topics(session: Session, user_id: int) -> int:
+    """Topics that count toward the plan: an imported topic only once it has generated."""
+    generated = select(GenerationJob.topic_id).where(GenerationJob.user_id == user_id)
+    counted = or_(Topic.imported.is_(False), Topic.id.in_(generated))
     return int(
-        session.scalar(select(func.count()).select_from(Topic).where(Topic.user_id == user_id)) or 0
+        session.scalar(
+            select(func.count()).select_from(Topic).where(Topic.user_id == user_id, counted)
+        )
+        or 0
     )
 
 

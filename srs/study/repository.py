@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from srs.study.models import ReviewLog
@@ -119,3 +119,8 @@ def topic_logs(session: Session, topic_id: int) -> list[ReviewLog]:
             .order_by(ReviewLog.reviewed_at, ReviewLog.id)
         )
     )
+
+
+def add_logs_bulk(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(ReviewLog), rows)

@@ -103,6 +103,14 @@ def _answer(
     return _from_fsrs(card)
 
 
+def replay(
+    scheduler: fsrs.Scheduler, memory: MemoryState, rating: Rating, at: datetime
+) -> MemoryState:
+    """One past answer, for rebuilding a memory state from a review log: no fuzz, no preview
+    of the other ratings (four times cheaper than `review`)."""
+    return _answer(scheduler, memory, rating, at, 0)
+
+
 def fuzz_factor(card_id: int, reps: int) -> float:
     """One draw in [0, 1) per card and review, as Anki seeds its fuzz with the card id and its
     review count: the same answer always gets the same fuzz, so the preview can show it."""

@@ -209,3 +209,53 @@ def flag(session: Session, user: User, card_id: int, reason: str) -> Card:
     card.flagged_at = utcnow()
     session.flush()
     return card
+
+
+@dataclass(frozen=True)
+class PastAnswer:
+    """An answer given elsewhere (an imported review log), with the card as it was before."""
+
+    card_id: int
+    topic_id: int
+    user_id: int
+    rating: int
+    reviewed_at: datetime
+    duration_ms: int | None
+    before: MemoryState
+    reps_before: int
+    lapses_before: int
+
+
+def _memory_snapshot(memory: MemoryState, reps: int, lapses: int, at: datetime) -> dict:
+    due = memory.due or at  # a card never seen was due when it was first answered
+    return {
+        "state": int(memory.state),
+        "step": memory.step,
+        "stability": memory.stability,
+        "difficulty": memory.difficulty,
+        "due": due.isoformat(),
+        "last_review": memory.last_review.isoformat() if memory.last_review else None,
+        "reps": reps,
+        "lapses": lapses,
+    }
+
+
+def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
+    """Imported history: it feeds the FSRS fitting and the exports like the learner's own."""
+    repository.add_logs_bulk(
+        session,
+        [
+            {
+                "card_id": a.card_id,
+                "topic_id": a.topic_id,
+                "user_id": a.user_id,
+                "rating": a.rating,
+                "reviewed_at": a.reviewed_at,
+                "duration_ms": a.duration_ms,
+                "first_attempt": a.before.is_new,
+                "card_before": _memory_snapshot(a.before, a.reps_before, a.lapses_before, a.reviewed_at),
+                "topic_before": None,
+            }
+            for a in answers
+        ],
+    )

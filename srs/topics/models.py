@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    false,
     JSON,
     Boolean,
     Float,
@@ -36,6 +37,8 @@ class Topic(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_studied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Made by an import: counts toward the plan's topic limit only once it generates.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Card(Base):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from srs.topics.models import Card, Topic
@@ -46,3 +46,11 @@ def topic_cards(session: Session, topic_id: int) -> list[Card]:
 
 def topic_fronts(session: Session, topic_id: int) -> list[str]:
     return list(session.scalars(select(Card.front).where(Card.topic_id == topic_id)))
+
+
+def add_cards_bulk(session: Session, rows: list[dict]) -> list[int]:
+    """Insert many cards in a few statements; their ids in the order given."""
+    if not rows:
+        return []
+    inserted = session.execute(insert(Card).returning(Card.id, sort_by_parameter_order=True), rows)
+    return [row[0] for row in inserted]

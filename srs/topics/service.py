@@ -84,3 +84,22 @@ def delete_card(session: Session, user: User, card_id: int) -> None:
 
 def topic_cards(session: Session, topic: Topic) -> list[Card]:
     return repository.topic_cards(session, topic.id)
+
+
+def add_imported_topic(session: Session, user: User, title: str, prompt: str) -> Topic:
+    """A topic made by an import: no batch is queued, and it counts toward the plan's topic
+    limit only once it generates."""
+    topic = Topic(user_id=user.id, title=title[:200], prompt=prompt[:500], imported=True)
+    repository.add(session, topic)
+    return topic
+
+
+def add_imported_cards(session: Session, topic: Topic, cards: list[dict]) -> list[int]:
+    """Cards brought in by an import (not generated: no model, no job, never billed). Each
+    dict holds front, back and the scheduling columns."""
+    now = utcnow()
+    rows = [
+        {**card, "topic_id": topic.id, "user_id": topic.user_id, "created_at": now, "updated_at": now}
+        for card in cards
+    ]
+    return repository.add_cards_bulk(session, rows)

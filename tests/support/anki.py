@@ -67,3 +67,107 @@ def study_history(
                     moment = answered.due + timedelta(hours=rng.uniform(0, 30))
     finally:
         db.dispose()
+
+
+# -- decks made in Anki, with history -----------------------------------------------------------
+
+DAY_MS = 86_400_000
+
+
+def _anki_history(rng: random.Random, first_day: datetime, today_start: datetime):
+    """(revlog rows without card id, reps, lapses, last interval) for one card: learning steps
+    on day 0, then reviews at noon on later days, the last one before today."""
+    rows, moment = [], first_day.replace(hour=12, minute=0, second=0, microsecond=0)
+    rows.append((int(moment.timestamp() * 1000), 3, -600, 0, 0, 0))  # learn: Good, 10 min
+    moment += timedelta(minutes=10)
+    rows.append((int(moment.timestamp() * 1000), 3, 1, -600, 0, 0))  # learn: Good, graduate
+    interval, lapses, reps = 1, 0, 2
+    while True:
+        moment += timedelta(days=max(1, round(interval * rng.uniform(0.8, 1.3))))
+        if moment >= today_start:
+            break
+        ease = rng.choice([1, 2, 3, 3, 3, 3, 4])
+        last = interval
+        interval = 1 if ease == 1 else max(1, round(interval * {2: 1.2, 3: 2.5, 4: 3.5}[ease]))
+        lapses += ease == 1
+        rows.append((int(moment.timestamp() * 1000), ease, interval, last, 2500, 1))
+        reps += 1
+    return rows, reps, lapses, interval
+
+
+def anki_deck_with_history(folder: Path, *, basics: int = 30, reversed_notes: int = 5,
+                           cloze_notes: int = 3, new_cards: int = 4, legacy: bool = False,
+                           seed: int = 11, name: str = "made-in-anki.apkg"):
+    """An .apkg exported by Anki itself: Basic and reversed notes in two decks (one nested), a
+    few cloze notes, some new cards, and months of review history on the rest. Anki computes
+    each card's FSRS memory state from that history. Returns the package path and, per card
+    front, what Anki holds: (due moment, stability, difficulty, reps, lapses, is_new)."""
+    from anki.collection import ExportAnkiPackageOptions
+    from anki.cards import FSRSMemoryState
+    from anki.decks import DeckId
+
+    rng = random.Random(seed)
+    col = anki_collection(folder, f"{name}.source.anki2")
+    now = datetime.now(timezone.utc)
+    today_start = datetime.fromtimestamp(col.sched.day_cutoff, timezone.utc) - timedelta(days=1)
+    decks = [col.decks.id("Spanish"), col.decks.id("Spanish::Verbs")]
+    basic, both = col.models.by_name("Basic"), col.models.by_name("Basic (and reversed card)")
+    cloze = col.models.by_name("Cloze")
+    for number in range(basics + reversed_notes):
+        note = col.new_note(basic if number < basics else both)
+        note["Front"] = f"<b>word {number}</b> &amp; co<br>second line"
+        note["Back"] = f"answer {number} [sound:w{number}.mp3]"
+        col.add_note(note, DeckId(decks[number % 2]))
+    for number in range(cloze_notes):
+        note = col.new_note(cloze)
+        note["Text"] = f"The {{{{c1::capital}}}} number {number}"
+        col.add_note(note, DeckId(decks[0]))
+    expected = {}
+    card_ids = [cid for cid in col.find_cards("-note:Cloze")]
+    for index, cid in enumerate(sorted(card_ids)):
+        card = col.get_card(cid)
+        if index >= len(card_ids) - new_cards:
+            continue
+        first_day = now - timedelta(days=rng.randint(60, 400))
+        rows, reps, lapses, interval = _anki_history(rng, first_day, today_start)
+        for stamp, ease, ivl, last, factor, kind in rows:
+            col.db.execute(
+                "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
+                " values (?, ?, -1, ?, ?, ?, ?, 6000, ?)",
+                stamp + index, cid, ease, ivl, last, factor, kind,
+            )
+        card.type, card.queue, card.ivl = 2, 2, interval
+        card.due = col.sched.today + rng.randint(-3, 40)
+        card.reps, card.lapses = reps, lapses
+        col.update_card(card)
+        computed = col.compute_memory_state(cid)
+        card.memory_state = FSRSMemoryState(stability=computed.stability, difficulty=computed.difficulty)
+        col.update_card(card)
+    for cid in card_ids:
+        card = col.get_card(cid)
+        front = card.question(reload=True)
+        expected[front] = card
+    path = folder / name
+    col.export_anki_package(
+        out_path=str(path),
+        options=ExportAnkiPackageOptions(
+            with_scheduling=True, with_deck_configs=True, with_media=True, legacy=legacy
+        ),
+        limit=None,
+    )
+    summary = {}
+    for card in expected.values():
+        note = card.note()
+        ordinal_front = note.fields[card.ord] if card.ord < 2 else note.fields[0]
+        state = card.memory_state
+        summary[(note.id, card.ord)] = dict(
+            front=ordinal_front,
+            due=anki_due(col, card, now) if card.type != 0 else None,
+            stability=state.stability if state else None,
+            difficulty=state.difficulty if state else None,
+            reps=card.reps,
+            lapses=card.lapses,
+            new=card.type == 0,
+        )
+    col.close()
+    return path, list(summary.values())
