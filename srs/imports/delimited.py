@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from srs.imports.archive import refused
@@ -33,6 +33,8 @@ class Header:
     html: bool = False  # plain text unless the file says otherwise (Anki writes #html:true)
     deck: str | None = None
     columns: str | None = None
+    # Anki's "#guid column:1", "#deck column:3"...: 0-based positions that are not fields
+    special: dict[str, int] = field(default_factory=dict)
 
 
 def _read_header(lines: list[str]) -> tuple[Header, int]:
@@ -51,6 +53,8 @@ def _read_header(lines: list[str]) -> tuple[Header, int]:
             header.deck = value.strip() or None
         elif key == "columns":
             header.columns = value  # split once the separator is known
+        elif key.endswith(" column") and value.strip().isdigit():
+            header.special[key.removesuffix(" column")] = int(value.strip()) - 1
         used += 1
     return header, used
 
@@ -113,9 +117,11 @@ def _cards(
     rows: list[list[str]], columns: list[str] | None, header: Header, filename: str
 ) -> tuple[list[ImportedCard], Counter]:
     counts: Counter = Counter()
-    front_at = columns.index("front") if columns and "front" in columns else 0
-    back_at = columns.index("back") if columns and "back" in columns else 1
-    deck = header.deck or filename.rsplit(".", 1)[0] or "Imported"
+    fields = [i for i in range(max(len(r) for r in rows) if rows else 0) if i not in header.special.values()]
+    front_at = columns.index("front") if columns and "front" in columns else fields[0] if fields else 0
+    back_at = columns.index("back") if columns and "back" in columns else fields[1] if len(fields) > 1 else 1
+    default_deck = header.deck or filename.rsplit(".", 1)[0] or "Imported"
+    deck_at = header.special.get("deck")
     cards = []
     for row in rows:
         if not any(cell.strip() for cell in row):
@@ -135,7 +141,8 @@ def _cards(
         named = dict(zip(columns, row, strict=False)) if columns else {}
         memory, reps, lapses = _memory(named)
         counts["reviews_restored"] += not memory.is_new
-        cards.append(ImportedCard(deck, front, back, memory, reps, lapses, False))
+        deck = row[deck_at].strip() if deck_at is not None and deck_at < len(row) else ""
+        cards.append(ImportedCard(deck or default_deck, front, back, memory, reps, lapses, False))
     counts["cards"] = len(cards)
     counts["notes"] = len(cards)
     return cards, counts

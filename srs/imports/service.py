@@ -45,6 +45,7 @@ class PreparedImport:
     kind: str
     path: Path
     folder: Path
+    filename: str
     media_files: int = 0
 
 
@@ -85,7 +86,7 @@ def start_import(
             raise refused("The file holds no row with both a front and a back")
     job = ImportJob(user_id=user.id, topic_id=topic_id, filename=filename[:255], kind=kind)
     repository.add(session, job)
-    return job, PreparedImport(job.id, user.id, kind, path, folder, media)
+    return job, PreparedImport(job.id, user.id, kind, path, folder, filename, media)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
@@ -138,7 +139,7 @@ def _read(db: Database, prepared: PreparedImport, user: User) -> tuple[list[Impo
         cards, counts = convert_collection(data, scheduler, _Progress(db, prepared.job_id, 0.1, 0.7))
         counts["media_files"] = prepared.media_files
         return cards, counts
-    return read_delimited(prepared.path.read_bytes(), prepared.path.name)
+    return read_delimited(prepared.path.read_bytes(), prepared.filename)
 
 
 def _card_row(card: ImportedCard) -> dict:
