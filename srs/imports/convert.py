@@ -94,14 +94,14 @@ def _lapsed(before: MemoryState, rating: int) -> bool:
 def replay_history(
     scheduler: fsrs.Scheduler, entries: list[RevlogEntry]
 ) -> tuple[MemoryState, tuple[ImportedReview, ...], int]:
-    memory, history, lapses = MemoryState(), [], 0
-    for number, entry in enumerate(entries):
+    states = replay(scheduler, [(entry.ease, entry.at) for entry in entries])
+    history, lapses = [], 0
+    for number, (entry, before) in enumerate(zip(entries, states, strict=False)):
         history.append(
-            ImportedReview(entry.ease, entry.at, entry.taken_ms or None, memory, number, lapses)
+            ImportedReview(entry.ease, entry.at, entry.taken_ms or None, before, number, lapses)
         )
-        lapses += _lapsed(memory, entry.ease)
-        memory = replay(scheduler, memory, Rating(entry.ease), entry.at)
-    return memory, tuple(history), lapses
+        lapses += _lapsed(before, entry.ease)
+    return states[-1], tuple(history), lapses
 
 
 def _anki_due(data: AnkiCollectionData, card: AnkiCard) -> datetime:

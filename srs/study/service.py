@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +28,9 @@ SNAPSHOT_FIELDS = (
     "reps",
     "lapses",
 )
-_DATETIMES = {"due", "last_review"}
+# Restored by undo besides the scheduling: an answer un-buries the card it answers.
+UNDONE_FIELDS = (*SNAPSHOT_FIELDS, "buried_until")
+_DATETIMES = {"due", "last_review", "buried_until"}
 
 
 @dataclass(frozen=True)
@@ -112,23 +115,49 @@ def _snapshot(card: Card) -> dict:
         name: (getattr(card, name).isoformat() if getattr(card, name) else None)
         if name in _DATETIMES
         else getattr(card, name)
-        for name in SNAPSHOT_FIELDS
+        for name in UNDONE_FIELDS
     }
 
 
 def parse_snapshot(snapshot: dict) -> dict:
-    """A log's `card_before` with its dates as datetimes."""
+    """A log's `card_before` with its dates as datetimes (older logs lack `buried_until`)."""
     return {
         name: datetime.fromisoformat(snapshot[name])
         if name in _DATETIMES and snapshot[name] is not None
         else snapshot[name]
-        for name in SNAPSHOT_FIELDS
+        for name in UNDONE_FIELDS
+        if name in snapshot
     }
 
 
 def _restore(card: Card, snapshot: dict) -> None:
     for name, value in parse_snapshot(snapshot).items():
         setattr(card, name, value)
+
+
+def record_topic_after(log: ReviewLog, topic: Topic) -> None:
+    """What the answer left the topic's difficulty at, so undo can take back the answer's own
+    change and keep anything pressed since (a "too easy" after the answer survives)."""
+    before = dict(log.topic_before or {})
+    before["after"] = {"level": topic.level, "difficulty_state": topic.difficulty_state}
+    log.topic_before = before
+
+
+def _undo_topic(topic: Topic, recorded: dict) -> None:
+    after = recorded.get("after")
+    now = {"level": topic.level, "difficulty_state": topic.difficulty_state}
+    if after is None or now == after:  # nothing changed since the answer
+        topic.level, topic.difficulty_state = recorded["level"], recorded["difficulty_state"]
+        return
+    topic.level = topic.level - (after["level"] - recorded["level"])
+    state = dict(topic.difficulty_state or {})
+    before_state, after_state = recorded["difficulty_state"] or {}, after["difficulty_state"] or {}
+    for key, value in after_state.items():
+        if key != "level" and before_state.get(key) != value and state.get(key) == value:
+            state[key] = before_state.get(key)
+    if state:
+        state["level"] = topic.level
+    topic.difficulty_state = state or None
 
 
 def topic_history(session: Session, topic_id: int) -> list[ReviewLog]:
@@ -183,8 +212,7 @@ def undo_last(session: Session, user: User, topic_id: int) -> Card:
     card = topics.get_card(session, user, log.card_id, lock=True)
     _restore(card, log.card_before)
     if log.topic_before is not None:
-        topic.level = log.topic_before["level"]
-        topic.difficulty_state = log.topic_before["difficulty_state"]
+        _undo_topic(topic, log.topic_before)
     repository.delete_log(session, log)
     return card
 
@@ -253,8 +281,9 @@ def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
                 "reviewed_at": a.reviewed_at,
                 "duration_ms": a.duration_ms,
                 "first_attempt": a.before.is_new,
-                "card_before": _memory_snapshot(a.before, a.reps_before, a.lapses_before, a.reviewed_at),
-                "topic_before": None,
+                "card_before": json.dumps(
+                    _memory_snapshot(a.before, a.reps_before, a.lapses_before, a.reviewed_at)
+                ),
             }
             for a in answers
         ],
