@@ -3,6 +3,7 @@
 import { ApiError, get, post, whenUnauthorized } from './api.js';
 import { announce, errorBox, h, replace } from './dom.js';
 import { authView } from './views/auth.js';
+import { importView } from './views/import.js';
 import { statsView } from './views/stats.js';
 import { studyView } from './views/study.js';
 import { topicsView } from './views/topics.js';
@@ -11,6 +12,9 @@ import { usageView } from './views/usage.js';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const whoami = document.getElementById('whoami');
+nav.querySelector('ul').append(Object.assign(document.createElement('li'), {
+  innerHTML: '<a href="#/import" data-route="import">Import</a>',
+}));
 
 const app = {
   user: null,
@@ -72,6 +76,9 @@ function route() {
       break;
     case 'usage':
       view = usageView(ctx);
+      break;
+    case 'import':
+      view = importView(ctx);
       break;
     default:
       view = notFound();

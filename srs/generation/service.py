@@ -83,6 +83,11 @@ def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 
 
+def _imported_and_never_generated(session: Session, topic: Topic) -> bool:
+    """An imported deck generates only once the learner asks (POST /topics/{id}/generate)."""
+    return topic.imported and not repository.has_jobs(session, topic.id)
+
+
 class GenerationService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -154,6 +159,8 @@ class GenerationService:
 
     def retry(self, session: Session, user: User, topic_id: int) -> Topic:
         topic = topics.get_topic(session, user, topic_id, lock=True)
+        if _imported_and_never_generated(session, topic):  # it starts counting now
+            metering.ensure_topic_allowed(session, self.settings, user)
         metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
@@ -162,7 +169,7 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
-        if topic.generation_status in STOPPED:
+        if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
             return
         unseen = repository.unseen_cards(session, topic.id)
         if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
