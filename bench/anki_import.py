@@ -15,7 +15,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -23,19 +22,18 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from srs.kit.migrate import upgrade  # noqa: E402
-from tests.conftest import make_settings  # noqa: E402
-from tests.support import databases  # noqa: E402
-from tests.support.server import running_app  # noqa: E402
+from srs.kit.migrate import upgrade
+from tests.conftest import make_settings
+from tests.support import databases
+from tests.support.server import running_app
 
 DAY_MS = 86_400_000
 
 
 def build_package(folder: Path, cards: int, reviews: int, seed: int = 1) -> Path:
     from anki.collection import AddNoteRequest, Collection, ExportAnkiPackageOptions
-
     from anki.decks import DeckId
 
     rng = random.Random(seed)

@@ -4,6 +4,7 @@ Revision ID: 0008
 Revises: 0002
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -33,7 +34,10 @@ def upgrade() -> None:
         sa.Column("created_at", srs.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", srs.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["topic_id"], ["topics.id"], name=op.f("fk_imports_topic_id_topics"), ondelete="SET NULL"
+            ["topic_id"],
+            ["topics.id"],
+            name=op.f("fk_imports_topic_id_topics"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_imports_user_id_users"), ondelete="CASCADE"

@@ -109,31 +109,40 @@ def card_columns(
 ) -> dict[str, int | str]:
     """Anki's cards-table columns for one card."""
     if schedule.last_review is None:
-        columns = dict(type=TYPE_NEW, queue=QUEUE_NEW, due=position, ivl=0, left=0, factor=0)
+        columns = {
+            "type": TYPE_NEW,
+            "queue": QUEUE_NEW,
+            "due": position,
+            "ivl": 0,
+            "left": 0,
+            "factor": 0,
+        }
     elif schedule.state == State.REVIEW:
-        columns = dict(
-            type=TYPE_REVIEW,
-            queue=QUEUE_REVIEW,
-            due=collection.day_number(epoch, schedule.due),
-            ivl=_interval_days(collection, schedule),
-            left=0,
-            factor=DEFAULT_EASE,
-        )
+        columns = {
+            "type": TYPE_REVIEW,
+            "queue": QUEUE_REVIEW,
+            "due": collection.day_number(epoch, schedule.due),
+            "ivl": _interval_days(collection, schedule),
+            "left": 0,
+            "factor": DEFAULT_EASE,
+        }
     else:
         relearning = schedule.state == State.RELEARNING
-        columns = dict(
-            type=TYPE_RELEARN if relearning else TYPE_LEARN,
-            queue=QUEUE_LEARN,
-            due=int(utc(schedule.due).timestamp()),
-            ivl=max(1, round(schedule.stability or 1)) if relearning else 0,
-            left=_remaining_steps(schedule),
-            factor=DEFAULT_EASE if relearning else 0,
-        )
+        columns = {
+            "type": TYPE_RELEARN if relearning else TYPE_LEARN,
+            "queue": QUEUE_LEARN,
+            "due": int(utc(schedule.due).timestamp()),
+            "ivl": max(1, round(schedule.stability or 1)) if relearning else 0,
+            "left": _remaining_steps(schedule),
+            "factor": DEFAULT_EASE if relearning else 0,
+        }
     if schedule.suspended:
         columns["queue"] = QUEUE_SUSPENDED
     elif schedule.buried:
         columns["queue"] = QUEUE_BURIED
-    columns.update(reps=schedule.reps, lapses=schedule.lapses, data=_memory_json(collection, schedule))
+    columns.update(
+        reps=schedule.reps, lapses=schedule.lapses, data=_memory_json(collection, schedule)
+    )
     return columns
 
 
@@ -231,5 +240,3 @@ def build_apkg(deck: genanki.Deck, collection: Collection, notes: Sequence[Packa
             archive.write(database, "collection.anki2")
             archive.writestr("media", "{}")
         return target.read_bytes()
-
-

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Response
 
 from srs.accounts.dependencies import CurrentUser

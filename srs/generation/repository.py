@@ -15,7 +15,10 @@ ACTIVE = ("queued", "running")
 
 
 def has_jobs(session: Session, topic_id: int) -> bool:
-    return session.scalar(select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).limit(1)) is not None
+    return (
+        session.scalar(select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).limit(1))
+        is not None
+    )
 
 
 def active_job(session: Session, topic_id: int) -> GenerationJob | None:

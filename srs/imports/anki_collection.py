@@ -11,7 +11,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from srs.imports.archive import connect_readonly
@@ -78,7 +78,7 @@ class DayClock:
         first = local.replace(hour=self.rollover_hour, minute=0, second=0, microsecond=0)
         if first > local:
             first -= timedelta(days=1)
-        return (first + timedelta(days=day_number)).astimezone(timezone.utc)
+        return (first + timedelta(days=day_number)).astimezone(UTC)
 
 
 @dataclass
@@ -193,7 +193,8 @@ def _legacy_decks(decks_json: str) -> dict[int, str]:
 
 def _schema18_decks(db: sqlite3.Connection) -> dict[int, str]:
     return {
-        did: name.replace(DECK_SEPARATOR, "::") for did, name in db.execute("SELECT id, name FROM decks")
+        did: name.replace(DECK_SEPARATOR, "::")
+        for did, name in db.execute("SELECT id, name FROM decks")
     }
 
 
@@ -213,7 +214,7 @@ def _clock(crt: int, config: dict) -> DayClock:
     minutes_west = config.get("creationOffset", config.get("localOffset", 0)) or 0
     rollover = config.get("rollover", 4)
     return DayClock(
-        created=datetime.fromtimestamp(crt, timezone.utc),
+        created=datetime.fromtimestamp(crt, UTC),
         rollover_hour=int(rollover) % 24 if isinstance(rollover, int) else 4,
         offset=timezone(timedelta(minutes=-int(minutes_west))),
     )
@@ -248,7 +249,7 @@ def read_collection(path: Path) -> AnkiCollectionData:
         ):
             card = cards.get(cid)
             if card is not None:
-                at = datetime.fromtimestamp(rid / 1000, timezone.utc)
+                at = datetime.fromtimestamp(rid / 1000, UTC)
                 card.reviews.append(RevlogEntry(at, ease, ivl, kind, factor, taken))
                 reviews += 1
         return AnkiCollectionData(

@@ -85,9 +85,7 @@ def _copy_capped(source, target: Path, cap: int, what: str) -> int:
     return written
 
 
-def _extract_collection(
-    archive: zipfile.ZipFile, name: str, folder: Path, limits: Limits
-) -> Path:
+def _extract_collection(archive: zipfile.ZipFile, name: str, folder: Path, limits: Limits) -> Path:
     target = folder / "collection.sqlite"
     info = archive.getinfo(name)
     with archive.open(info) as member:

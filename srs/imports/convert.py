@@ -12,18 +12,26 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import fsrs
 import lxml.html
 from fsrs_rs_python import DEFAULT_PARAMETERS, FSRS
+from lxml import etree
 
 from srs.imports.anki_collection import AnkiCard, AnkiCollectionData, RevlogEntry
 from srs.kit.text import strip_control_characters
-from srs.study.scheduling import LEARNING_STEPS, RELEARNING_STEPS, MemoryState, Rating, State, replay
+from srs.study.scheduling import (
+    LEARNING_STEPS,
+    RELEARNING_STEPS,
+    MemoryState,
+    Rating,
+    State,
+    replay,
+)
 
-_MEDIA = re.compile(r"\[sound:[^\]]*\]|<img\b[^>]*>|<audio\b[^>]*>|<video\b[^>]*>", re.I)
-_BREAKS = re.compile(r"<br\s*/?>|</(?:div|p|li|tr|h[1-6])\s*>", re.I)
+_MEDIA = re.compile(r"\[sound:[^\]]*\]|<img\b[^>]*>|<audio\b[^>]*>|<video\b[^>]*>", re.IGNORECASE)
+_BREAKS = re.compile(r"<br\s*/?>|</(?:div|p|li|tr|h[1-6])\s*>", re.IGNORECASE)
 REVLOG_MANUAL, REVLOG_RESCHEDULED, REVLOG_FILTERED = 4, 5, 3
 QUEUE_LEARN, QUEUE_REVIEW, QUEUE_DAY_LEARN = 1, 2, 3
 TYPE_NEW, TYPE_LEARN, TYPE_REVIEW, TYPE_RELEARN = 0, 1, 2, 3
@@ -58,7 +66,7 @@ def html_to_text(field: str) -> str:
     if "<" in with_breaks or "&" in with_breaks:
         try:
             text = lxml.html.fragment_fromstring(with_breaks, create_parent="div").text_content()
-        except Exception:  # lxml refuses some fragments (e.g. only a comment): fall back to unescaping
+        except (etree.ParserError, ValueError):  # e.g. a field holding only a comment
             text = html.unescape(re.sub(r"<[^>]*>", "", with_breaks))
     else:
         text = with_breaks
@@ -106,7 +114,7 @@ def replay_history(
 
 def _anki_due(data: AnkiCollectionData, card: AnkiCard) -> datetime:
     if card.queue == QUEUE_LEARN or (card.queue < 0 and card.due > 1_000_000_000):
-        return datetime.fromtimestamp(card.due, timezone.utc)
+        return datetime.fromtimestamp(card.due, UTC)
     return data.clock.day_start(card.due)
 
 
@@ -120,7 +128,9 @@ def _sm2_memory(card: AnkiCard, desired_retention: float) -> tuple[float, float]
     ease = 2.5
     if card.reviews and card.reviews[-1].factor:
         ease = card.reviews[-1].factor / 1000
-    state = FSRS(list(DEFAULT_PARAMETERS)).memory_state_from_sm2(ease, float(max(card.interval, 1)), desired_retention)
+    state = FSRS(list(DEFAULT_PARAMETERS)).memory_state_from_sm2(
+        ease, float(max(card.interval, 1)), desired_retention
+    )
     return float(state.stability), float(state.difficulty)
 
 
@@ -143,7 +153,9 @@ def schedule_card(
         memory = replace(memory, last_review=card.reviews[-1].at if card.reviews else assumed)
     if memory.state != state:  # Anki's own learning steps may differ from ours
         steps = LEARNING_STEPS if state == State.LEARNING else RELEARNING_STEPS
-        memory = replace(memory, state=state, step=None if state == State.REVIEW else len(steps) - 1)
+        memory = replace(
+            memory, state=state, step=None if state == State.REVIEW else len(steps) - 1
+        )
     memory = replace(memory, due=_anki_due(data, card))
     counts["reviews"] += len(history)
     return memory, max(card.reps, len(history)), max(card.lapses, lapses), history

@@ -106,7 +106,9 @@ def read_delimited(raw: bytes, filename: str) -> tuple[list[ImportedCard], Count
     separator = header.separator or _guess_separator(first_row, filename)
     columns = None
     if header.columns:
-        columns = [c.strip().lower() for c in next(csv.reader([header.columns], delimiter=separator))]
+        columns = [
+            c.strip().lower() for c in next(csv.reader([header.columns], delimiter=separator))
+        ]
     rows = list(csv.reader(io.StringIO(body), delimiter=separator))
     if columns is None and rows and [c.strip().lower() for c in rows[0][:2]] == ["front", "back"]:
         columns = [c.strip().lower() for c in rows.pop(0)]  # a plain header row, as in old exports
@@ -117,9 +119,21 @@ def _cards(
     rows: list[list[str]], columns: list[str] | None, header: Header, filename: str
 ) -> tuple[list[ImportedCard], Counter]:
     counts: Counter = Counter()
-    fields = [i for i in range(max(len(r) for r in rows) if rows else 0) if i not in header.special.values()]
-    front_at = columns.index("front") if columns and "front" in columns else fields[0] if fields else 0
-    back_at = columns.index("back") if columns and "back" in columns else fields[1] if len(fields) > 1 else 1
+    fields = [
+        i
+        for i in range(max(len(r) for r in rows) if rows else 0)
+        if i not in header.special.values()
+    ]
+    front_at = (
+        columns.index("front") if columns and "front" in columns else fields[0] if fields else 0
+    )
+    back_at = (
+        columns.index("back")
+        if columns and "back" in columns
+        else fields[1]
+        if len(fields) > 1
+        else 1
+    )
     default_deck = header.deck or filename.rsplit(".", 1)[0] or "Imported"
     deck_at = header.special.get("deck")
     cards = []

@@ -12,7 +12,9 @@ def add(session: Session, job: ImportJob) -> None:
 
 
 def get(session: Session, user_id: int, job_id: int) -> ImportJob | None:
-    return session.scalar(select(ImportJob).where(ImportJob.id == job_id, ImportJob.user_id == user_id))
+    return session.scalar(
+        select(ImportJob).where(ImportJob.id == job_id, ImportJob.user_id == user_id)
+    )
 
 
 def get_any(session: Session, job_id: int) -> ImportJob | None:

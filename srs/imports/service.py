@@ -136,7 +136,9 @@ def _read(db: Database, prepared: PreparedImport, user: User) -> tuple[list[Impo
         data = read_collection(prepared.path)
         _set(db, prepared.job_id, progress=0.1)
         scheduler = study.scheduler_for(user, fuzz=False)
-        cards, counts = convert_collection(data, scheduler, _Progress(db, prepared.job_id, 0.1, 0.7))
+        cards, counts = convert_collection(
+            data, scheduler, _Progress(db, prepared.job_id, 0.1, 0.7)
+        )
         counts["media_files"] = prepared.media_files
         return cards, counts
     return read_delimited(prepared.path.read_bytes(), prepared.filename)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -12,7 +12,7 @@ def day_bounds(now: datetime, tz_name: str) -> tuple[datetime, datetime]:
     local_date = now.astimezone(tz).date()
     start = datetime.combine(local_date, time(0), tzinfo=tz)
     end = datetime.combine(local_date + timedelta(days=1), time(0), tzinfo=tz)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def start_of_tomorrow(now: datetime, tz_name: str) -> datetime:
@@ -30,8 +30,9 @@ def anki_day_start(moment: datetime, tz_name: str) -> datetime:
     local = moment.astimezone(tz)
     start = datetime.combine(local.date(), time(ANKI_ROLLOVER_HOUR), tzinfo=tz)
     if local < start:
-        start = datetime.combine(local.date() - timedelta(days=1), time(ANKI_ROLLOVER_HOUR), tzinfo=tz)
-    return start.astimezone(timezone.utc)
+        yesterday = local.date() - timedelta(days=1)
+        start = datetime.combine(yesterday, time(ANKI_ROLLOVER_HOUR), tzinfo=tz)
+    return start.astimezone(UTC)
 
 
 def day_start_offset(tz_name: str, at: datetime) -> timedelta:

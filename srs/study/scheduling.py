@@ -7,10 +7,10 @@ the database stores a `MemoryState`, this module turns it into an fsrs.Card and 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Sequence
 
 import fsrs
 from fsrs.scheduler import FUZZ_RANGES
@@ -51,11 +51,11 @@ class MemoryState:
 
 def utc(moment: datetime) -> datetime:
     """fsrs insists on tzinfo == timezone.utc exactly; databases hand back naive or other tz."""
-    if moment.tzinfo is timezone.utc:
+    if moment.tzinfo is UTC:
         return moment
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def make_scheduler(
@@ -108,9 +108,7 @@ def _answer(
 _FSRS_RATINGS = {int(r): fsrs.Rating(int(r)) for r in Rating}
 
 
-def replay(
-    scheduler: fsrs.Scheduler, answers: Sequence[tuple[int, datetime]]
-) -> list[MemoryState]:
+def replay(scheduler: fsrs.Scheduler, answers: Sequence[tuple[int, datetime]]) -> list[MemoryState]:
     """Rebuild a card's memory from past answers (rating, time), oldest first: the state before
     each answer, then the state after the last. One py-fsrs step per answer, no fuzz and no
     preview of the other ratings (a 200,000-answer history is replayed in seconds)."""

@@ -273,18 +273,18 @@ def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
     repository.add_logs_bulk(
         session,
         [
-            {
-                "card_id": a.card_id,
-                "topic_id": a.topic_id,
-                "user_id": a.user_id,
-                "rating": a.rating,
-                "reviewed_at": a.reviewed_at,
-                "duration_ms": a.duration_ms,
-                "first_attempt": a.before.is_new,
-                "card_before": json.dumps(
+            (
+                a.card_id,
+                a.topic_id,
+                a.user_id,
+                a.rating,
+                a.reviewed_at,
+                a.duration_ms,
+                a.before.is_new,
+                json.dumps(
                     _memory_snapshot(a.before, a.reps_before, a.lapses_before, a.reviewed_at)
                 ),
-            }
+            )
             for a in answers
         ],
     )

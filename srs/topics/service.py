@@ -99,7 +99,13 @@ def add_imported_cards(session: Session, topic: Topic, cards: list[dict]) -> lis
     dict holds front, back and the scheduling columns."""
     now = utcnow()
     rows = [
-        {**card, "topic_id": topic.id, "user_id": topic.user_id, "created_at": now, "updated_at": now}
+        {
+            **card,
+            "topic_id": topic.id,
+            "user_id": topic.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
         for card in cards
     ]
     return repository.add_cards_bulk(session, rows)

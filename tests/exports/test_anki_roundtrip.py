@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -47,7 +47,7 @@ def test_apkg_export_carries_scheduling_and_history_into_anki(api, settings, tmp
 
     col = anki_collection(tmp_path)
     import_apkg(col, package)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     seen = 0
     for card_id in col.find_cards(""):
         card = col.get_card(card_id)
@@ -96,7 +96,9 @@ def test_csv_imports_exactly_with_ankis_own_detection(api, tmp_path):
     # Anki keeps fields as HTML: with `#html:false` the text is escaped, so it shows as written.
     fields = sorted(tuple(html.unescape(f.replace("<br>", "\n")) for f in n.fields) for n in notes)
     neutralised = [
-        ("'=cmd|' /C calc'!A0", "'+1 and -1 and @SUM(A1)") if front.startswith("=") else (front, back)
+        ("'=cmd|' /C calc'!A0", "'+1 and -1 and @SUM(A1)")
+        if front.startswith("=")
+        else (front, back)
         for front, back in CARDS
     ]
     assert fields == sorted(neutralised)  # no header-row note, `#` row kept, <vector> intact

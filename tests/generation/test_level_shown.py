@@ -17,7 +17,9 @@ def test_level_shown_is_the_level_generated_at(api, settings):
         for estimate in (2.5, 3.5, 4.5, 6.49, 9.5):
             with db.transaction() as session:
                 session.execute(
-                    update(Topic).where(Topic.id == topic["id"]).values(level=estimate, difficulty_state=None)
+                    update(Topic)
+                    .where(Topic.id == topic["id"])
+                    .values(level=estimate, difficulty_state=None)
                 )
             with db.transaction(write=False) as session:
                 generated_at = level_of(session.get(Topic, topic["id"]))

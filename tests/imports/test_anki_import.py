@@ -86,7 +86,9 @@ def test_anki_to_srs_to_anki_keeps_every_card_and_its_schedule(api, tmp_path):
         if original["new"]:
             assert card.type == 0
             continue
-        assert card.type == 2 and card.reps == original["reps"] and card.lapses == original["lapses"]
+        assert (
+            card.type == 2 and card.reps == original["reps"] and card.lapses == original["lapses"]
+        )
         assert card.memory_state.stability == pytest.approx(original["stability"], rel=0.01)
         assert card.memory_state.difficulty == pytest.approx(original["difficulty"], rel=0.01)
         assert abs((anki_due(col, card, now) - original["due"]).total_seconds()) < 86_400

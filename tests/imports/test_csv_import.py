@@ -23,8 +23,15 @@ def test_anki_note_csv_with_html_and_deck_column_imports(api, tmp_path):
         note["Front"], note["Back"] = f"<b>q{number}</b>, x", f"a{number}<br>line two"
         col.add_note(note, DeckId(col.decks.id("Deck A" if number else "Deck B")))
     path = tmp_path / "notes.txt"
-    col.export_note_csv(out_path=str(path), limit=None, with_html=True, with_tags=True,
-                        with_deck=True, with_notetype=True, with_guid=True)
+    col.export_note_csv(
+        out_path=str(path),
+        limit=None,
+        with_html=True,
+        with_tags=True,
+        with_deck=True,
+        with_notetype=True,
+        with_guid=True,
+    )
     col.close()
     job = finished(api, _upload_bytes(api, "notes.txt", path.read_bytes()).json())
     assert job["status"] == "done" and job["counts"]["cards"] == 3
@@ -35,7 +42,7 @@ def test_anki_note_csv_with_html_and_deck_column_imports(api, tmp_path):
 
 
 def test_plain_tsv_without_header_lines(api):
-    content = "Capital of France?\tParis\nWhat is <vector>?\tA C++ header\n\nlonely row\n".encode()
+    content = b"Capital of France?\tParis\nWhat is <vector>?\tA C++ header\n\nlonely row\n"
     job = finished(api, _upload_bytes(api, "capitals.tsv", content).json())
     assert job["status"] == "done"
     assert job["counts"]["cards"] == 2 and job["counts"]["skipped_short_rows"] == 1
@@ -48,7 +55,9 @@ def test_plain_tsv_without_header_lines(api):
 def test_our_csv_export_comes_back_with_its_scheduling(api, settings):
     topic = api.post("/topics", json={"prompt": "Round trip"}).json()
     for number in range(5):
-        api.post(f"/topics/{topic['id']}/cards", json={"front": f"=q{number}", "back": f"a{number}"})
+        api.post(
+            f"/topics/{topic['id']}/cards", json={"front": f"=q{number}", "back": f"a{number}"}
+        )
     study_history(settings.database_url, "ada@example.com", days=90)
     exported = api.get(f"/topics/{topic['id']}/export.csv").content
     before = exported_rows(api, topic["id"])

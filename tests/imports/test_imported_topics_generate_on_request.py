@@ -12,7 +12,6 @@ from tests.imports.test_anki_import import finished, upload
 from tests.support.anki import anki_deck_with_history
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply, ScriptedLLMServer
-from tests.support.server import running_app
 
 
 @pytest.fixture
@@ -27,8 +26,9 @@ def settings(database_url, llm):
 
 
 def test_imported_topic_generates_only_when_asked(api, llm, tmp_path):
-    package, _ = anki_deck_with_history(tmp_path, basics=3, reversed_notes=0, cloze_notes=0,
-                                        new_cards=3)
+    package, _ = anki_deck_with_history(
+        tmp_path, basics=3, reversed_notes=0, cloze_notes=0, new_cards=3
+    )
     job = finished(api, upload(api, package).json())
     topic_id = job["topic_ids"][0]
     for _ in range(3):  # study every new card: the buffer runs dry
@@ -46,4 +46,7 @@ def test_imported_topic_generates_only_when_asked(api, llm, tmp_path):
     assert asked.status_code == 402  # now it would count: the plan allows one topic
     api.delete(f"/topics/{own.json()['id']}")
     asked = api.post(f"/topics/{topic_id}/generate")
-    assert asked.status_code == 200 and asked.json()["generation"]["status"] in ("queued", "running")
+    assert asked.status_code == 200 and asked.json()["generation"]["status"] in (
+        "queued",
+        "running",
+    )

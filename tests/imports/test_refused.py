@@ -36,11 +36,13 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 def _zeros_zip(name: str, size: int) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open(name, "w", force_zip64=True) as entry:
-            chunk = bytes(1 << 20)
-            for _ in range(size >> 20):
-                entry.write(chunk)
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(name, "w", force_zip64=True) as entry,
+    ):
+        chunk = bytes(1 << 20)
+        for _ in range(size >> 20):
+            entry.write(chunk)
     return buffer.getvalue()
 
 
@@ -86,7 +88,9 @@ def test_a_collection_that_fails_while_importing_leaves_nothing(api, tmp_path):
         "CREATE TABLE cards (id); CREATE TABLE revlog (id);"
     )
     db.close()
-    response = api.post("/imports", files={"file": ("odd.apkg", _zip({"collection.anki2": path.read_bytes()}))})
+    response = api.post(
+        "/imports", files={"file": ("odd.apkg", _zip({"collection.anki2": path.read_bytes()}))}
+    )
     assert response.status_code == 202
     job = finished(api, response.json())
     assert job["status"] == "failed" and job["error"].startswith("Nothing was imported")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from srs.study.scheduling import (
     MemoryState,
@@ -22,7 +22,7 @@ def _histories(cards: int, seed: int = 3):
     rng = random.Random(seed)
     scheduler = make_scheduler()
     for card_id in range(1, cards + 1):
-        memory, now = MemoryState(), datetime(2026, 1, 1, 9, tzinfo=timezone.utc)
+        memory, now = MemoryState(), datetime(2026, 1, 1, 9, tzinfo=UTC)
         for reps in range(rng.randint(1, 14)):
             yield card_id, reps, memory, now
             rating = Rating(rng.choice([1, 2, 3, 3, 3, 4]))
@@ -66,12 +66,14 @@ def test_same_card_and_review_always_get_the_same_fuzz():
         step=None,
         stability=40.0,
         difficulty=5.0,
-        due=datetime(2026, 3, 1, tzinfo=timezone.utc),
-        last_review=datetime(2026, 1, 20, tzinfo=timezone.utc),
+        due=datetime(2026, 3, 1, tzinfo=UTC),
+        last_review=datetime(2026, 1, 20, tzinfo=UTC),
     )
-    now = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, 10, tzinfo=UTC)
     first = preview_intervals(scheduler, memory, now, 42, 7)
     random.seed(99)  # the global random module plays no part
     assert preview_intervals(scheduler, memory, now, 42, 7) == first
-    others = {tuple(preview_intervals(scheduler, memory, now, card, 7).values()) for card in range(50)}
+    others = {
+        tuple(preview_intervals(scheduler, memory, now, card, 7).values()) for card in range(50)
+    }
     assert len(others) > 3  # but different cards spread out

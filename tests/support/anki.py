@@ -4,7 +4,7 @@ what we export and import."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -42,9 +42,9 @@ def import_apkg(col, path: Path) -> None:
 def anki_due(col, card, now: datetime) -> datetime:
     """When an Anki card falls due, as a UTC moment (the start of its day for day-based dues)."""
     if card.queue in (2, 3) or (card.queue < 0 and card.type == 2):
-        today_start = datetime.fromtimestamp(col.sched.day_cutoff, timezone.utc) - timedelta(days=1)
+        today_start = datetime.fromtimestamp(col.sched.day_cutoff, UTC) - timedelta(days=1)
         return today_start + timedelta(days=card.due - col.sched.today)
-    return datetime.fromtimestamp(card.due, timezone.utc)
+    return datetime.fromtimestamp(card.due, UTC)
 
 
 def study_history(
@@ -53,7 +53,7 @@ def study_history(
     """Months of answers at past times: every card but the last is answered whenever due,
     sometimes late, with a mix of ratings, until `stop_days_ago` (so some are due now)."""
     rng = random.Random(seed)
-    now = datetime.now(timezone.utc) - timedelta(days=stop_days_ago)
+    now = datetime.now(UTC) - timedelta(days=stop_days_ago)
     db = Database(database_url)
     try:
         with db.transaction() as session:
@@ -95,21 +95,31 @@ def _anki_history(rng: random.Random, first_day: datetime, today_start: datetime
     return rows, reps, lapses, interval
 
 
-def anki_deck_with_history(folder: Path, *, basics: int = 30, reversed_notes: int = 5,
-                           cloze_notes: int = 3, new_cards: int = 4, legacy: bool = False,
-                           seed: int = 11, name: str = "made-in-anki.apkg"):
+def anki_deck_with_history(
+    folder: Path,
+    *,
+    basics: int = 30,
+    reversed_notes: int = 5,
+    cloze_notes: int = 3,
+    new_cards: int = 4,
+    legacy: bool = False,
+    seed: int = 11,
+    name: str = "made-in-anki.apkg",
+):
     """An .apkg exported by Anki itself: Basic and reversed notes in two decks (one nested), a
     few cloze notes, some new cards, and months of review history on the rest. Anki computes
     each card's FSRS memory state from that history. Returns the package path and, per card
     front, what Anki holds: (due moment, stability, difficulty, reps, lapses, is_new)."""
-    from anki.collection import ExportAnkiPackageOptions
+    import anki.collection  # first: anki's modules import each other
     from anki.cards import FSRSMemoryState
     from anki.decks import DeckId
 
+    ExportAnkiPackageOptions = anki.collection.ExportAnkiPackageOptions
+
     rng = random.Random(seed)
     col = anki_collection(folder, f"{name}.source.anki2")
-    now = datetime.now(timezone.utc)
-    today_start = datetime.fromtimestamp(col.sched.day_cutoff, timezone.utc) - timedelta(days=1)
+    now = datetime.now(UTC)
+    today_start = datetime.fromtimestamp(col.sched.day_cutoff, UTC) - timedelta(days=1)
     decks = [col.decks.id("Spanish"), col.decks.id("Spanish::Verbs")]
     basic, both = col.models.by_name("Basic"), col.models.by_name("Basic (and reversed card)")
     cloze = col.models.by_name("Cloze")
@@ -134,14 +144,22 @@ def anki_deck_with_history(folder: Path, *, basics: int = 30, reversed_notes: in
             col.db.execute(
                 "insert into revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)"
                 " values (?, ?, -1, ?, ?, ?, ?, 6000, ?)",
-                stamp + index, cid, ease, ivl, last, factor, kind,
+                stamp + index,
+                cid,
+                ease,
+                ivl,
+                last,
+                factor,
+                kind,
             )
         card.type, card.queue, card.ivl = 2, 2, interval
         card.due = col.sched.today + rng.randint(-3, 40)
         card.reps, card.lapses = reps, lapses
         col.update_card(card)
         computed = col.compute_memory_state(cid)
-        card.memory_state = FSRSMemoryState(stability=computed.stability, difficulty=computed.difficulty)
+        card.memory_state = FSRSMemoryState(
+            stability=computed.stability, difficulty=computed.difficulty
+        )
         col.update_card(card)
     for cid in card_ids:
         card = col.get_card(cid)
@@ -160,14 +178,14 @@ def anki_deck_with_history(folder: Path, *, basics: int = 30, reversed_notes: in
         note = card.note()
         ordinal_front = note.fields[card.ord] if card.ord < 2 else note.fields[0]
         state = card.memory_state
-        summary[(note.id, card.ord)] = dict(
-            front=ordinal_front,
-            due=anki_due(col, card, now) if card.type != 0 else None,
-            stability=state.stability if state else None,
-            difficulty=state.difficulty if state else None,
-            reps=card.reps,
-            lapses=card.lapses,
-            new=card.type == 0,
-        )
+        summary[(note.id, card.ord)] = {
+            "front": ordinal_front,
+            "due": anki_due(col, card, now) if card.type != 0 else None,
+            "stability": state.stability if state else None,
+            "difficulty": state.difficulty if state else None,
+            "reps": card.reps,
+            "lapses": card.lapses,
+            "new": card.type == 0,
+        }
     col.close()
     return path, list(summary.values())

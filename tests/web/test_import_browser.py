@@ -22,7 +22,7 @@ def import_site(sqlite_template, tmp_path) -> Iterator[str]:
         yield base_url
 
 
-def test_a_learner_imports_an_anki_deck_and_studies_it(import_site, browser_context, tmp_path):
+def test_a_learner_imports_an_anki_deck_and_studies_it(import_site, browser_context, tmp_path):  # noqa: F811
     from playwright.sync_api import expect
 
     package, expected = anki_deck_with_history(tmp_path, basics=12, reversed_notes=2)
