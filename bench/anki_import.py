@@ -10,6 +10,7 @@ Anki's own import of the same package into a fresh collection (with scheduling).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import sys
@@ -110,14 +111,20 @@ def srs_import(database_url: str, package: Path) -> tuple[float, float, dict]:
         ).json()["token"]
         client.headers["Authorization"] = f"Bearer {token}"
         client.cookies.clear()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         response = client.post("/imports", files={"file": (package.name, package.read_bytes())})
         accepted = time.perf_counter() - started
         job = response.json()
         assert response.status_code == 202, response.text
+        marks = {}
         while job["status"] in ("queued", "running"):
             time.sleep(0.2)
             job = client.get(f"/imports/{job['id']}").json()
+            for name, threshold in (("read", 0.1), ("replayed", 0.85)):
+                if job["progress"] >= threshold and name not in marks:
+                    marks[name] = time.perf_counter() - started
+        job["phases"] = marks
+        job["cpu"] = time.process_time() - cpu
         return accepted, time.perf_counter() - started, job
 
 
@@ -128,11 +135,14 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="srs-bench-import-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
         package = build_package(folder, args.cards, args.reviews)
-        print(f"built {package.stat().st_size / 1e6:.1f} MB package in {time.perf_counter() - started:.1f} s")
+        print(
+            f"built {package.stat().st_size / 1e6:.1f} MB package in {time.perf_counter() - started:.1f} s"
+        )
         baseline = anki_baseline(folder, package)
         if args.database == "sqlite":
             url = f"sqlite:///{folder / 'srs.db'}"
@@ -147,7 +157,20 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"{args.cards} cards, {args.reviews} reviews, {args.database}")
     print(f"anki's own import (baseline): {baseline:.1f} s")
-    print(f"srs: upload checked and accepted (202) in {accepted:.1f} s; job done after {done:.1f} s")
+    print(
+        f"srs: upload checked and accepted (202) in {accepted:.1f} s; job done after {done:.1f} s"
+    )
+    cpu = job.pop("cpu")
+    print(
+        f"CPU time of this process (app, job and client; not PostgreSQL's) during the "
+        f"import: {cpu:.1f} s; load average before the run: {load_before}"
+    )
+    phases = job.pop("phases")
+    read, replayed = phases.get("read", 0.0), phases.get("replayed", 0.0)
+    print(
+        f"phases (seconds after the upload began): collection read by {read:.1f}, history "
+        f"replayed by {replayed:.1f}, written and done by {done:.1f}"
+    )
     print(f"job: status={job['status']} counts={job['counts']} error={job['error']}")
 
 
