@@ -127,3 +127,20 @@ def test_someone_elses_import_and_topic_are_not_found(api, api_factory, tmp_path
     refused = upload(stranger, package, topic_id=theirs["id"])
     assert refused.status_code == 404
     finished(api, job)
+
+
+def test_a_whole_collection_package_imports(api, tmp_path):
+    """A .colpkg (Anki's "export collection", the newer zstd format) imports like an .apkg."""
+    col = anki_collection(tmp_path, "whole.anki2")
+    from anki.decks import DeckId  # after anki.collection: anki's modules import each other
+
+    basic = col.models.by_name("Basic")
+    for number in range(4):
+        note = col.new_note(basic)
+        note["Front"], note["Back"] = f"colpkg question {number}", f"answer {number}"
+        col.add_note(note, DeckId(col.decks.id("Whole")))
+    package = tmp_path / "whole.colpkg"
+    col.export_collection_package(str(package), include_media=True, legacy=False)
+    job = finished(api, upload(api, package).json())
+    assert job["status"] == "done" and job["counts"]["cards"] == 4
+    assert [t["title"] for t in api.get("/topics").json()] == ["Whole"]
