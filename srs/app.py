@@ -19,6 +19,9 @@ from srs.generation.endpoints import router as generation_router
 from srs.generation.service import GenerationService
 from srs.generation.ticker import start_ticker
 from srs.generation.worker import Worker
+from srs.imports.endpoints import router as imports_router
+from srs.imports.runner import ImportRunner
+from srs.imports.service import fail_interrupted
 from srs.kit import metrics, paths
 from srs.kit.db import Database
 from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
@@ -87,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
         app.state.db_turn = db.admission()
+        fail_interrupted(db)
+        app.state.imports = ImportRunner(db)
         worker_task = ticker = None
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker_task is not None:
                 await app.state.worker.stop()
                 worker_task.cancel()
+            app.state.imports.shutdown()
             db.dispose()
 
     app = FastAPI(
@@ -118,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         study_router,
         generation_router,
         exports_router,
+        imports_router,
         stats_router,
         metering_router,
     ):
@@ -128,7 +135,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     else:
         log.error("the web app's files are missing (looked in %s): serving the API only", WEB_DIR)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/api/v1/imports": settings.import_max_bytes + 64 * 1024},
+    )
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -2,6 +2,7 @@
 
 from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
+from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.study.models import ReviewLog
@@ -15,6 +16,7 @@ __all__ = [
     "DuplicateRejection",
     "GenerationJob",
     "PasswordResetToken",
+    "ImportJob",
     "ProcessedWebhookEvent",
     "ReviewLog",
     "Topic",

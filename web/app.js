@@ -5,6 +5,7 @@ import { announce, errorBox, h, replace } from './dom.js';
 import { authView, forgotView, resetView } from './views/auth.js';
 import { cardsView } from './views/cards.js';
 import { settingsView } from './views/settings.js';
+import { importView } from './views/import.js';
 import { statsView } from './views/stats.js';
 import { studyView } from './views/study.js';
 import { topicsView } from './views/topics.js';
@@ -13,6 +14,9 @@ import { usageView } from './views/usage.js';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const whoami = document.getElementById('whoami');
+nav.querySelector('ul').append(Object.assign(document.createElement('li'), {
+  innerHTML: '<a href="#/import" data-route="import">Import</a>',
+}));
 
 const app = {
   user: null,
@@ -91,6 +95,9 @@ function route() {
       break;
     case 'reset':
       view = resetView(ctx, where.token);
+      break;
+    case 'import':
+      view = importView(ctx);
       break;
     default:
       view = notFound();

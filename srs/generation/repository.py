@@ -14,6 +14,13 @@ from srs.topics.models import Card, Topic
 ACTIVE = ("queued", "running")
 
 
+def has_jobs(session: Session, topic_id: int) -> bool:
+    return (
+        session.scalar(select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).limit(1))
+        is not None
+    )
+
+
 def active_job(session: Session, topic_id: int) -> GenerationJob | None:
     return session.scalar(
         select(GenerationJob)

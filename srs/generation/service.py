@@ -133,6 +133,11 @@ def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 
 
+def _imported_and_never_generated(session: Session, topic: Topic) -> bool:
+    """An imported deck generates only once the learner asks (POST /topics/{id}/generate)."""
+    return topic.imported and not repository.has_jobs(session, topic.id)
+
+
 class GenerationService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -242,6 +247,8 @@ class GenerationService:
             if topic.archived_at is not None:
                 raise conflict("This topic is archived; unarchive it to get new cards")
             raise conflict("Generation is turned off for this topic; turn it on to get new cards")
+        if _imported_and_never_generated(session, topic):  # it starts counting now
+            metering.ensure_topic_allowed(session, self.settings, user)
         metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
@@ -250,7 +257,7 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
-        if topic.generation_status in STOPPED:
+        if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
             return
         if not topic.generates:
             self._show_paused(topic)

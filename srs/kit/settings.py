@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     fit_min_reviews: int = 1000
     fit_every_seconds: float = 3600.0
 
+    # Imports: the largest upload, and the most its archive may unpack to.
+    import_max_bytes: int = 200 * 1024 * 1024
+    import_max_unpacked_bytes: int = 1024 * 1024 * 1024
+
     # Plans and billing.
     plan_free_cards: int = 200
     plan_free_topics: int = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert, and_, delete, func, select, update
+from sqlalchemy import Insert, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -390,12 +390,16 @@ def periods_without_counter(session: Session) -> int:
 
 
 def count_topics(session: Session, user_id: int) -> int:
-    """Active topics: an archived topic takes no slot of the plan's topic limit."""
+    """Active topics: an archived topic takes no slot of the plan's topic limit, nor does an
+    imported topic that has never generated."""
+    # Metering's own record of generation: a topic that ever reserved cards has generated.
+    generated = select(Reservation.topic_id).where(Reservation.user_id == user_id)
+    counted = or_(Topic.imported.is_(False), Topic.id.in_(generated))
     return int(
         session.scalar(
             select(func.count())
             .select_from(Topic)
-            .where(Topic.user_id == user_id, Topic.archived_at.is_(None))
+            .where(Topic.user_id == user_id, Topic.archived_at.is_(None), counted)
         )
         or 0
     )

@@ -92,6 +92,7 @@ def review_card(
 ) -> ReviewOut:
     card, log = service.review(db, user, card_id, body.rating, body.duration_ms)
     request.app.state.generation.after_review(db, user, card, log)
+    service.record_topic_after(log, topics.get_topic(db, user, card.topic_id))
     return ReviewOut(card=views.card_out(card))
 
 

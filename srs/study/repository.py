@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -131,3 +131,53 @@ def iter_user_logs(session: Session, user_id: int, batch: int = 1000) -> Iterato
         .execution_options(yield_per=batch)
     )
     yield from session.scalars(query)
+
+
+def topic_logs(session: Session, topic_id: int) -> list[ReviewLog]:
+    return list(
+        session.scalars(
+            select(ReviewLog)
+            .where(ReviewLog.topic_id == topic_id)
+            .order_by(ReviewLog.reviewed_at, ReviewLog.id)
+        )
+    )
+
+
+LOG_COLUMNS = (
+    "card_id",
+    "topic_id",
+    "user_id",
+    "rating",
+    "reviewed_at",
+    "duration_ms",
+    "first_attempt",
+    "card_before",
+)
+# How SQLAlchemy's DateTime stores a (naive UTC) moment in SQLite, so reads parse it as usual.
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def add_logs_bulk(session: Session, rows: list[tuple]) -> None:
+    """Many logs (tuples in LOG_COLUMNS order, `card_before` as JSON text) straight to the
+    driver: COPY on PostgreSQL, one executemany on SQLite. SQLAlchemy's per-row parameter
+    handling, and on PostgreSQL a round trip per row, were most of a 200,000-answer import."""
+    if not rows:
+        return
+    connection = session.connection()
+    columns = ", ".join(LOG_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.dbapi_connection
+        copy_in = f"COPY {ReviewLog.__tablename__} ({columns}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(copy_in) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    at = LOG_COLUMNS.index("reviewed_at")
+    rows = [
+        (*row[:at], row[at].astimezone(UTC).strftime(_SQLITE_DATETIME), *row[at + 1 :])
+        for row in rows
+    ]
+    marks = ", ".join("?" * len(LOG_COLUMNS))
+    connection.exec_driver_sql(
+        f"INSERT INTO {ReviewLog.__tablename__} ({columns}) VALUES ({marks})", rows
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,6 +42,8 @@ class Topic(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_studied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Made by an import: counts toward the plan's topic limit only once it generates.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An archived topic keeps its cards, writes no new ones and takes no active-topic slot.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -3,14 +3,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
 
-Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Front = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Back = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+from srs.kit.text import refuse_control_characters
+
+# Control characters (NUL, Anki's U+001F...) are refused with a 422 on every text field.
+NoControl = AfterValidator(refuse_control_characters)
+Prompt = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoControl
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
+]
+Front = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), NoControl
+]
+Back = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), NoControl
+]
 
 # "paused": the topic writes no cards (generation turned off, or the topic archived).
 GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded", "paused"]
@@ -81,7 +93,9 @@ class CardPatch(BaseModel):
 
 class FlagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoControl
+    ]
 
 
 class CardOut(BaseModel):

@@ -159,3 +159,28 @@ def bulk_change(session: Session, user: User, bulk: BulkIn) -> int:
         repository.set_suspended(session, ids, bulk.action == "suspend")
     session.expire_all()  # cards loaded earlier in this session were changed behind the ORM
     return len(ids)
+
+
+def add_imported_topic(session: Session, user: User, title: str, prompt: str) -> Topic:
+    """A topic made by an import: no batch is queued, and it counts toward the plan's topic
+    limit only once it generates."""
+    topic = Topic(user_id=user.id, title=title[:200], prompt=prompt[:500], imported=True)
+    repository.add(session, topic)
+    return topic
+
+
+def add_imported_cards(session: Session, topic: Topic, cards: list[dict]) -> list[int]:
+    """Cards brought in by an import (not generated: no model, no job, never billed). Each
+    dict holds front, back and the scheduling columns."""
+    now = utcnow()
+    rows = [
+        {
+            **card,
+            "topic_id": topic.id,
+            "user_id": topic.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for card in cards
+    ]
+    return repository.add_cards_bulk(session, rows)

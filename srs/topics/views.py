@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import repository as generation
+from srs.generation.difficulty import batch_level
 from srs.study import service as study
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
@@ -55,7 +56,7 @@ def topic_out(
         id=topic.id,
         title=topic.title,
         prompt=topic.prompt,
-        level=max(1, min(10, round(topic.level))),
+        level=batch_level(topic.level),
         level_estimate=round(topic.level, 3),
         recent_success=difficulty.get("recent_success"),
         new_per_day=study.new_limit(topic, new_per_day),
