@@ -48,7 +48,7 @@ def test_a_deck_made_in_anki_arrives_with_its_memory_states_and_due_dates(api, t
     counts = job["counts"]
     assert counts["cards"] == len(expected) and counts["skipped_cloze_notes"] == 3
     assert counts["media_references"] == 40 and counts["reviews"] > 300
-    titles = {t["title"]: t["id"] for t in api.get("/topics").json()}
+    titles = {t["title"]: t["id"] for t in api.get("/topics").json()["items"]}
     assert set(titles) == {"Spanish", "Spanish / Verbs"}
     assert sorted(job["topic_ids"]) == sorted(titles.values())
     rows = {}
@@ -101,8 +101,8 @@ def test_everything_goes_into_a_chosen_topic_and_nothing_is_generated_or_billed(
     package, expected = anki_deck_with_history(tmp_path, basics=6, reversed_notes=0, new_cards=2)
     job = finished(api, upload(api, package, topic_id=chosen["id"]).json())
     assert job["status"] == "done" and job["topic_ids"] == [chosen["id"]]
-    assert len(api.get("/topics").json()) == 1
-    cards = api.get(f"/topics/{chosen['id']}/cards").json()
+    assert len(api.get("/topics").json()["items"]) == 1
+    cards = api.get(f"/topics/{chosen['id']}/cards").json()["items"]
     assert len(cards) == len(expected) and all(c["model"] is None for c in cards)
     assert api.get("/usage").json()["cards"]["used"] == 0
 
@@ -111,7 +111,7 @@ def test_imported_topics_do_not_use_up_the_topic_limit_and_do_not_generate(api, 
     package, _ = anki_deck_with_history(tmp_path, basics=4, reversed_notes=0, new_cards=1)
     for _ in range(2):  # four imported topics on a three-topic plan
         assert finished(api, upload(api, package).json())["status"] == "done"
-    topics = api.get("/topics").json()
+    topics = api.get("/topics").json()["items"]
     assert len(topics) == 4
     assert {t["generation"]["status"] for t in topics} == {"idle"}
     for number in range(3):
@@ -143,4 +143,4 @@ def test_a_whole_collection_package_imports(api, tmp_path):
     col.export_collection_package(str(package), include_media=True, legacy=False)
     job = finished(api, upload(api, package).json())
     assert job["status"] == "done" and job["counts"]["cards"] == 4
-    assert [t["title"] for t in api.get("/topics").json()] == ["Whole"]
+    assert [t["title"] for t in api.get("/topics").json()["items"]] == ["Whole"]

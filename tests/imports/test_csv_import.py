@@ -35,9 +35,9 @@ def test_anki_note_csv_with_html_and_deck_column_imports(api, tmp_path):
     col.close()
     job = finished(api, _upload_bytes(api, "notes.txt", path.read_bytes()).json())
     assert job["status"] == "done" and job["counts"]["cards"] == 3
-    topics = {t["title"]: t["id"] for t in api.get("/topics").json()}
+    topics = {t["title"]: t["id"] for t in api.get("/topics").json()["items"]}
     assert set(topics) == {"Deck A", "Deck B"}
-    cards = api.get(f"/topics/{topics['Deck B']}/cards").json()
+    cards = api.get(f"/topics/{topics['Deck B']}/cards").json()["items"]
     assert [(c["front"], c["back"]) for c in cards] == [("q0, x", "a0\nline two")]
 
 
@@ -46,9 +46,9 @@ def test_plain_tsv_without_header_lines(api):
     job = finished(api, _upload_bytes(api, "capitals.tsv", content).json())
     assert job["status"] == "done"
     assert job["counts"]["cards"] == 2 and job["counts"]["skipped_short_rows"] == 1
-    topic = api.get("/topics").json()[0]
+    topic = api.get("/topics").json()["items"][0]
     assert topic["title"] == "capitals"
-    fronts = {c["front"] for c in api.get(f"/topics/{topic['id']}/cards").json()}
+    fronts = {c["front"] for c in api.get(f"/topics/{topic['id']}/cards").json()["items"]}
     assert fronts == {"Capital of France?", "What is <vector>?"}  # plain text stays text
 
 
@@ -71,5 +71,5 @@ def test_our_csv_export_comes_back_with_its_scheduling(api, settings):
         if row["State"] != "new":
             assert after[front]["Due"] == row["Due"]
             assert float(after[front]["Stability"]) == pytest.approx(float(row["Stability"]))
-    cards = api.get(f"/topics/{new_topic}/cards").json()
+    cards = api.get(f"/topics/{new_topic}/cards").json()["items"]
     assert {c["front"] for c in cards} == {f"={n}".replace("=", "=q") for n in range(5)}
