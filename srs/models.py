@@ -4,6 +4,7 @@ from srs.accounts.models import AuthToken, User
 from srs.generation.models import GenerationJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic
 
@@ -14,6 +15,7 @@ __all__ = [
     "GenerationJob",
     "ProcessedWebhookEvent",
     "ReviewLog",
+    "Subtopic",
     "Topic",
     "UsageCounter",
     "UsageEvent",

@@ -185,3 +185,15 @@ def queue_depth(session: Session) -> int:
         )
         or 0
     )
+
+
+def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
+    """The kinds of the topic's latest jobs, newest first."""
+    return list(
+        session.scalars(
+            select(GenerationJob.kind)
+            .where(GenerationJob.topic_id == topic_id)
+            .order_by(GenerationJob.id.desc())
+            .limit(limit)
+        )
+    )

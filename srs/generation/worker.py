@@ -19,6 +19,8 @@ from datetime import timedelta
 
 from srs.generation import prompts
 from srs.generation.dedup import DedupIndex
+from srs.generation.models import JobKind
+from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
 from srs.generation.service import GenerationService, JobPlan, Outcome
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
@@ -139,7 +141,10 @@ class Worker:
             plan = await asyncio.to_thread(self.service.start_job, job_id, self.owner)
             if plan is None:
                 return
-            outcome = await self._attempt(plan)
+            if plan.kind is JobKind.OUTLINE:
+                outcome = await self._attempt_outline(plan)
+            else:
+                outcome = await self._attempt(plan)
             await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; leaving it", job_id)
@@ -165,7 +170,8 @@ class Worker:
             plan.prompt,
             plan.level,
             plan.count,
-            plan.existing_fronts,
+            plan.subtopic_cards,
+            subtopic=plan.subtopic,
             max_tokens=self.settings.llm_max_tokens,
             temperature=self.settings.llm_temperature,
         )
@@ -241,17 +247,17 @@ class Worker:
     # -- deciding how an attempt ended -----------------------------------------------------
 
     def _tokens(
-        self, attempt: Attempt, usage: Usage | None, request: LLMRequest
+        self, text: list[str], usage: Usage | None, request: LLMRequest
     ) -> tuple[int, int, bool]:
         """(input, output, estimated)."""
         if usage is not None:
             return usage.input_tokens, usage.output_tokens, usage.estimated
         # No usage from the provider (a cut stream): estimate at ~4 characters a token.
         prompt_chars = len(request.system) + len(request.user)
-        return prompt_chars // 4, len("".join(attempt.text)) // 4, True
+        return prompt_chars // 4, len("".join(text)) // 4, True
 
     def _base(self, attempt, parser, usage, request, provider) -> dict:
-        tokens_in, tokens_out, estimated = self._tokens(attempt, usage, request)
+        tokens_in, tokens_out, estimated = self._tokens(attempt.text, usage, request)
         metrics.LLM_TOKENS.labels("input").inc(tokens_in)
         metrics.LLM_TOKENS.labels("output").inc(tokens_out)
         if parser.skipped:
@@ -294,3 +300,81 @@ class Worker:
             retry_after=self._retry_delay(attempt.plan),
             **base,
         )
+
+    # -- an outline job ----------------------------------------------------------------------
+
+    async def _attempt_outline(self, plan: JobPlan) -> Outcome:
+        """Stream the topic's outline (or an extension of it) and save it once complete: an
+        outline cut short is asked for again rather than saved in part."""
+        try:
+            provider = self.provider()
+        except LLMError as error:
+            metrics.LLM_ERRORS.labels(error.kind).inc()
+            return Outcome(kind="failed", error=_outline_error(error.message))
+        request = prompts.build_outline_request(
+            plan.prompt,
+            plan.level,
+            plan.outline,
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+        )
+        parser = OutlineStreamParser()
+        if provider.name == "local":
+            parser.feed("<outline>\n")  # the completion prompt already opened it
+        text: list[str] = []
+        found: list[ParsedSubtopic] = []
+        usage: Usage | None = None
+        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        try:
+            async with aclosing(provider.stream(request)) as stream:
+                async for event in stream:
+                    if isinstance(event, Usage):
+                        usage = event
+                    else:
+                        text.append(event.text)
+                        found += parser.feed(event.text)
+                found += parser.close()
+        except LLMError as error:
+            metrics.LLM_ERRORS.labels(error.kind).inc()
+            message = _outline_error(f"the LLM provider ({provider.name}) failed: {error.message}")
+            return self._outline_outcome(plan, text, usage, request, provider, error, message)
+        finally:
+            heartbeat.cancel()
+        if not parser.complete or not found:
+            reason = parser.error or "the outline had no subtopic"
+            message = _outline_error(f"the model's reply was not a usable outline ({reason})")
+            return self._outline_outcome(plan, text, usage, request, provider, None, message)
+        if await asyncio.to_thread(self.service.save_outline, plan, self.owner, found) is None:
+            raise LeaseLost()
+        self._notify(plan.topic_id)
+        return self._outline_outcome(plan, text, usage, request, provider, None, None)
+
+    def _outline_outcome(
+        self,
+        plan: JobPlan,
+        text: list[str],
+        usage: Usage | None,
+        request: LLMRequest,
+        provider: LLMProvider,
+        error: LLMError | None,
+        message: str | None,
+    ) -> Outcome:
+        tokens_in, tokens_out, estimated = self._tokens(text, usage, request)
+        metrics.LLM_TOKENS.labels("input").inc(tokens_in)
+        metrics.LLM_TOKENS.labels("output").inc(tokens_out)
+        base = {
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "tokens_estimated": estimated,
+            "model": provider.model,
+        }
+        if message is None:
+            return Outcome(kind="done", **base)
+        if error is not None and not error.retryable:
+            return Outcome(kind="failed", error=message, **base)
+        delay = self._retry_delay(plan, error.retry_after if error else None)
+        return Outcome(kind="retry", error=message, retry_after=delay, **base)
+
+
+def _outline_error(reason: str) -> str:
+    return f"The topic's outline could not be written: {reason}. Press retry to try again."

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from srs.outline.schemas import SubtopicRef
+
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Front = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -79,6 +81,7 @@ class CardOut(BaseModel):
     due: datetime
     level: int | None
     model: str | None
+    subtopic: SubtopicRef | None = Field(None, description="the outline entry it was written for")
     reps: int
     lapses: int
     suspended: bool

@@ -84,3 +84,13 @@ def delete_card(session: Session, user: User, card_id: int) -> None:
 
 def topic_cards(session: Session, topic: Topic) -> list[Card]:
     return repository.topic_cards(session, topic.id)
+
+
+def cards_per_subtopic(
+    session: Session, topic_id: int, levels: tuple[int, int] | None = None
+) -> dict[int, int]:
+    return repository.cards_per_subtopic(session, topic_id, levels)
+
+
+def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple[str, str]]:
+    return repository.subtopic_cards(session, subtopic_id, limit)

@@ -10,6 +10,7 @@ from srs.accounts.models import User
 from srs.generation import repository as generation
 from srs.study import service as study
 from srs.topics.models import Card, Topic
+from srs.outline.schemas import SubtopicRef
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
 
 
@@ -24,6 +25,7 @@ def card_out(card: Card) -> CardOut:
         due=card.due,
         level=card.level,
         model=card.model,
+        subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name) if card.subtopic else None,
         reps=card.reps,
         lapses=card.lapses,
         suspended=card.suspended,

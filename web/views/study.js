@@ -4,6 +4,7 @@ import { get, patch, post } from '../api.js';
 import { append, errorBox, h, replace, typingIn } from '../dom.js';
 import { RATINGS, interval, isEmbedded, percent, until } from '../format.js';
 import { exportLinks } from './topics.js';
+import { outlineSection } from './outline.js';
 
 const ACTIVE = new Set(['queued', 'running']);
 const LONG_POLL_SECONDS = 25;
@@ -60,6 +61,7 @@ export function studyView(ctx, topicId) {
     answerBar,
     tools,
     panelSlot,
+    outlineSection(ctx, topicId),
     h('details', { class: 'shortcuts' },
       h('summary', {}, 'Keyboard shortcuts'),
       h('ul', {},
