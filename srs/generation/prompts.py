@@ -14,7 +14,7 @@ from srs.llm.base import LLMRequest
 # with the deck: the request for batch 50 stays within 1.5x of batch 2's. The smallest request
 # (a one-letter topic and subtopic, nothing listed) is about 1,080 characters; half of that,
 # 540, covers the listing plus a subtopic line longer than batch 2's (tests/generation).
-EXISTING_MAX_CHARS = 470
+EXISTING_MAX_CHARS = 400
 EXISTING_FRONT_CHARS = 100
 SUBTOPIC_LINE_CHARS = 150
 # Subtopics asked for in a new outline, and in an extension of one that is well covered.
