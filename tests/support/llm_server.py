@@ -8,7 +8,8 @@ one scripted `Reply`; when the script is empty, `server.default` answers.
 Outline requests (their prompt shows the `<outline>` shape) are kept apart, so a test
 scripting card batches need not know about the outline step: they are recorded in
 `outline_requests`, consume `script_outline(...)` replies, and otherwise get `outline_default`
-(eight subtopics).
+(eight subtopics). A `responder` (request -> Reply), if given, answers every request instead:
+a model whose reply depends on the prompt (bench/feed_long.py).
 
     with ScriptedLLMServer() as server:
         server.script([Reply(status=429, headers={"Retry-After": "0"}), Reply(text=xml)])
@@ -22,7 +23,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
@@ -117,8 +118,13 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
 
 
 class ScriptedLLMServer:
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        default: Reply | None = None,
+        responder: Callable[[ReceivedRequest], Reply] | None = None,
+    ) -> None:
         self.default = default or Reply()
+        self.responder = responder
         self.requests: list[ReceivedRequest] = []
         self.outline_default = Reply(text=outline_xml())
         self.outline_requests: list[ReceivedRequest] = []
@@ -203,7 +209,12 @@ class ScriptedLLMServer:
     ) -> None:
         dialect = _DIALECTS.get(request.path)
         outline = is_outline_request(request.json)
-        reply = self._next_reply(outline) if dialect else None  # a wrong path uses up no reply
+        if dialect is None:
+            reply = None  # a wrong path uses up no reply
+        elif self.responder is not None:
+            reply = self.responder(request)
+        else:
+            reply = self._next_reply(outline)
         if dialect is None or reply is None:
             writer.write(_json_response(404, {"error": {"message": "no such path"}}, {}))
         elif reply.status != 200:
