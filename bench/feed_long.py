@@ -128,6 +128,7 @@ SUBJECTS = [
      ["At what altitude is the {e} observatory?", "How high up is the {e} observatory?",
       "The observatory of {e} stands how many metres above the sea?"], "{v} m", (100, 4000)),
 ]
+REGIONS = ["North", "South", "East", "West", "Coast", "Highlands"]
 FIRST_OUTLINE = 12
 EXTENSION = 6
 SYLLABLES = ["al", "bre", "cor", "dun", "el", "fen", "gar", "hal", "ir", "jor", "kel", "lor",
@@ -142,7 +143,15 @@ class Fact:
     wordings: tuple[tuple[str, str], ...]  # (front, back)
 
 
-def build_universe(rng: random.Random, per_subtopic: int) -> list[Fact]:
+def subtopics(regions: int) -> list[tuple]:
+    """The land's subtopics: each subject once, or once per region ("Cities of the North")."""
+    if regions <= 1:
+        return list(SUBJECTS)
+    return [(f"{name} of the {region}", f"{scope}, in the {region.lower()}", *rest)
+            for region in REGIONS[:regions] for name, scope, *rest in SUBJECTS]
+
+
+def build_universe(rng: random.Random, subjects: list[tuple], per_subtopic: int) -> list[Fact]:
     """Invented names (a fifth of them near-twins of another, like Austria and Australia)."""
     names: set[str] = set()
 
@@ -154,7 +163,7 @@ def build_universe(rng: random.Random, per_subtopic: int) -> list[Fact]:
                 return name
 
     facts = []
-    for subtopic, _scope, questions, answer, (low, high) in SUBJECTS:
+    for subtopic, _scope, questions, answer, (low, high) in subjects:
         entities: list[str] = []
         while len(entities) < per_subtopic:
             name = new_name()
@@ -178,15 +187,19 @@ class Log:
 
 
 class ForgetfulModel:
-    def __init__(self, facts: list[Fact], forget: float, seed: int) -> None:
+    def __init__(self, subjects: list[tuple], facts: list[Fact], forget: float, seed: int) -> None:
+        self.subjects = subjects
         self.facts = facts
         self.forget = forget
         self.rng = random.Random(seed)
         self.by_front = {front: f.id for f in facts for front, _ in f.wordings}
         self.written: dict[int, set[int]] = {}  # fact id -> wordings used so far
         self.log = Log()
+        self.closed = False  # the run has its cards: refuse more, so the app comes to rest
 
     def __call__(self, request: ReceivedRequest) -> Reply:
+        if self.closed:
+            return Reply(status=400, error_message="the bench has all the cards it needs")
         messages = request.json["messages"]
         system, user = messages[0]["content"], messages[-1]["content"]
         if is_outline_request(request.json):
@@ -198,11 +211,11 @@ class ForgetfulModel:
 
     def _outline(self, user: str) -> str:
         listed = set(re.findall(r"^- ([^:\n]+):", user, re.M))
-        offered = [s for s in SUBJECTS[FIRST_OUTLINE:] if s[0] not in listed][:EXTENSION]
+        offered = [s for s in self.subjects[FIRST_OUTLINE:] if s[0] not in listed][:EXTENSION]
         if not listed:
-            offered = SUBJECTS[:FIRST_OUTLINE]
+            offered = self.subjects[:FIRST_OUTLINE]
         elif not offered:  # nothing left to add: a model out of ideas repeats itself
-            offered = [s for s in SUBJECTS if s[0] in listed][:EXTENSION]
+            offered = [s for s in self.subjects if s[0] in listed][:EXTENSION]
         body = "".join(
             f"<subtopic><name>{name}</name><scope>{scope}</scope></subtopic>\n"
             for name, scope, *_ in offered
@@ -215,8 +228,10 @@ class ForgetfulModel:
         listed = {self.by_front[m] for m in re.findall(r"^- (.+?)$", user, re.M)
                   if m in self.by_front}
         cards = []
+        in_reply: set[int] = set()  # a model does not write one fact twice in one list
         for _ in range(count):
-            fact, wording = self._pick(pool, listed)
+            fact, wording = self._pick([f for f in pool if f.id not in in_reply], listed)
+            in_reply.add(fact.id)
             self.written.setdefault(fact.id, set()).add(wording)
             self.log.sent.append(fact.id)
             cards.append(fact.wordings[wording])
@@ -239,7 +254,7 @@ class ForgetfulModel:
             fact = min(by_subtopic.values(), key=lambda f: sum(
                 1 for i in self.written if self.facts[i].subtopic == f.subtopic))
             return fact, 0
-        fact = self.rng.choice(pool)  # everything written and listed: it repeats anyway
+        fact = self.rng.choice(pool or self.facts)  # all written and listed: it repeats anyway
         return fact, self.rng.randrange(len(fact.wordings))
 
 
@@ -287,8 +302,8 @@ def fetch_cards(client: httpx.Client, topic_id: int) -> list[dict]:
             return cards
 
 
-def run_tree(label: str, tree: Path, args, facts: list[Fact]) -> dict:
-    model = ForgetfulModel(facts, args.forget, args.seed)
+def run_tree(label: str, tree: Path, args, subjects: list[tuple], facts: list[Fact]) -> dict:
+    model = ForgetfulModel(subjects, facts, args.forget, args.seed)
     with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer(responder=model) as llm:
         proc, base = start_app(tree, f"sqlite:///{tmp}/feed.db", llm.base_url, Path(tmp))
         started = time.monotonic()
@@ -306,16 +321,24 @@ def run_tree(label: str, tree: Path, args, facts: list[Fact]) -> dict:
 
 
 def _follow(client, topic_id, model, args):
+    """Wait for the cards and batches wanted, then refuse further requests and let the batch
+    in flight finish, so every fact the model sent has been saved or rejected."""
     deadline = time.monotonic() + args.timeout
-    while True:
+    while not model.closed:
         time.sleep(1.0)
-        status = client.get(f"/api/v1/topics/{topic_id}").json()["generation"]
         enough = len(model.log.card_prompt_chars) > args.batches
-        cards = fetch_cards(client, topic_id)
-        if (enough and len(cards) >= args.cards) or status["status"] in ("failed", "quota_exceeded"):
-            return status, cards
+        stopped = _generation(client, topic_id)["status"] in ("failed", "quota_exceeded")
+        if stopped or (enough and len(fetch_cards(client, topic_id)) >= args.cards):
+            model.closed = True
         if time.monotonic() > deadline:
-            return {**status, "error": f"stopped after {args.timeout} s"}, cards
+            raise RuntimeError(f"not enough cards after {args.timeout} s")
+    while (status := _generation(client, topic_id))["status"] in ("queued", "running"):
+        time.sleep(0.5)
+    return status, fetch_cards(client, topic_id)
+
+
+def _generation(client, topic_id) -> dict:
+    return client.get(f"/api/v1/topics/{topic_id}").json()["generation"]
 
 
 def _report(label, facts, model, cards, status, seconds, tree) -> dict:
@@ -330,6 +353,8 @@ def _report(label, facts, model, cards, status, seconds, tree) -> dict:
         "saved": len(cards),
         "repeats": len(saved) - unknown - len(saved_facts),
         "wrongly_dropped": len(set(model.log.sent) - saved_facts),
+        "repeat_examples": _repeat_examples(cards, by_front),
+        "dropped_examples": [facts[i].wordings[0][0] for i in sorted(set(model.log.sent) - saved_facts)[:3]],
         "sent": len(model.log.sent),
         "distinct_sent": len(set(model.log.sent)),
         "batches": len(sizes),
@@ -341,6 +366,14 @@ def _report(label, facts, model, cards, status, seconds, tree) -> dict:
         "status": status,
         "seconds": round(seconds, 1),
     }
+
+
+def _repeat_examples(cards: list[dict], by_front: dict[str, int]) -> list[list[str]]:
+    """The saved fronts of the first few facts that reached the learner more than once."""
+    fronts: dict[int, list[str]] = {}
+    for card in cards:
+        fronts.setdefault(by_front.get(card["front"], -1), []).append(card["front"])
+    return [f for f in fronts.values() if len(f) > 1][:3]
 
 
 # The dedup is timed by replaying the saved cards, in order, through the tree's own dedup in a
@@ -369,7 +402,8 @@ def dedup_times(tree: Path, cards: list[tuple[str, str]]) -> dict:
     times = sorted(t * 1000 for t in json.loads(done.stdout))
     if not times:
         return {}
-    return {"mean": statistics.fmean(times), "p99": times[int(0.99 * (len(times) - 1))]}
+    return {"median": statistics.median(times), "p99": times[int(0.99 * (len(times) - 1))],
+            "max": times[-1]}
 
 
 def baseline_tree(ref: str, into: Path) -> Path:
@@ -382,12 +416,12 @@ def baseline_tree(ref: str, into: Path) -> Path:
 def table(results: list[dict]) -> str:
     head = ("| code | saved cards | repeated facts reaching the learner | distinct facts wrongly "
             "dropped | card batches | outline requests | prompt, batch 2 | batch 50 | 50 / 2 | "
-            "dedup per card, mean | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|")
+            "dedup per card, median | p99 |\n|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for r in results:
         ratio = f"{r['prompt_50'] / r['prompt_2']:.2f}x" if r["prompt_50"] and r["prompt_2"] else "n/a"
         dedup = r["dedup_ms"]
-        mean = f"{dedup['mean']:.3f} ms" if "mean" in dedup else dedup.get("error", "n/a")
+        mean = f"{dedup['median']:.3f} ms" if "median" in dedup else dedup.get("error", "n/a")
         p99 = f"{dedup['p99']:.3f} ms" if "p99" in dedup else ""
         rows.append(
             f"| {r['label']} | {r['saved']} | {r['repeats']} ({r['repeats'] / max(1, r['saved']):.0%}) "
@@ -403,18 +437,23 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=50, help="and this many card batches were asked")
     parser.add_argument("--forget", type=float, default=0.4)
     parser.add_argument("--facts", type=int, default=20, help="facts per subtopic")
+    parser.add_argument("--regions", type=int, default=1,
+                        help="each subject once per region: more subtopics for the outline to grow into")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900, help="seconds per tree at most")
     parser.add_argument("--baseline", default="564c66c", help="commit measured as today's code")
+    parser.add_argument("--no-baseline", action="store_true", help="this checkout only")
     args = parser.parse_args()
-    facts = build_universe(random.Random(args.seed), args.facts)
-    print(f"machine: {machine()}; {len(facts)} facts in {len(SUBJECTS)} subtopics; "
+    subjects = subtopics(args.regions)
+    facts = build_universe(random.Random(args.seed), subjects, args.facts)
+    print(f"machine: {machine()}; {len(facts)} facts in {len(subjects)} subtopics; "
           f"forget {args.forget}; seed {args.seed}", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, tree in (("baseline " + args.baseline, baseline_tree(args.baseline, Path(tmp))),
-                            ("this checkout", ROOT)):
-            result = run_tree(label, tree, args, facts)
+        trees = [] if args.no_baseline else [
+            ("baseline " + args.baseline, baseline_tree(args.baseline, Path(tmp)))]
+        for label, tree in [*trees, ("this checkout", ROOT)]:
+            result = run_tree(label, tree, args, subjects, facts)
             print(json.dumps(result), flush=True)
             results.append(result)
     print(table(results))
