@@ -48,7 +48,7 @@ def _reference(match: re.Match[str]) -> str:
     if body in _XML_REFS:
         return match.group()
     if body.startswith("#"):
-        code = int(body[2:], 16) if body[1] in "xX" else int(body[1:])
+        code = int("0" + body[1:], 16) if body[1] == "x" else int(body[1:])
         valid = code <= 0x10FFFF and not _INVALID_XML_CHAR.match(chr(code))
         return f"&#{code};" if valid else _escape(match.group())
     char = html.entities.html5.get(body + ";")

@@ -20,8 +20,8 @@ from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.settings import Settings
 from srs.metering import service as metering
-from srs.outline.models import Subtopic
 from srs.outline import service as outline
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
 from srs.topics import repository as topics_repo
 from srs.topics import service as topics

@@ -24,7 +24,10 @@ def get(session: Session, subtopic_id: int) -> Subtopic | None:
 
 def count(session: Session, topic_id: int) -> int:
     return int(
-        session.scalar(select(func.count()).select_from(Subtopic).where(Subtopic.topic_id == topic_id)) or 0
+        session.scalar(
+            select(func.count()).select_from(Subtopic).where(Subtopic.topic_id == topic_id)
+        )
+        or 0
     )
 
 

@@ -9,9 +9,7 @@ from srs.outline.models import NAME_CHARS, SCOPE_CHARS
 # An outline may grow past the first 8-20 subtopics as extensions add deeper ones.
 MAX_SUBTOPICS = 100
 
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_CHARS)
-]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_CHARS)]
 Scope = Annotated[str, StringConstraints(strip_whitespace=True, max_length=SCOPE_CHARS)]
 
 

@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
-from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import DbSession, RowId
 from srs.kit.errors import unauthorized
@@ -37,14 +36,13 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         topic = topics.get_topic(session, user, topic_id)
         now = utcnow()
         found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
-        in_flight = generation.cards_in_flight(session, topic.id)
         card = None
         if found.card is not None:
             card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),
-            generation=views.generation_out(topic, in_flight),
+            generation=views.generation_out(session, topic),
             next_due=found.next_due,
             new_limit_reached=found.new_limit_reached,
         )
@@ -70,12 +68,16 @@ async def next_card(
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    first = None
     while True:
         wake = events.current(topic_id)
         answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
         remaining = deadline - loop.time()
         if answer.card is not None or remaining <= 0:
             return answer
+        first = first or answer.generation
+        if answer.generation != first:
+            return answer  # the generation moved on (the outline done, a batch started): say so
         pause = min(remaining, POLL_SECONDS)
         if answer.generation.status not in _ACTIVE:
             if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:

@@ -38,6 +38,9 @@ class Generation(BaseModel):
     status: GenerationStatus
     error: str | None = None
     cards_in_flight: int = Field(0, description="cards asked of the LLM and not yet saved")
+    step: Literal["outline", "cards"] | None = Field(
+        None, description="what the job in flight writes: the topic's outline, or cards"
+    )
 
 
 class TopicOut(BaseModel):

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import repository as generation
+from srs.outline.schemas import SubtopicRef
 from srs.study import service as study
 from srs.topics.models import Card, Topic
-from srs.outline.schemas import SubtopicRef
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
 
 
@@ -39,11 +39,13 @@ def counts_out(counts: study.Counts) -> Counts:
     return Counts(new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready)
 
 
-def generation_out(topic: Topic, in_flight: int = 0) -> Generation:
+def generation_out(session: Session, topic: Topic) -> Generation:
+    job = generation.active_job(session, topic.id)
     return Generation(
         status=topic.generation_status,  # type: ignore[arg-type]
         error=topic.generation_error,
-        cards_in_flight=in_flight,
+        cards_in_flight=generation.cards_in_flight(session, topic.id),
+        step=job.kind if job else None,  # type: ignore[arg-type]
     )
 
 
@@ -60,7 +62,7 @@ def topic_out(
         recent_success=difficulty.get("recent_success"),
         new_per_day=study.new_limit(topic, new_per_day),
         counts=counts_out(study.counts(session, user, topic, now, new_per_day)),
-        generation=generation_out(topic, generation.cards_in_flight(session, topic.id)),
+        generation=generation_out(session, topic),
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )

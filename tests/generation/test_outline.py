@@ -6,26 +6,64 @@ from __future__ import annotations
 import pytest
 
 from srs.generation import prompts
+from tests.conftest import Api
 from tests.generation.conftest import llm_settings, wait_for
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply, outline_xml
 from tests.support.server import running_app
-from tests.conftest import Api
 
 pytestmark = pytest.mark.slow
 
 WORDS = [
-    "amber", "basalt", "cedar", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper",
-    "kelp", "lagoon", "marble", "nectar", "onyx", "prairie", "quartz", "reef", "sierra", "tundra",
-    "umber", "valley", "willow", "xenon", "yarrow", "zephyr", "acorn", "birch", "canyon", "dune",
-    "estuary", "fern", "glacier", "heath", "islet", "juniper", "knoll", "larch", "mesa", "nettle",
+    "amber",
+    "basalt",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "garnet",
+    "harbor",
+    "indigo",
+    "jasper",
+    "kelp",
+    "lagoon",
+    "marble",
+    "nectar",
+    "onyx",
+    "prairie",
+    "quartz",
+    "reef",
+    "sierra",
+    "tundra",
+    "umber",
+    "valley",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+    "acorn",
+    "birch",
+    "canyon",
+    "dune",
+    "estuary",
+    "fern",
+    "glacier",
+    "heath",
+    "islet",
+    "juniper",
+    "knoll",
+    "larch",
+    "mesa",
+    "nettle",
 ]
 
 
 def facts(subject: str, count: int, start: int = 0) -> list[tuple[str, str]]:
     """Distinct facts: fronts that share no more than half their content words."""
-    return [(f"Which {subject} sample is labelled {w}?", f"{subject} {w}")
-            for w in WORDS[start:start + count]]
+    return [
+        (f"Which {subject} sample is labelled {w}?", f"{subject} {w}")
+        for w in WORDS[start : start + count]
+    ]
 
 
 def user_prompt(request) -> str:
@@ -104,12 +142,14 @@ def _prompt_chars(body) -> int:
 def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refilling, llm):
     api = refilling
     llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains", "Islands"]))])
-    llm.script([
-        Reply(text=batch_xml(facts("river", 10))),
-        Reply(text=batch_xml(facts("mountain", 10))),
-        Reply(text=batch_xml(facts("island", 4))),
-        Reply(text=batch_xml(facts("island", 6, start=4))),
-    ])
+    llm.script(
+        [
+            Reply(text=batch_xml(facts("river", 10))),
+            Reply(text=batch_xml(facts("mountain", 10))),
+            Reply(text=batch_xml(facts("island", 4))),
+            Reply(text=batch_xml(facts("island", 6, start=4))),
+        ]
+    )
     llm.default = Reply(status=400, error_message="the script has ended")
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
     wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
@@ -128,12 +168,16 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
 
 def test_when_every_subtopic_is_covered_the_outline_is_extended(refilling, llm):
     api = refilling
-    llm.script_outline([
-        Reply(text=outline_xml(["Rivers", "Mountains", "Islands"])),
-        Reply(text=outline_xml(["Rivers", "Deltas and estuaries", "Glaciers"])),
-    ])
-    llm.script([Reply(text=batch_xml(facts(s, 10))) for s in ("river", "mountain", "island")]
-               + [Reply(text=batch_xml(facts("delta", 10)))])
+    llm.script_outline(
+        [
+            Reply(text=outline_xml(["Rivers", "Mountains", "Islands"])),
+            Reply(text=outline_xml(["Rivers", "Deltas and estuaries", "Glaciers"])),
+        ]
+    )
+    llm.script(
+        [Reply(text=batch_xml(facts(s, 10))) for s in ("river", "mountain", "island")]
+        + [Reply(text=batch_xml(facts("delta", 10)))]
+    )
     llm.default = Reply(status=400, error_message="the script has ended")
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
     wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
@@ -150,7 +194,10 @@ def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
     llm.script([Reply(text=batch_xml(capitals(3)))])
     llm.default = Reply(status=500, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
-    failed = wait_for(lambda: (t := _topic(api, topic["id"]))["generation"]["status"] == "failed" and t, timeout=30)
+    failed = wait_for(
+        lambda: (t := _topic(api, topic["id"]))["generation"]["status"] == "failed" and t,
+        timeout=30,
+    )
     assert "outline could not be written" in failed["generation"]["error"]
     assert "outline service down" in failed["generation"]["error"]
     assert llm.requests == [] and _outline(api, topic["id"]) == []
@@ -163,11 +210,13 @@ def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
 def test_the_card_prompt_for_batch_50_is_within_one_and_a_half_times_batch_2s():
     """The worst case: batch 2 as small as a request gets (a one-letter topic and subtopic,
     nothing listed), batch 50 on the longest subtopic line with a long history of long cards."""
-    settings = dict(max_tokens=2000, temperature=0.7)
-    second = prompts.build_request("x", 3, 10, [], subtopic=prompts.subtopic_line("x", ""), **settings)
+    settings = {"max_tokens": 2000, "temperature": 0.7}
+    second = prompts.build_request(
+        "x", 3, 10, [], subtopic=prompts.subtopic_line("x", ""), **settings
+    )
     longest = prompts.subtopic_line("N" * 120, "S" * 300)
     history = [("Q" * 300 + str(i), "A" * 200) for i in range(40)]
     fiftieth = prompts.build_request("x", 10, 10, history, subtopic=longest, **settings)
-    size = lambda r: len(r.system) + len(r.user)  # noqa: E731
+    size = lambda r: len(r.system) + len(r.user)
     assert size(fiftieth) <= 1.5 * size(second)
     assert history[0][0][:50] in fiftieth.user  # the newest card is listed

@@ -48,10 +48,14 @@ _TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF, blacklist
 
 @given(st.lists(st.tuples(_TEXT.filter(str.strip), _TEXT), max_size=6))
 def test_any_text_in_names_and_scopes_round_trips(items):
-    xml = "<outline>" + "".join(
-        f"<subtopic><name>{n}</name><scope>{s}</scope></subtopic>" for n, s in items
-    ) + "</outline>"
-    wanted = [ParsedSubtopic(" ".join(n.split())[:120], " ".join(s.split())[:300]) for n, s in items]
+    xml = (
+        "<outline>"
+        + "".join(f"<subtopic><name>{n}</name><scope>{s}</scope></subtopic>" for n, s in items)
+        + "</outline>"
+    )
+    wanted = [
+        ParsedSubtopic(" ".join(n.split())[:120], " ".join(s.split())[:300]) for n, s in items
+    ]
     assert parse([xml])[0] == wanted
 
 
@@ -88,6 +92,9 @@ def test_a_doctype_with_entities_is_inert():
 
 
 def test_nameless_subtopics_are_skipped_and_counted():
-    found, parser = parse(["<outline><subtopic><scope>no name</scope></subtopic>"
-                           "<subtopic><name>Named</name></subtopic></outline>"])
+    reply = (
+        "<outline><subtopic><scope>no name</scope></subtopic>"
+        "<subtopic><name>Named</name></subtopic></outline>"
+    )
+    found, parser = parse([reply])
     assert found == [ParsedSubtopic("Named", "")] and parser.skipped == 1

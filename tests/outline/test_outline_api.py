@@ -33,11 +33,13 @@ def topic(api, llm):
 def test_rename_remove_and_add_persist_and_cards_follow(api, topic):
     rivers, mountains, islands = _outline(api, topic["id"])
     assert rivers["cards"] == 3
-    body = {"subtopics": [
-        {"id": islands["id"], "name": "Islands", "scope": islands["scope"]},
-        {"id": rivers["id"], "name": "  Rivers and lakes ", "scope": "Fresh water"},
-        {"name": "Volcanoes", "scope": "Eruptions and hot spots"},
-    ]}
+    body = {
+        "subtopics": [
+            {"id": islands["id"], "name": "Islands", "scope": islands["scope"]},
+            {"id": rivers["id"], "name": "  Rivers and lakes ", "scope": "Fresh water"},
+            {"name": "Volcanoes", "scope": "Eruptions and hot spots"},
+        ]
+    }
     answer = api.put(f"/topics/{topic['id']}/outline", json=body)
     assert answer.status_code == 200
     assert _outline(api, topic["id"]) == answer.json()["subtopics"]
@@ -56,16 +58,19 @@ def test_rename_remove_and_add_persist_and_cards_follow(api, topic):
     assert mountains["id"] not in [s["id"] for s in _outline(api, topic["id"])]
 
 
-@pytest.mark.parametrize("subtopics, message", [
-    ([], "at least 1"),
-    ([{"name": "   "}], "at least 1 character"),
-    ([{"name": "x" * 121}], "at most 120"),
-    ([{"name": "ok", "scope": "s" * 301}], "at most 300"),
-    ([{"name": f"Part {i}"} for i in range(101)], "at most 100"),
-    ([{"name": "Volcanoes"}, {"name": " volcanoes "}], "same name"),
-    ([{"id": 999999, "name": "Ghost"}], "not in this topic"),
-    ([{"name": "ok", "colour": "red"}], "colour"),
-])
+@pytest.mark.parametrize(
+    "subtopics, message",
+    [
+        ([], "at least 1"),
+        ([{"name": "   "}], "at least 1 character"),
+        ([{"name": "x" * 121}], "at most 120"),
+        ([{"name": "ok", "scope": "s" * 301}], "at most 300"),
+        ([{"name": f"Part {i}"} for i in range(101)], "at most 100"),
+        ([{"name": "Volcanoes"}, {"name": " volcanoes "}], "same name"),
+        ([{"id": 999999, "name": "Ghost"}], "not in this topic"),
+        ([{"name": "ok", "colour": "red"}], "colour"),
+    ],
+)
 def test_bad_outlines_are_422_and_change_nothing(api, topic, subtopics, message):
     before = _outline(api, topic["id"])
     answer = api.put(f"/topics/{topic['id']}/outline", json={"subtopics": subtopics})

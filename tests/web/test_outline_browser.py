@@ -17,7 +17,9 @@ pytestmark = pytest.mark.browser
 def test_the_learner_edits_the_outline_and_it_persists(site, llm, browser_context):  # noqa: F811
     from playwright.sync_api import expect
 
-    llm.script_outline([Reply(text=outline_xml(["Western Europe", "Eastern Europe", "The Balkans"]), ttft=0.3)])
+    llm.script_outline(
+        [Reply(text=outline_xml(["Western Europe", "Eastern Europe", "The Balkans"]), ttft=0.3)]
+    )
     llm.script([Reply(text=_xml(CAPITALS))])
     page = browser_context.new_page()
     errors: list[str] = []
@@ -49,7 +51,9 @@ def test_the_learner_edits_the_outline_and_it_persists(site, llm, browser_contex
     rows.nth(2).get_by_label("Subtopic name").fill("Microstates")
     rows.nth(2).get_by_label("What it covers").fill("Andorra, Monaco, San Marino, Vatican City")
     _shot(page, "outline-editing")
-    with page.expect_response(lambda r: r.url.endswith("/outline") and r.request.method == "PUT") as saved:
+    with page.expect_response(
+        lambda r: r.url.endswith("/outline") and r.request.method == "PUT"
+    ) as saved:
         page.get_by_role("button", name="Save outline").click()
     assert saved.value.status == 200, saved.value.text()
     expected = ["Western and Central Europe", "The Balkans", "Microstates"]

@@ -151,7 +151,8 @@ export function studyView(ctx, topicId) {
     const gen = generation();
     let body;
     if (ACTIVE.has(gen.status)) {
-      const flight = gen.cards_in_flight > 0 ? `${gen.cards_in_flight} cards on the way` : 'asking for cards';
+      const flight = gen.step === 'outline' ? 'writing an outline of the topic first'
+        : gen.cards_in_flight > 0 ? `${gen.cards_in_flight} cards on the way` : 'asking for cards';
       body = h('div', { class: 'waiting generating', id: 'generating' },
         h('span', { class: 'spinner', 'aria-hidden': 'true' }),
         h('h2', {}, 'Generating cards…'),
