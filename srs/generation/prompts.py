@@ -20,6 +20,9 @@ SUBTOPIC_LINE_CHARS = 150
 # Subtopics asked for in a new outline, and in an extension of one that is well covered.
 OUTLINE_SUBTOPICS = (8, 20)
 EXTENSION_SUBTOPICS = (4, 8)
+# An outline must arrive whole to be saved: it gets room for 20 subtopics even where the
+# configured cap on a card batch's reply is lower (it is written once, and on extensions).
+OUTLINE_MIN_TOKENS = 1200
 
 
 @lru_cache
@@ -147,7 +150,8 @@ def build_outline_request(
         system=s["outline system"].format(**values),
         user=s["extend user" if existing else "outline user"].format(**values),
         completion_prompt=s["outline completion"].format(**values) + "\n",
-        grammar=outline_grammar(low, high),
-        max_tokens=max_tokens,
+        # The grammar lets a small local model stop early rather than be cut off mid-outline.
+        grammar=outline_grammar(min(low, 3), high),
+        max_tokens=max(max_tokens, OUTLINE_MIN_TOKENS),
         temperature=temperature,
     )
