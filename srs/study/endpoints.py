@@ -60,6 +60,9 @@ async def next_card(
     topic_id: RowId,
     request: Request,
     wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
+    changes: bool = Query(
+        False, description="with wait: also answer when the generation state changes"
+    ),
 ) -> NextOut:
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
@@ -75,9 +78,10 @@ async def next_card(
         remaining = deadline - loop.time()
         if answer.card is not None or remaining <= 0:
             return answer
-        first = first or answer.generation
-        if answer.generation != first:
-            return answer  # the generation moved on (the outline done, a batch started): say so
+        if first is None:
+            first = answer.generation
+        elif changes and answer.generation != first:
+            return answer  # the generation moved on (the outline done, a batch started)
         pause = min(remaining, POLL_SECONDS)
         if answer.generation.status not in _ACTIVE:
             if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:

@@ -162,6 +162,8 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     assert "Islands:" in prompts_sent[3]
     assert "Which island sample is labelled amber?" in prompts_sent[3]
     assert "river" not in prompts_sent[3] and "mountain" not in prompts_sent[3]
+    sizes = [len(system_prompt(r)) + len(user_prompt(r)) for r in llm.requests]
+    assert sizes[3] <= 1.5 * sizes[1]
     counts = {s["name"]: s["cards"] for s in _outline(api, topic["id"])}
     assert [counts[name] for name in ("Rivers", "Mountains", "Islands")] == [10, 10, 10]
 
