@@ -310,7 +310,7 @@ class GenerationService:
                 level=plan.level,
                 job_id=plan.job_id,
                 ordinal=ordinal,
-                subtopic_id=plan.subtopic_id,
+                subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
             )
             topics_repo.add(session, row)
@@ -318,6 +318,13 @@ class GenerationService:
                 session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
             )
             return row.id
+
+    @staticmethod
+    def _still_there(session: Session, subtopic_id: int | None) -> int | None:
+        """The batch's subtopic, unless the learner removed it while the batch streamed."""
+        if subtopic_id is None or outline.get_subtopic(session, subtopic_id) is None:
+            return None
+        return subtopic_id
 
     def save_outline(
         self, plan: JobPlan, owner: str, subtopics: list[ParsedSubtopic]

@@ -106,3 +106,17 @@ def test_deleting_the_topic_deletes_its_outline(api, topic, database_url):
         ).scalar()
     engine.dispose()
     assert left == 0
+
+
+def test_a_subtopic_removed_while_its_batch_streams_leaves_the_cards_without_one(api, llm):
+    llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains"]))])
+    llm.script([Reply(text=batch_xml(capitals(6)), ttft=2.0, tokens_per_second=60)])
+    llm.default = Reply(status=400, error_message="no more batches in this test")
+    topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
+    wait_for(lambda: llm.requests)  # the first batch (for Rivers) is streaming
+    mountains = _outline(api, topic["id"])[1]
+    only = {"subtopics": [{"id": mountains["id"], "name": "Mountains"}]}
+    assert api.put(f"/topics/{topic['id']}/outline", json=only).status_code == 200
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 6)
+    cards = api.get(f"/topics/{topic['id']}/cards").json()
+    assert all(c["subtopic"] is None for c in cards)
