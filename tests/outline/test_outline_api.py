@@ -110,7 +110,7 @@ def test_deleting_the_topic_deletes_its_outline(api, topic, database_url):
 
 def test_a_subtopic_removed_while_its_batch_streams_leaves_the_cards_without_one(api, llm):
     llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains"]))])
-    llm.script([Reply(text=batch_xml(capitals(6)), ttft=2.0, tokens_per_second=60)])
+    llm.script([Reply(text=batch_xml(capitals(6)), ttft=1.0, tokens_per_second=30)])
     llm.default = Reply(status=400, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
     wait_for(lambda: llm.requests)  # the first batch (for Rivers) is streaming
