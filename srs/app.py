@@ -33,6 +33,7 @@ from srs.llm import build_provider
 from srs.metering import service as metering
 from srs.metering import stripe_sync
 from srs.metering.endpoints import router as metering_router
+from srs.outline.endpoints import router as outline_router
 from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
 from srs.study.tasks import fit_due_learners
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports_router,
         stats_router,
         metering_router,
+        outline_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -5,6 +5,7 @@ from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJ
 from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic
 
@@ -19,6 +20,7 @@ __all__ = [
     "ImportJob",
     "ProcessedWebhookEvent",
     "ReviewLog",
+    "Subtopic",
     "Topic",
     "UsageCounter",
     "UsageEvent",

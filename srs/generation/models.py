@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
+
+
+class JobKind(enum.StrEnum):
+    CARDS = "cards"  # a batch of cards for one subtopic
+    OUTLINE = "outline"  # the topic's outline, or new subtopics extending it
 
 
 class GenerationJob(Base):
@@ -17,6 +23,13 @@ class GenerationJob(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=JobKind.CARDS.value, server_default=JobKind.CARDS.value
+    )
+    # The subtopic a card batch was written for (chosen when the job starts).
+    subtopic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subtopics.id", ondelete="SET NULL"), default=None
+    )
     # queued -> running -> done | failed | quota_exceeded | cancelled
     status: Mapped[str] = mapped_column(String(32), default="queued")
     requested: Mapped[int] = mapped_column(Integer)

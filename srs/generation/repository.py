@@ -238,3 +238,15 @@ def topic_rejections(
     if before_id is not None:
         query = query.where(DuplicateRejection.id < before_id)
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
+    """The kinds of the topic's latest jobs, newest first."""
+    return list(
+        session.scalars(
+            select(GenerationJob.kind)
+            .where(GenerationJob.topic_id == topic_id)
+            .order_by(GenerationJob.id.desc())
+            .limit(limit)
+        )
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.embeddings import Embedder
-from srs.generation import difficulty, repository
+from srs.generation import difficulty, prompts, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
+from srs.generation.outline_stream import ParsedSubtopic
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
@@ -25,6 +26,8 @@ from srs.kit.errors import AppError
 from srs.kit.errors import conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
+from srs.outline import service as outline
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
 from srs.topics import repository as topics_repo
 from srs.topics import service as topics
@@ -33,6 +36,11 @@ from srs.topics.schemas import TopicIn
 
 MAX_ATTEMPTS = 3
 MAX_FRUITLESS_BATCHES = 3
+# An outline extension waits until this many jobs have run since the last outline job, so an
+# extension that found nothing new is not asked for again at once.
+EXTENSION_SPACING = 3
+# How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
+SUBTOPIC_CARDS_READ = 40
 STOPPED = ("failed", "quota_exceeded")
 # Cards embedded per step when a deck's vectors are computed at job start; the lease is
 # renewed between steps, so a large deck of hand-written cards cannot lose it.
@@ -51,6 +59,13 @@ class JobPlan:
     existing_fronts: list[str]
     # Metering's reservation for this batch: its cards are billed against it.
     reservation_key: str | None = None
+    kind: JobKind = JobKind.CARDS
+    # A card batch: its subtopic (a prompt line) and that subtopic's (front, back), newest first.
+    subtopic_id: int | None = None
+    subtopic: str | None = None
+    subtopic_cards: list[tuple[str, str]] = field(default_factory=list)
+    # An outline job: the (name, scope) pairs the outline has (empty: write the first one).
+    outline: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -198,12 +213,15 @@ class GenerationService:
             self._stop_for_quota(topic, refused)
             self._after_commit(session, topic.id, wake=False)
             return None
+        kind = self._next_kind(session, topic)
         job = repository.add_job(
             session,
             GenerationJob(
                 topic_id=topic.id,
                 user_id=topic.user_id,
-                requested=self.settings.batch_size,
+                kind=kind.value,
+                # An outline job writes no card: it holds none of the quota (its tokens count).
+                requested=self.settings.batch_size if kind is JobKind.CARDS else 0,
                 level=level_of(topic),
                 run_after=utcnow(),
             ),
@@ -235,6 +253,19 @@ class GenerationService:
         session.flush()
         if repository.active_job(session, topic.id) is None:
             self._show_paused(topic)
+
+    @staticmethod
+    def _next_kind(session: Session, topic: Topic) -> JobKind:
+        """The outline first; then cards, until every subtopic is well covered at the current
+        level: then an extension of the outline, so the feed goes deeper, not round."""
+        if not outline.subtopics(session, topic.id):
+            return JobKind.OUTLINE
+        covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
+        if covered and not outline.is_full(session, topic.id):
+            recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
+            if JobKind.OUTLINE.value not in recent:
+                return JobKind.OUTLINE
+        return JobKind.CARDS
 
     @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
@@ -292,6 +323,10 @@ class GenerationService:
                 return None
             # The level is read now, not when the job was queued, so a fresh signal counts.
             job.level = level_of(topic)
+            topic.generation_status = "running"
+            if job.kind == JobKind.OUTLINE:
+                self._after_commit(session, topic.id, wake=False)
+                return self._outline_plan(session, job, topic)
             now = utcnow()
             user = session.get(User, job.user_id)
             hold = metering.reserve_for_job(
@@ -307,8 +342,8 @@ class GenerationService:
             if count == 0 and job.requested > job.saved:
                 self._refuse(session, job, topic, user, now)
                 return None
-            topic.generation_status = "running"
             self._after_commit(session, topic.id, wake=False)
+            subtopic = self._target(session, job, topic)
             return JobPlan(
                 job_id=job.id,
                 topic_id=topic.id,
@@ -319,7 +354,40 @@ class GenerationService:
                 attempt=job.attempts,
                 existing_fronts=topics_repo.topic_fronts(session, topic.id),
                 reservation_key=hold.key,
+                subtopic_id=subtopic.id if subtopic else None,
+                subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
+                subtopic_cards=(
+                    topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ)
+                    if subtopic
+                    else []
+                ),
             )
+
+    @staticmethod
+    def _target(session: Session, job: GenerationJob, topic: Topic) -> Subtopic | None:
+        """The subtopic a card batch is for: chosen on the first attempt (the least covered at
+        the job's level) and kept by retries, unless the learner removed it meanwhile."""
+        subtopic = outline.get_subtopic(session, job.subtopic_id) if job.subtopic_id else None
+        if subtopic is None or subtopic.topic_id != topic.id:
+            target_id = outline.coverage(session, topic.id, job.level).target_id
+            subtopic = outline.get_subtopic(session, target_id) if target_id else None
+            job.subtopic_id = subtopic.id if subtopic else None
+        return subtopic
+
+    @staticmethod
+    def _outline_plan(session: Session, job: GenerationJob, topic: Topic) -> JobPlan:
+        return JobPlan(
+            job_id=job.id,
+            topic_id=topic.id,
+            user_id=topic.user_id,
+            prompt=topic.prompt,
+            level=job.level,
+            count=0,
+            attempt=job.attempts,
+            existing_fronts=[],
+            kind=JobKind.OUTLINE,
+            outline=[(s.name, s.scope) for s in outline.subtopics(session, topic.id)],
+        )
 
     def _refuse(
         self, session: Session, job: GenerationJob, topic: Topic, user: User, now: datetime
@@ -356,6 +424,7 @@ class GenerationService:
                 level=plan.level,
                 job_id=plan.job_id,
                 ordinal=ordinal,
+                subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
             )
             topics_repo.add(session, row)
@@ -428,6 +497,24 @@ class GenerationService:
         next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
         return rows[:limit], next_cursor
 
+    @staticmethod
+    def _still_there(session: Session, subtopic_id: int | None) -> int | None:
+        """The batch's subtopic, unless the learner removed it while the batch streamed."""
+        if subtopic_id is None or outline.get_subtopic(session, subtopic_id) is None:
+            return None
+        return subtopic_id
+
+    def save_outline(
+        self, plan: JobPlan, owner: str, subtopics: list[ParsedSubtopic]
+    ) -> int | None:
+        """Add the subtopics the outline does not have yet; None when our lease was lost."""
+        with self.db.transaction() as session:
+            if repository.get_owned_job(session, plan.job_id, owner) is None:
+                return None
+            return outline.add_generated(
+                session, plan.topic_id, [(s.name, s.scope) for s in subtopics]
+            )
+
     def renew_lease(self, job_id: int, owner: str) -> bool:
         expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
         with self.db.transaction() as session:
@@ -494,6 +581,21 @@ class GenerationService:
             topic.generation_status = "failed"
             topic.generation_error = outcome.error
             return
+        if job.kind == JobKind.CARDS:
+            self._count_fruitless(job, topic)
+        if topic.generation_status == "failed":
+            return
+        topic.generation_status = "idle"
+        topic.generation_error = None
+        session.flush()
+        if job.kind == JobKind.OUTLINE:
+            # An outline job stood in for the batch that was asked for: that batch comes now.
+            self.request_batch(session, topic)
+        else:
+            self.ensure_buffer(session, topic)
+
+    @staticmethod
+    def _count_fruitless(job: GenerationJob, topic: Topic) -> None:
         topic.fruitless_batches = 0 if job.saved > 0 else topic.fruitless_batches + 1
         if topic.fruitless_batches >= MAX_FRUITLESS_BATCHES:
             topic.generation_status = "failed"
@@ -502,11 +604,6 @@ class GenerationService:
                 "repeating cards this topic already has. Rephrase the topic or use a stronger "
                 "model, then retry."
             )
-            return
-        topic.generation_status = "idle"
-        topic.generation_error = None
-        session.flush()
-        self.ensure_buffer(session, topic)
 
     # -- the ticker's chores (idempotent, safe in every process) ----------------------------
 

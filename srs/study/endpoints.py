@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
-from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
@@ -37,7 +36,6 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         now = utcnow()
         new_per_day = accounts.new_cards_per_day(user, settings)
         found = service.next_card(session, user, topic, now, new_per_day)
-        in_flight = generation.cards_in_flight(session, topic.id)
         card = None
         if found.card is not None:
             card = StudyCardOut(
@@ -46,7 +44,7 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),
-            generation=views.generation_out(topic, in_flight),
+            generation=views.generation_out(session, topic),
             next_due=found.next_due,
             new_limit_reached=found.new_limit_reached,
         )
@@ -64,6 +62,9 @@ async def next_card(
     topic_id: RowId,
     request: Request,
     wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
+    changes: bool = Query(
+        False, description="with wait: also answer when the generation state changes"
+    ),
 ) -> NextOut:
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
@@ -72,12 +73,17 @@ async def next_card(
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    first = None
     while True:
         wake = events.current(topic_id)
         answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
         remaining = deadline - loop.time()
         if answer.card is not None or remaining <= 0:
             return answer
+        if first is None:
+            first = answer.generation
+        elif changes and answer.generation != first:
+            return answer  # the generation moved on (the outline done, a batch started)
         pause = min(remaining, POLL_SECONDS)
         if answer.generation.status not in _ACTIVE:
             if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:

@@ -15,9 +15,10 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy import true as sa_true
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from srs.kit.db import Base, UTCDateTime, utcnow
+from srs.outline.models import Subtopic
 
 
 class Topic(Base):
@@ -73,6 +74,11 @@ class Card(Base):
         ForeignKey("generation_jobs.id", ondelete="SET NULL"), default=None
     )
     ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The outline entry the card was written for; a removed subtopic leaves its cards (null).
+    subtopic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subtopics.id", ondelete="SET NULL"), default=None, index=True
+    )
+    subtopic: Mapped[Subtopic | None] = relationship(lazy="selectin", viewonly=True)
 
     # FSRS memory state (see srs.study.scheduling.MemoryState).
     state: Mapped[int] = mapped_column(Integer, default=1)

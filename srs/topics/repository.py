@@ -142,3 +142,28 @@ def add_cards_bulk(session: Session, rows: list[dict]) -> list[int]:
         return []
     inserted = session.execute(insert(Card).returning(Card.id, sort_by_parameter_order=True), rows)
     return [row[0] for row in inserted]
+
+
+def cards_per_subtopic(
+    session: Session, topic_id: int, levels: tuple[int, int] | None = None
+) -> dict[int, int]:
+    """Card counts by subtopic id (cards without one left out), within `levels` if given."""
+    query = (
+        select(Card.subtopic_id, func.count())
+        .where(Card.topic_id == topic_id, Card.subtopic_id.is_not(None))
+        .group_by(Card.subtopic_id)
+    )
+    if levels is not None:
+        query = query.where(Card.level.between(*levels))
+    return {subtopic_id: int(count) for subtopic_id, count in session.execute(query)}
+
+
+def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple[str, str]]:
+    """(front, back) of a subtopic's cards, newest first."""
+    rows = session.execute(
+        select(Card.front, Card.back)
+        .where(Card.subtopic_id == subtopic_id)
+        .order_by(Card.id.desc())
+        .limit(limit)
+    )
+    return [(front, back) for front, back in rows]

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
+from srs.outline.schemas import SubtopicRef
 
 from srs.kit.text import refuse_control_characters
 
@@ -57,6 +58,9 @@ class Generation(BaseModel):
     status: GenerationStatus
     error: str | None = None
     cards_in_flight: int = Field(0, description="cards asked of the LLM and not yet saved")
+    step: Literal["outline", "cards"] | None = Field(
+        None, description="what the job in flight writes: the topic's outline, or cards"
+    )
 
 
 class TopicOut(BaseModel):
@@ -108,6 +112,7 @@ class CardOut(BaseModel):
     due: datetime
     level: int | None
     model: str | None
+    subtopic: SubtopicRef | None = Field(None, description="the outline entry it was written for")
     reps: int
     lapses: int
     suspended: bool

@@ -184,3 +184,13 @@ def add_imported_cards(session: Session, topic: Topic, cards: list[dict]) -> lis
         for card in cards
     ]
     return repository.add_cards_bulk(session, rows)
+
+
+def cards_per_subtopic(
+    session: Session, topic_id: int, levels: tuple[int, int] | None = None
+) -> dict[int, int]:
+    return repository.cards_per_subtopic(session, topic_id, levels)
+
+
+def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple[str, str]]:
+    return repository.subtopic_cards(session, subtopic_id, limit)

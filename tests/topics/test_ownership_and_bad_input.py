@@ -35,6 +35,8 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("POST", f"/topics/{t}/feedback", {"signal": "too_easy"}),
         ("GET", f"/topics/{t}/export.csv", None),
         ("GET", f"/topics/{t}/export.apkg", None),
+        ("GET", f"/topics/{t}/outline", None),
+        ("PUT", f"/topics/{t}/outline", {"subtopics": [{"name": "mine"}]}),
         ("GET", f"/stats?topic_id={t}", None),
         ("GET", f"/cards/{c}", None),
         ("PATCH", f"/cards/{c}", {"front": "mine"}),

@@ -67,7 +67,7 @@ export function createPoller(view) {
         signal.addEventListener('abort', stop, { once: true });
         const started = Date.now();
         try {
-          const answer = await get(`${base}/next?wait=${LONG_POLL_SECONDS}`, { signal: pollController.signal });
+          const answer = await get(`${base}/next?wait=${LONG_POLL_SECONDS}&changes=1`, { signal: pollController.signal });
           failures = 0;
           if (mine !== epoch) continue; // a newer load already answered
           apply(answer, false);

@@ -3,6 +3,7 @@
 
 import { errorBox, h, replace } from '../../dom.js';
 import { RATINGS, interval, isEmbedded, percent, until } from '../../format.js';
+import { outlineSection } from '../outline.js';
 import { exportLinks } from '../topics.js';
 
 export const ACTIVE = new Set(['queued', 'running']);
@@ -63,6 +64,7 @@ export function createScreen(view) {
     answerBar,
     tools,
     panelSlot,
+    outlineSection(view.ctx, view.topicId),
     h('details', { class: 'shortcuts' },
       h('summary', {}, 'Keyboard shortcuts'),
       h('ul', {},
@@ -151,7 +153,8 @@ export function createScreen(view) {
     const answer = state.next;
     const gen = generation();
     if (ACTIVE.has(gen.status)) {
-      const flight = gen.cards_in_flight > 0 ? `${gen.cards_in_flight} cards on the way` : 'asking for cards';
+      const flight = gen.step === 'outline' ? 'writing an outline of the topic first'
+        : gen.cards_in_flight > 0 ? `${gen.cards_in_flight} cards on the way` : 'asking for cards';
       const eta = Number.isInteger(gen.eta_seconds) ? etaText(gen.eta_seconds) : null;
       return h('div', { class: 'waiting generating', id: 'generating' },
         h('span', { class: 'spinner', 'aria-hidden': 'true' }),
