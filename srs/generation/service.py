@@ -29,7 +29,6 @@ from srs.metering import service as metering
 from srs.outline import service as outline
 from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
-from srs.topics import repository as topics_repo
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import TopicIn
@@ -56,7 +55,6 @@ class JobPlan:
     level: int
     count: int
     attempt: int
-    existing_fronts: list[str]
     # Metering's reservation for this batch: its cards are billed against it.
     reservation_key: str | None = None
     kind: JobKind = JobKind.CARDS
@@ -352,7 +350,6 @@ class GenerationService:
                 level=job.level,
                 count=count,
                 attempt=job.attempts,
-                existing_fronts=topics_repo.topic_fronts(session, topic.id),
                 reservation_key=hold.key,
                 subtopic_id=subtopic.id if subtopic else None,
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
@@ -384,7 +381,6 @@ class GenerationService:
             level=job.level,
             count=0,
             attempt=job.attempts,
-            existing_fronts=[],
             kind=JobKind.OUTLINE,
             outline=[(s.name, s.scope) for s in outline.subtopics(session, topic.id)],
         )
@@ -427,7 +423,7 @@ class GenerationService:
                 subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
             )
-            topics_repo.add(session, row)
+            topics.add_generated_card(session, row)
             if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):
                 session.rollback()  # nothing held for it (never expected): keep no unbilled card
                 return None

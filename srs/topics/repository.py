@@ -132,10 +132,6 @@ def topic_cards(session: Session, topic_id: int) -> list[Card]:
     return list(session.scalars(select(Card).where(Card.topic_id == topic_id).order_by(Card.id)))
 
 
-def topic_fronts(session: Session, topic_id: int) -> list[str]:
-    return list(session.scalars(select(Card.front).where(Card.topic_id == topic_id)))
-
-
 def add_cards_bulk(session: Session, rows: list[dict]) -> list[int]:
     """Insert many cards in a few statements; their ids in the order given."""
     if not rows:

@@ -161,6 +161,11 @@ def bulk_change(session: Session, user: User, bulk: BulkIn) -> int:
     return len(ids)
 
 
+def add_generated_card(session: Session, card: Card) -> None:
+    """A card the generation worker wrote (its id is needed at once: billing keys it)."""
+    repository.add(session, card)
+
+
 def add_imported_topic(session: Session, user: User, title: str, prompt: str) -> Topic:
     """A topic made by an import: no batch is queued, and it counts toward the plan's topic
     limit only once it generates."""
