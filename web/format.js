@@ -61,6 +61,3 @@ export const STATUS_TEXT = {
   quota_exceeded: 'monthly card quota reached',
 };
 
-export function isEmbedded(model) {
-  return typeof model === 'string' && model.includes('embedded demo model');
-}

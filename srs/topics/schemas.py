@@ -36,6 +36,11 @@ class Generation(BaseModel):
     status: GenerationStatus
     error: str | None = None
     cards_in_flight: int = Field(0, description="cards asked of the LLM and not yet saved")
+    eta_seconds: int | None = Field(
+        None,
+        description="when no card is ready and a batch is under way: about how many seconds "
+        "until the next card, from the provider's measured speed; otherwise null",
+    )
 
 
 class TopicOut(BaseModel):
@@ -79,6 +84,9 @@ class CardOut(BaseModel):
     due: datetime
     level: int | None
     model: str | None
+    model_notice: str | None = Field(
+        None, description="how far to trust the model that wrote it (set for the embedded models)"
+    )
     reps: int
     lapses: int
     suspended: bool

@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
+from srs.generation import pace
 from srs.generation import repository as generation
+from srs.llm.local import notice_for
 from srs.study import service as study
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
@@ -24,6 +26,7 @@ def card_out(card: Card) -> CardOut:
         due=card.due,
         level=card.level,
         model=card.model,
+        model_notice=notice_for(card.model),
         reps=card.reps,
         lapses=card.lapses,
         suspended=card.suspended,
@@ -37,11 +40,12 @@ def counts_out(counts: study.Counts) -> Counts:
     return Counts(new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready)
 
 
-def generation_out(topic: Topic, in_flight: int = 0) -> Generation:
+def generation_out(topic: Topic, in_flight: int = 0, eta_seconds: int | None = None) -> Generation:
     return Generation(
         status=topic.generation_status,  # type: ignore[arg-type]
         error=topic.generation_error,
         cards_in_flight=in_flight,
+        eta_seconds=eta_seconds,
     )
 
 
@@ -49,6 +53,8 @@ def topic_out(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> TopicOut:
     difficulty = topic.difficulty_state or {}
+    counts = study.counts(session, user, topic, now, new_per_day)
+    eta = pace.eta_seconds(session, topic.id, now) if counts.ready == 0 else None
     return TopicOut(
         id=topic.id,
         title=topic.title,
@@ -57,8 +63,8 @@ def topic_out(
         level_estimate=round(topic.level, 3),
         recent_success=difficulty.get("recent_success"),
         new_per_day=study.new_limit(topic, new_per_day),
-        counts=counts_out(study.counts(session, user, topic, now, new_per_day)),
-        generation=generation_out(topic, generation.cards_in_flight(session, topic.id)),
+        counts=counts_out(counts),
+        generation=generation_out(topic, generation.cards_in_flight(session, topic.id), eta),
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )
