@@ -35,14 +35,14 @@ def learner_pace(session: Session, topic_id: int) -> float | None:
     return refill.learner_pace([t.timestamp() for t in times])
 
 
-def refill_point(session: Session, settings: Settings, topic: Topic, now: datetime) -> int:
-    """Ask for a batch while fewer unseen cards than this remain in the topic."""
+def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetime) -> refill.Refill:
+    """When this topic asks for its next batch, and how many cards it asks for."""
     pace = learner_pace(session, topic.id)
-    if pace is None:
-        return settings.refill_below  # no pace yet (and the first batch is on its way)
+    if pace is None:  # no pace yet (the first batch is on its way): the fixed refill point
+        return refill.Refill(below=settings.refill_below, size=settings.batch_size)
     user = session.get(User, topic.user_id)
     quota_left = metering.quota(session, settings, user, now).remaining if user else 0
-    return refill.refill_threshold(
+    return refill.plan(
         refill.RefillInputs(
             rate=provider_rate(session),
             learner_pace=pace,

@@ -30,6 +30,8 @@ PAUSE_SECONDS = 120.0
 # How much of what is left of the plan's card quota the buffer may hold before it is studied.
 QUOTA_SHARE = 0.25
 MARGIN_CARDS = 1
+KEEPS_PACE = 1.5
+MAX_BATCH = 50  # the largest batch SRS_BATCH_SIZE allows
 # The measured rate leans on the newest batches (an exponential average, this much per batch).
 RATE_WEIGHT = 0.3
 
@@ -91,11 +93,16 @@ def learner_pace(answer_times: Sequence[float]) -> float | None:
     return gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
 
 
-def refill_threshold(inputs: RefillInputs) -> int:
-    """Ask for a batch while fewer than this many unseen cards (ready or in flight) remain."""
+def _ceiling(inputs: RefillInputs) -> int:
     ceiling = inputs.max_unseen
     if inputs.quota_left is not None:
         ceiling = min(ceiling, max(inputs.floor, math.floor(inputs.quota_left * QUOTA_SHARE)))
+    return ceiling
+
+
+def refill_threshold(inputs: RefillInputs) -> int:
+    """Ask for a batch while fewer than this many unseen cards (ready or in flight) remain."""
+    ceiling = _ceiling(inputs)
     if inputs.learner_pace is None:
         return min(inputs.floor, ceiling)  # no pace yet: today's fixed point
     pace = max(inputs.learner_pace, 0.5)
@@ -103,6 +110,27 @@ def refill_threshold(inputs: RefillInputs) -> int:
     lag = rate.first_card + (inputs.batch_size - 1) * max(0.0, rate.per_card - pace)
     needed = math.ceil(lag / pace) + MARGIN_CARDS
     return max(min(inputs.floor, ceiling), min(needed, ceiling))
+
+
+def refill_size(inputs: RefillInputs) -> int:
+    """Cards to ask for in the refill. A learner who keeps up with the model (answers within
+    KEEPS_PACE times its seconds per card) waits at every batch boundary, where the next batch
+    pays its prompt and first card: twice the batch halves the boundaries. Bounded like the
+    refill point, and never below the usual batch."""
+    pace = inputs.learner_pace
+    if pace is None or pace >= inputs.rate.per_card * KEEPS_PACE:
+        return inputs.batch_size
+    return max(inputs.batch_size, min(2 * inputs.batch_size, MAX_BATCH, _ceiling(inputs)))
+
+
+@dataclass(frozen=True)
+class Refill:
+    below: int  # ask for a batch while fewer unseen cards than this remain
+    size: int  # cards to ask for
+
+
+def plan(inputs: RefillInputs) -> Refill:
+    return Refill(below=refill_threshold(inputs), size=refill_size(inputs))
 
 
 def eta_seconds(

@@ -162,19 +162,22 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
-        """Ask for the next batch early enough that this learner, at their pace, does not wait
-        for the provider, at its measured speed (refill.py says when)."""
+        """Ask for the next batch early enough, and large enough, that this learner at their
+        pace does not wait for the provider at its measured speed (refill.py)."""
         if topic.generation_status in STOPPED:
             return
-        in_flight = repository.cards_in_flight(session, topic.id)
-        if in_flight:
+        if repository.cards_in_flight(session, topic.id):
             return  # a batch is under way: one at a time per topic
         unseen = repository.unseen_cards(session, topic.id)
-        if unseen < self.settings.refill_below or unseen < self._refill_point(session, topic):
-            self.request_batch(session, topic)
+        refill = pace.refill_plan(session, self.settings, topic, utcnow())
+        if unseen < max(refill.below, self.settings.refill_below):
+            self._resize(self.request_batch(session, topic), refill.size)
 
-    def _refill_point(self, session: Session, topic: Topic) -> int:
-        return pace.refill_point(session, self.settings, topic, utcnow())
+    @staticmethod
+    def _resize(job: GenerationJob | None, size: int) -> None:
+        """A refill just queued (never claimed) asks for the planned number of cards."""
+        if job is not None and job.status == "queued" and job.attempts == 0 and job.saved == 0:
+            job.requested = size
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
         topic = topics.get_topic(session, user, card.topic_id)
