@@ -5,7 +5,7 @@ the streaming parser and the dedup the worker uses; each batch tells the model w
 topic already has, as the service does. Writes bench/results/local_quality-<model>.json with
 every card and each batch's timings (time to first card, seconds per card, tokens per second).
 
-    .venv/bin/python bench/local_quality.py [--models qwen-1.5b,gemma-270m] [--batches 3]
+    .venv/bin/python bench/local_quality.py [--models qwen-1.5b,gemma-270m] [--batches 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ async def one_batch(provider: LocalProvider, topic: str, known: list[str], size:
     }
 
 
-async def run_model(key: str, batches: int, size: int) -> dict:
-    provider = LocalProvider(local_model=key)
+async def run_model(key: str, batches: int, size: int, threads: int | None) -> dict:
+    provider = LocalProvider(local_model=key, threads=threads)
     loaded = time.monotonic()
     provider.warm_up(prompts.system_prompt()).join()
     warm_up = time.monotonic() - loaded
@@ -105,10 +105,15 @@ def main() -> None:
     parser.add_argument("--models", default="qwen-1.5b,gemma-270m")
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--size", type=int, default=8, help="cards asked per batch")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads (default: the physical cores; 1 on a machine others keep busy: "
+        "llama.cpp's threads wait on each other when the cores are oversubscribed)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     for key in args.models.split(","):
-        result = asyncio.run(run_model(key, args.batches, args.size))
+        result = asyncio.run(run_model(key, args.batches, args.size, args.threads))
         path = RESULTS / f"local_quality-{key}.json"
         path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {path}")

@@ -80,6 +80,7 @@ async def _run_worker() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(worker.run())
+    worker.warm_up()  # the embedded model loads in the background
     await stop.wait()
     ticker.shutdown(wait=False)
     await worker.stop()

@@ -133,7 +133,7 @@ class Worker:
         try:
             provider = self.provider()
         except LLMError as error:
-            log.warning("no LLM provider to warm up: %s", error.message)
+            log.info("no LLM provider to warm up: %s", error.message)
             return
         if hasattr(provider, "warm_up"):
             provider.warm_up(prompts.system_prompt())

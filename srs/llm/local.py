@@ -154,6 +154,11 @@ class LocalProvider:
         # loading under the same lock makes concurrent first calls load it once.
         self._lock = threading.Lock()
 
+    @property
+    def warm(self) -> bool:
+        """Loaded, and (in chat mode) a system prompt evaluated and kept."""
+        return self._llama is not None and (not self.spec.chat or self._system_state is not None)
+
     def warm_up(self, system: str) -> threading.Thread:
         """Load the model and evaluate `system` in the background, so the first batch skips
         both. A failure is only logged: the first real request reports it to the learner."""
