@@ -67,19 +67,32 @@ async def one_batch(provider: LocalProvider, topic: str, known: list[str], size:
 
 
 async def run_model(key: str, batches: int, size: int, threads: int | None) -> dict:
+    """Every batch of every topic; the file is rewritten after each batch, so a long run can
+    be read (and graded) while it goes on."""
+    path = RESULTS / f"local_quality-{key}.json"
     provider = LocalProvider(local_model=key, threads=threads)
     loaded = time.monotonic()
     provider.warm_up(prompts.system_prompt()).join()
     warm_up = time.monotonic() - loaded
     print(f"{key}: warm-up (load + system prompt) {warm_up:.1f} s", flush=True)
-    topics = []
+    result = {
+        "model": provider.model,
+        "key": key,
+        "threads": provider.threads,
+        "machine": machine(),
+        "warm_up_seconds": round(warm_up, 1),
+        "level": LEVEL,
+        "topics": [],
+    }
     for topic in TOPICS:
         known: list[str] = []
-        runs = []
+        runs: list[dict] = []
+        result["topics"].append({"topic": topic, "batches": runs})
         for number in range(1, batches + 1):
             batch = await one_batch(provider, topic, known, size)
             known += [card["front"] for card in batch["cards"]]
             runs.append(batch)
+            path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
             first = batch["card_seconds"][0] if batch["card_seconds"] else None
             print(
                 f"{key} | {topic[:30]:30} | batch {number}: {len(batch['cards'])} cards "
@@ -87,17 +100,8 @@ async def run_model(key: str, batches: int, size: int, threads: int | None) -> d
                 f"{batch['tokens_per_second']} tok/s",
                 flush=True,
             )
-        topics.append({"topic": topic, "batches": runs})
     await provider.aclose()
-    return {
-        "model": provider.model,
-        "key": key,
-        "threads": provider.threads,
-        "machine": machine(),
-        "warm_up_seconds": round(warm_up, 1),
-        "level": LEVEL,
-        "topics": topics,
-    }
+    return result
 
 
 def main() -> None:
@@ -113,10 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     for key in args.models.split(","):
-        result = asyncio.run(run_model(key, args.batches, args.size, args.threads))
-        path = RESULTS / f"local_quality-{key}.json"
-        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-        print(f"wrote {path}")
+        asyncio.run(run_model(key, args.batches, args.size, args.threads))
+        print(f"wrote {RESULTS / f'local_quality-{key}.json'}")
 
 
 if __name__ == "__main__":
