@@ -30,15 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from srs.generation import prompts  # noqa: E402
-from srs.kit.migrate import upgrade  # noqa: E402
-from srs.kit.settings import Settings  # noqa: E402
-from srs.llm.base import TextDelta  # noqa: E402
-from srs.llm.local import LocalProvider  # noqa: E402
-from tests.conftest import Api  # noqa: E402
-from tests.support.server import running_app  # noqa: E402
+from srs.generation import prompts
+from srs.kit.migrate import upgrade
+from srs.kit.settings import Settings
+from srs.llm.base import TextDelta
+from srs.llm.local import LocalProvider
+from tests.conftest import Api
+from tests.support.server import running_app
 
 TOPICS = ("Capitals of European countries", "Python list methods", "Basic chemistry")
 

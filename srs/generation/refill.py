@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 # Seconds between two answers longer than this are a pause, not the learner's pace.
 PAUSE_SECONDS = 120.0
@@ -86,7 +87,7 @@ def learner_pace(answer_times: Sequence[float]) -> float | None:
     """Median seconds between consecutive answers (timestamps in seconds, any order),
     pauses left out; None with fewer than two answers close together."""
     times = sorted(answer_times)
-    gaps = sorted(b - a for a, b in zip(times, times[1:]) if 0 < b - a <= PAUSE_SECONDS)
+    gaps = sorted(b - a for a, b in pairwise(times) if 0 < b - a <= PAUSE_SECONDS)
     if not gaps:
         return None
     middle = len(gaps) // 2

@@ -18,9 +18,10 @@ LOCAL = CardRate(first_card=7.0, per_card=5.0)
 
 
 def inputs(**changes) -> RefillInputs:
-    values = dict(
-        rate=LOCAL, learner_pace=6.0, batch_size=10, floor=5, max_unseen=40, quota_left=None
-    )
+    values = {
+        "rate": LOCAL, "learner_pace": 6.0, "batch_size": 10, "floor": 5, "max_unseen": 40,
+        "quota_left": None,
+    }
     values.update(changes)
     return RefillInputs(**values)
 

@@ -85,7 +85,7 @@ def test_threads_default_to_the_physical_cores(monkeypatch: pytest.MonkeyPatch) 
     cpuinfo = Path("/proc/cpuinfo").read_text()
     cores = {
         (physical, core)
-        for physical, core in re.findall(r"physical id\s*:\s*(\d+).*?core id\s*:\s*(\d+)", cpuinfo, re.S)
+        for physical, core in re.findall(r"physical id\s*:\s*(\d+).*?core id\s*:\s*(\d+)", cpuinfo, re.DOTALL)
     }
     expected = min(len(os.sched_getaffinity(0)), len(cores) or 10**6)
     assert physical_cores() == expected >= 1
