@@ -14,7 +14,7 @@ Then, at the provider: the time to the first streamed token of one request with 
 prompt's state cached against the same request after `llama.reset()` (nothing cached): the
 prompt processing the cache skips.
 
-    .venv/bin/python bench/first_card.py [--runs 2]
+    .venv/bin/python bench/first_card.py [--runs 2] [--threads N]
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ from tests.support.server import running_app
 TOPICS = ("Capitals of European countries", "Python list methods", "Basic chemistry")
 
 
+THREADS: int | None = None  # --threads; default: the physical cores, as in `srs serve`
+
+
 def settings(directory: str) -> Settings:
     url = f"sqlite:///{directory}/bench.db"
     upgrade(url)
@@ -51,6 +54,8 @@ def settings(directory: str) -> Settings:
         env="test",
         database_url=url,
         llm_provider="local",
+        local_threads=THREADS,
+        batch_size=4,  # the first card does not depend on it; the warm run waits for the batch
         secret_key="bench-secret-" + "x" * 32,
     )
 
@@ -100,7 +105,7 @@ async def first_token(provider: LocalProvider, cached: bool) -> float:
 
 
 async def at_the_provider(runs: int) -> tuple[list[float], list[float]]:
-    provider = LocalProvider()
+    provider = LocalProvider(threads=THREADS)
     provider.warm_up(prompts.system_prompt()).join()
     cached, uncached = [], []
     for _ in range(runs):
@@ -114,7 +119,10 @@ async def at_the_provider(runs: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     print(f"machine: {machine()}; load average before: {os.getloadavg()}")
     cold = [through_the_app(cold=True)[0] for _ in range(args.runs)]
     warm = [through_the_app(cold=False) for _ in range(args.runs)]

