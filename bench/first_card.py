@@ -125,10 +125,10 @@ def main() -> None:
     THREADS = args.threads
     print(f"machine: {machine()}; load average before: {os.getloadavg()}")
     cold = [through_the_app(cold=True)[0] for _ in range(args.runs)]
+    print(f"cold, topic at start-up:        {', '.join(f'{t:.1f} s' for t in cold)}", flush=True)
     warm = [through_the_app(cold=False) for _ in range(args.runs)]
-    print(f"cold, topic at start-up:        {', '.join(f'{t:.1f} s' for t in cold)}")
     print(f"warm, first topic:              {', '.join(f'{w[0]:.1f} s' for w in warm)}")
-    print(f"warm, second topic:             {', '.join(f'{w[1]:.1f} s' for w in warm)}")
+    print(f"warm, second topic:             {', '.join(f'{w[1]:.1f} s' for w in warm)}", flush=True)
     cached, uncached = asyncio.run(at_the_provider(args.runs))
     print(f"first token, system prompt cached:   median {statistics.median(cached):.2f} s ({cached})")
     print(f"first token, nothing cached (reset): median {statistics.median(uncached):.2f} s ({uncached})")
