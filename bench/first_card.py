@@ -120,15 +120,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--skip-cold", action="store_true", help="only the warm runs")
     args = parser.parse_args()
     global THREADS
     THREADS = args.threads
     print(f"machine: {machine()}; load average before: {os.getloadavg()}")
-    cold = [through_the_app(cold=True)[0] for _ in range(args.runs)]
+    cold = [] if args.skip_cold else [through_the_app(cold=True)[0] for _ in range(args.runs)]
     print(f"cold, topic at start-up:        {', '.join(f'{t:.1f} s' for t in cold)}", flush=True)
     warm = [through_the_app(cold=False) for _ in range(args.runs)]
     print(f"warm, first topic:              {', '.join(f'{w[0]:.1f} s' for w in warm)}")
     print(f"warm, second topic:             {', '.join(f'{w[1]:.1f} s' for w in warm)}", flush=True)
+    if args.skip_cold:
+        return
     cached, uncached = asyncio.run(at_the_provider(args.runs))
     print(f"first token, system prompt cached:   median {statistics.median(cached):.2f} s ({cached})")
     print(f"first token, nothing cached (reset): median {statistics.median(uncached):.2f} s ({uncached})")
