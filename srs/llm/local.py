@@ -65,7 +65,7 @@ QWEN = LocalModel(
     notice=(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
         "In our tests its first cards on a topic were mostly right on common facts (capitals, "
-        "everyday words, Python), but 45% of all its cards were wrong or vague, most often "
+        "everyday words, Python), but 41% of all its cards were wrong or vague, most often "
         "on history and in a topic's later batches: check each card before you learn it."
     ),
 )
