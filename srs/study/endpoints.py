@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.generation import pace
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
@@ -36,6 +37,7 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         now = utcnow()
         new_per_day = accounts.new_cards_per_day(user, settings)
         found = service.next_card(session, user, topic, now, new_per_day)
+        eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
         card = None
         if found.card is not None:
             card = StudyCardOut(
@@ -44,7 +46,7 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         answer = NextOut(
             card=card,
             counts=views.counts_out(found.counts),
-            generation=views.generation_out(session, topic),
+            generation=views.generation_out(session, topic, eta),
             next_due=found.next_due,
             new_limit_reached=found.new_limit_reached,
         )
