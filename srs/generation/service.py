@@ -334,6 +334,7 @@ class GenerationService:
             job.level = level_of(topic)
             topic.generation_status = "running"
             if job.kind == JobKind.OUTLINE:
+                job.reservation_key = job.reservation_key or metering.usage_key()
                 self._after_commit(session, topic.id, wake=False)
                 return self._outline_plan(session, job, topic)
             now = utcnow()

@@ -210,6 +210,12 @@ def bill_card(session: Session, key: str, ordinal: int, card_id: int) -> bool:
     return True
 
 
+def usage_key() -> str:
+    """A key for a job that holds no cards (an outline): its token events are keyed by it, so
+    they can never collide with another job's, whatever row ids the database reuses."""
+    return uuid.uuid4().hex
+
+
 def record_tokens(
     session: Session,
     user_id: int,

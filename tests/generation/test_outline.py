@@ -58,11 +58,17 @@ WORDS = [
 ]
 
 
+# Each subject labels its samples with words of its own: "river fjord" and "mountain fjord"
+# are so alike that the semantic duplicate check may take one for the other.
+OFFSETS = {"river": 0, "mountain": 10, "island": 20, "delta": 30}
+
+
 def facts(subject: str, count: int, start: int = 0) -> list[tuple[str, str]]:
     """Distinct facts: fronts that share no more than half their content words."""
+    first = OFFSETS.get(subject, 0) + start
     return [
         (f"Which {subject} sample is labelled {w}?", f"{subject} {w}")
-        for w in WORDS[start : start + count]
+        for w in WORDS[first : first + count]
     ]
 
 
@@ -160,7 +166,7 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     # Islands had 4 cards, the others 10: the fourth batch goes back to Islands, and its
     # prompt lists the island cards, not the deck's most recent fronts.
     assert "Islands:" in prompts_sent[3]
-    assert "Which island sample is labelled amber?" in prompts_sent[3]
+    assert "Which island sample is labelled umber?" in prompts_sent[3]
     assert "river" not in prompts_sent[3] and "mountain" not in prompts_sent[3]
     sizes = [len(system_prompt(r)) + len(user_prompt(r)) for r in llm.requests]
     assert sizes[3] <= 1.5 * sizes[1]

@@ -124,7 +124,9 @@ def test_generation_off_queues_nothing_and_shows_paused(api):
 
     paused = api.patch(f"/topics/{topic['id']}", json={"generation_enabled": False}).json()
     assert paused["generation_enabled"] is False
-    assert paused["generation"] == {"status": "paused", "error": None, "cards_in_flight": 0}
+    assert paused["generation"] == {
+        "status": "paused", "error": None, "cards_in_flight": 0, "step": None, "eta_seconds": None
+    }
     refused = api.post(f"/topics/{topic['id']}/generate")
     assert refused.status_code == 409
     assert "turned off" in refused.json()["error"]["message"]
@@ -183,7 +185,7 @@ def test_turning_generation_off_gives_back_what_queued_batches_held(api, app):
         user = session.get(User, job.user_id)
         hold = metering.reserve_for_job(
             session, app.state.settings, user,
-            key=None, topic_id=job.topic_id, wanted=job.requested, now=utcnow(),
+            key=None, topic_id=job.topic_id, wanted=10, now=utcnow(),
         )
         job.reservation_key = hold.key
     assert hold.count == 10
