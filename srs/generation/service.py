@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
@@ -181,20 +182,31 @@ class GenerationService:
             self._stop_for_quota(topic, refused)
             self._after_commit(session, topic.id, wake=False)
             return None
-        job = repository.add_job(
-            session,
-            GenerationJob(
-                topic_id=topic.id,
-                user_id=topic.user_id,
-                requested=self.settings.batch_size,
-                level=level_of(topic),
-                run_after=utcnow(),
-            ),
-        )
+        job = self._add_unless_active(session, topic)
+        if job is None:
+            return repository.active_job(session, topic.id)
         topic.generation_status = "queued"
         topic.generation_error = None
         self._after_commit(session, topic.id, wake=True)
         return job
+
+    def _add_unless_active(self, session: Session, topic: Topic) -> GenerationJob | None:
+        """The new job, or None when another transaction queued one first: the partial unique
+        index allows one active job per topic, and the savepoint keeps our transaction usable."""
+        job = GenerationJob(
+            topic_id=topic.id,
+            user_id=topic.user_id,
+            requested=self.settings.batch_size,
+            level=level_of(topic),
+            run_after=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                return repository.add_job(session, job)
+        except IntegrityError:
+            if repository.active_job(session, topic.id) is None:
+                raise
+            return None
 
     @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
@@ -218,7 +230,8 @@ class GenerationService:
             self.request_batch(session, topic)
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
-        topic = topics.get_topic(session, user, card.topic_id)
+        # Locked: concurrent reviews in one topic each add their attempt to difficulty_state.
+        topic = topics.get_topic(session, user, card.topic_id, lock=True)
         if log.first_attempt and card.job_id is not None:
             # Only generated cards steer the level: hand-written ones say nothing about it.
             state = difficulty.record_first_attempt(

@@ -8,21 +8,46 @@ nothing arrives here; waiters then fall back to a short poll.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class TopicEvents:
+    """Events exist only while someone waits on the topic: `watching` counts the waiters and
+    the last one to leave frees the topic's entry, so polling made-up ids costs nothing."""
+
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
+        self._waiters: dict[int, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @contextmanager
+    def watching(self, topic_id: int) -> Iterator[None]:
+        """Call only for a topic the caller owns (checked before)."""
+        self._waiters[topic_id] = self._waiters.get(topic_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._waiters[topic_id] - 1
+            if left:
+                self._waiters[topic_id] = left
+            else:
+                del self._waiters[topic_id]
+                self._events.pop(topic_id, None)
+
     def current(self, topic_id: int) -> asyncio.Event:
+        if topic_id not in self._waiters:
+            raise RuntimeError("current() outside watching(): the entry would never be freed")
         event = self._events.get(topic_id)
         if event is None:
             event = self._events[topic_id] = asyncio.Event()
         return event
+
+    def __len__(self) -> int:
+        return len(self._events) + len(self._waiters)
 
     def _fire(self, topic_id: int) -> None:
         event = self._events.pop(topic_id, None)

@@ -51,10 +51,14 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
         return answer, now
 
 
-def _authenticate(request: Request) -> int:
+def _authenticate_owner(request: Request, topic_id: int) -> int:
+    """The caller's id, once their ownership of the topic is checked (404 otherwise): only
+    then may a long-poll hold a wake-up entry for it."""
     db: Database = request.app.state.db
     with db.transaction(write=False) as session:
-        return get_caller(request, session, request.app.state.settings).user.id
+        user = get_caller(request, session, request.app.state.settings).user
+        topics.get_topic(session, user, topic_id)
+        return user.id
 
 
 @router.get("/topics/{topic_id}/next", response_model=NextOut)
@@ -66,22 +70,23 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
-    user_id = await run_in_threadpool(_authenticate, request)
+    user_id = await run_in_threadpool(_authenticate_owner, request, topic_id)
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    while True:
-        wake = events.current(topic_id)
-        answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
-        remaining = deadline - loop.time()
-        if answer.card is not None or remaining <= 0:
-            return answer
-        pause = min(remaining, POLL_SECONDS)
-        if answer.generation.status not in _ACTIVE:
-            if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
-                return answer  # nothing can arrive before the wait is over
-            pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
-        await events.wait(wake, pause)
+    with events.watching(topic_id):
+        while True:
+            wake = events.current(topic_id)
+            answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
+            remaining = deadline - loop.time()
+            if answer.card is not None or remaining <= 0:
+                return answer
+            pause = min(remaining, POLL_SECONDS)
+            if answer.generation.status not in _ACTIVE:
+                if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
+                    return answer  # nothing can arrive before the wait is over
+                pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
+            await events.wait(wake, pause)
 
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)

@@ -125,7 +125,8 @@ def review(
     card = topics.get_card(session, user, card_id, lock=True)
     if card.suspended:
         raise conflict("This card is suspended; unsuspend it to review it")
-    topic = topics.get_topic(session, user, card.topic_id)
+    # Locked until commit: after_review rewrites the topic's difficulty state from this read.
+    topic = topics.get_topic(session, user, card.topic_id, lock=True)
     log = ReviewLog(
         card_id=card.id,
         topic_id=card.topic_id,
