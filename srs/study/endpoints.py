@@ -4,9 +4,11 @@ import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
+from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
@@ -29,26 +31,28 @@ _ACTIVE = {"queued", "running"}
 
 def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut, datetime]:
     db: Database = request.app.state.db
-    settings = request.app.state.settings
     with db.transaction(write=False) as session:
         user = accounts.repository.get_user(session, user_id)
         if user is None:
             raise unauthorized()
-        topic = topics.get_topic(session, user, topic_id)
         now = utcnow()
-        found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
-        in_flight = generation.cards_in_flight(session, topic.id)
-        card = None
-        if found.card is not None:
-            card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
-        answer = NextOut(
-            card=card,
-            counts=views.counts_out(found.counts),
-            generation=views.generation_out(topic, in_flight),
-            next_due=found.next_due,
-            new_limit_reached=found.new_limit_reached,
-        )
-        return answer, now
+        return _next_out(session, user, topic_id, request.app.state.settings, now), now
+
+
+def _next_out(session: Session, user: User, topic_id: int, settings, now: datetime) -> NextOut:
+    topic = topics.get_topic(session, user, topic_id)
+    found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
+    in_flight = generation.cards_in_flight(session, topic.id)
+    card = None
+    if found.card is not None:
+        card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
+    return NextOut(
+        card=card,
+        counts=views.counts_out(found.counts),
+        generation=views.generation_out(topic, in_flight),
+        next_due=found.next_due,
+        new_limit_reached=found.new_limit_reached,
+    )
 
 
 def _authenticate_owner(request: Request, topic_id: int) -> int:
@@ -91,11 +95,26 @@ async def next_card(
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)
 def review_card(
-    card_id: RowId, body: ReviewIn, request: Request, user: CurrentUser, db: DbSession
+    card_id: RowId,
+    body: ReviewIn,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    include_next: bool = Query(
+        False, alias="next", description="also answer with the topic's next card (one round trip)"
+    ),
 ) -> ReviewOut:
-    card, log = service.review(db, user, card_id, body.rating, body.duration_ms)
-    request.app.state.generation.after_review(db, user, card, log)
-    return ReviewOut(card=views.card_out(card))
+    """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
+    answer = service.review_once(
+        db, user, card_id, body.rating, body.duration_ms, body.review_id
+    )
+    if not answer.repeated:
+        request.app.state.generation.after_review(db, user, answer.card, answer.log)
+    out = ReviewOut(card=views.card_out(answer.card))
+    if include_next:
+        settings = request.app.state.settings
+        out.next = _next_out(db, user, answer.card.topic_id, settings, utcnow())
+    return out
 
 
 @router.post("/topics/{topic_id}/undo", response_model=ReviewOut)

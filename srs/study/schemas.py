@@ -11,6 +11,12 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rating: int = Field(ge=1, le=4, description="1 Again, 2 Hard, 3 Good, 4 Easy")
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+    review_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the client's id for this answer: sent again, it returns the first result",
+    )
 
 
 class StudyCardOut(CardOut):
@@ -29,3 +35,4 @@ class NextOut(BaseModel):
 
 class ReviewOut(BaseModel):
     card: CardOut
+    next: NextOut | None = Field(None, description="with ?next=1: what GET /topics/{id}/next says")
