@@ -20,7 +20,7 @@ from srs.generation import difficulty, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
 from srs.generation.xml_stream import ParsedCard
-from srs.kit import metrics
+from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
 from srs.kit.settings import Settings
@@ -149,6 +149,7 @@ class GenerationService:
         self._topic_changed.append(callback)
 
     def _after_commit(self, session: Session, topic_id: int, wake: bool) -> None:
+        events.announce(session, topic_id)  # other processes' long-polls, on commit
         def fire(_session: Session) -> None:
             for callback in self._topic_changed:
                 callback(topic_id)
@@ -319,6 +320,7 @@ class GenerationService:
             metering.bill_card(
                 session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
             )
+            events.announce(session, plan.topic_id)
             return row.id
 
     # -- dedup ----------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""In-process wake-ups for long-polling clients: "something changed in topic N".
+"""Wake-ups for long-polling clients: "something changed in topic N".
 
 A waiter takes the topic's current event *before* it checks the database, so a card saved
-between the check and the wait still wakes it. Across processes (a separate `srs worker`)
-nothing arrives here; waiters then fall back to a short poll.
+between the check and the wait still wakes it. In one process the change fires the event
+directly. On PostgreSQL every change is also announced with NOTIFY inside its transaction,
+and each API process's listener (srs.kit.listener) fires its events for changes made by any
+process. Waiters re-read the database on a short poll when no listener is up (SQLite, or a
+dropped connection), and only on a slow safety-net poll while it is.
 """
 
 from __future__ import annotations
@@ -10,6 +13,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+CHANNEL = "srs_topic"
+# Re-read the database this often without a listener (another process cannot wake us)...
+POLL_SECONDS = 0.5
+# ...and this often with one, only in case a notification was lost.
+SAFETY_POLL_SECONDS = 5.0
+
+
+def announce(session: Session, topic_id: int) -> None:
+    """On PostgreSQL, tell every process's listener; NOTIFY is delivered on commit only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, str(topic_id))))
 
 
 class TopicEvents:
@@ -20,6 +38,16 @@ class TopicEvents:
         self._events: dict[int, asyncio.Event] = {}
         self._waiters: dict[int, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.listening = False  # set by the listener while its LISTEN connection is up
+
+    @property
+    def poll_seconds(self) -> float:
+        return SAFETY_POLL_SECONDS if self.listening else POLL_SECONDS
+
+    def fire_all(self) -> None:
+        """Wake every waiter to re-read: notifications may have been missed."""
+        for topic_id in list(self._events):
+            self._fire(topic_id)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

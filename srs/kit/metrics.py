@@ -20,3 +20,12 @@ LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])
 USAGE_DRIFT = Gauge(
     "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
 )
+LISTENER_UP = Gauge("srs_listener_up", "1 while this process's LISTEN connection is up")
+LISTENER_RECONNECTS = Counter(
+    "srs_listener_reconnects_total", "Times the LISTEN connection was lost and reopened"
+)
+LONG_POLL_REREADS = Counter(
+    "srs_long_poll_rereads_total",
+    "Long-poll re-reads on the timer, not a wake-up (safety: listener up; fallback: not)",
+    ["mode"],
+)

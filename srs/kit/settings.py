@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     ticker_enabled: bool = True
     tick_seconds: float = 5.0
     worker_concurrency: int = Field(2, ge=1, le=32)
+    # PostgreSQL: wake long-polls through LISTEN/NOTIFY (off: the 0.5 s poll, as before).
+    pg_listen: bool = True
 
     # Learning.
     desired_retention: float = 0.9

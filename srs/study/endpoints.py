@@ -13,6 +13,7 @@ from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import DbSession, RowId
+from srs.kit import metrics
 from srs.kit.errors import unauthorized
 from srs.metering import service as metering
 from srs.study import service
@@ -23,9 +24,6 @@ from srs.topics.schemas import CardOut, FlagIn
 
 router = APIRouter(tags=["study"])
 
-# How often a long-poll re-reads the database when no in-process wake-up came (a worker in
-# another process saves cards without being able to wake us).
-POLL_SECONDS = 0.5
 _ACTIVE = {"queued", "running"}
 
 
@@ -85,12 +83,15 @@ async def next_card(
             remaining = deadline - loop.time()
             if answer.card is not None or remaining <= 0:
                 return answer
-            pause = min(remaining, POLL_SECONDS)
+            poll = events.poll_seconds
+            pause = min(remaining, poll)
             if answer.generation.status not in _ACTIVE:
                 if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
                     return answer  # nothing can arrive before the wait is over
                 pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
-            await events.wait(wake, pause)
+            woken = await events.wait(wake, pause)
+            if not woken and pause == poll:
+                metrics.LONG_POLL_REREADS.labels("safety" if events.listening else "fallback").inc()
 
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)
