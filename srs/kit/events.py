@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from srs.kit.errors import AppError
+
 CHANNEL = "srs_topic"
 # Re-read the database this often without a listener (another process cannot wake us)...
 POLL_SECONDS = 0.5
@@ -37,6 +39,7 @@ class TopicEvents:
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
         self._waiters: dict[int, int] = {}
+        self._polls: dict[int, int] = {}  # open long-polls per learner
         self._loop: asyncio.AbstractEventLoop | None = None
         self.listening = False  # set by the listener while its LISTEN connection is up
 
@@ -66,6 +69,32 @@ class TopicEvents:
                 del self._waiters[topic_id]
                 self._events.pop(topic_id, None)
 
+    @contextmanager
+    def polling(self, user_id: int, limit: int | None) -> Iterator[None]:
+        """Hold one of the learner's `limit` long-poll places; 429 when all are taken. None:
+        a request that does not wait holds no place."""
+        if limit is None:
+            yield
+            return
+        held = self._polls.get(user_id, 0)
+        if held >= limit:
+            raise AppError(
+                f"You already have {held} requests waiting for cards; at most {limit} may "
+                "wait at once. Close other tabs or retry without wait.",
+                code="rate_limited",
+                status_code=429,
+                headers={"Retry-After": "1"},
+            )
+        self._polls[user_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._polls[user_id] - 1
+            if left:
+                self._polls[user_id] = left
+            else:
+                del self._polls[user_id]
+
     def current(self, topic_id: int) -> asyncio.Event:
         if topic_id not in self._waiters:
             raise RuntimeError("current() outside watching(): the entry would never be freed")
@@ -75,7 +104,7 @@ class TopicEvents:
         return event
 
     def __len__(self) -> int:
-        return len(self._events) + len(self._waiters)
+        return len(self._events) + len(self._waiters) + len(self._polls)
 
     def _fire(self, topic_id: int) -> None:
         event = self._events.pop(topic_id, None)

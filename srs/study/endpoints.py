@@ -76,7 +76,8 @@ async def next_card(
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    with events.watching(topic_id):
+    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
+    with events.polling(user_id, places), events.watching(topic_id):
         while True:
             wake = events.current(topic_id)
             answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
