@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,7 +19,10 @@ from srs.generation.endpoints import router as generation_router
 from srs.generation.service import GenerationService
 from srs.generation.ticker import start_ticker
 from srs.generation.worker import Worker
-from srs.kit import metrics
+from srs.imports.endpoints import router as imports_router
+from srs.imports.runner import ImportRunner
+from srs.imports.service import fail_interrupted
+from srs.kit import metrics, paths
 from srs.kit.db import Database
 from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
 from srs.kit.events import TopicEvents
@@ -31,13 +34,14 @@ from srs.llm import build_provider
 from srs.metering import service as metering
 from srs.metering import stripe_sync
 from srs.metering.endpoints import router as metering_router
+from srs.outline.endpoints import router as outline_router
 from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
 from srs.study.tasks import fit_due_learners
 from srs.topics.endpoints import router as topics_router
 
 log = logging.getLogger(__name__)
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+WEB_DIR = paths.WEB
 
 
 def build_worker(service: GenerationService, settings: Settings, events: TopicEvents) -> Worker:
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
         app.state.db_turn = db.admission()
+        fail_interrupted(db)
+        app.state.imports = ImportRunner(db)
         worker_task = ticker = None
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)
@@ -112,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker_task is not None:
                 await app.state.worker.stop()
                 worker_task.cancel()
+            app.state.imports.shutdown()
             db.dispose()
 
     app = FastAPI(
@@ -129,15 +136,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         study_router,
         generation_router,
         exports_router,
+        imports_router,
         stats_router,
         metering_router,
+        outline_router,
     ):
         api.include_router(router)
     app.include_router(api)
     _add_operational_routes(app)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    else:
+        log.error("the web app's files are missing (looked in %s): serving the API only", WEB_DIR)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/api/v1/imports": settings.import_max_bytes + 64 * 1024},
+    )
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -156,5 +171,21 @@ def _add_operational_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        if not _may_read_metrics(request, app.state.settings):
+            raise AppError("Not found", code="not_found", status_code=404)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def _may_read_metrics(request: Request, settings: Settings) -> bool:
+    """With SRS_METRICS_TOKEN, only a caller sending it as a bearer token; without one, only
+    loopback clients outside production (uvicorn takes a local proxy's X-Forwarded-For as the
+    client, so a proxied outsider is not loopback). Others are told it does not exist."""
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "")
+        return hmac.compare_digest(sent.encode(), f"Bearer {settings.metrics_token}".encode())
+    client = request.client.host if request.client else ""
+    return settings.env != "production" and client in LOOPBACK

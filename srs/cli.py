@@ -1,4 +1,4 @@
-"""The `srs` command: serve, worker, migrate, plans, usage."""
+"""The `srs` command: serve, worker, migrate, plans, usage, billing."""
 
 from __future__ import annotations
 
@@ -144,6 +144,28 @@ def cmd_usage_rebuild(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_billing_parked(_args: argparse.Namespace) -> int:
+    from srs.kit.db import Database
+    from srs.metering import repository
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    with db.transaction(write=False) as session:
+        parked = repository.all_parked(session)
+    db.dispose()
+    for event in parked:
+        print(
+            f"{event.id} {event.type} customer={event.customer} "
+            f"created={event.created:%Y-%m-%d %H:%M:%S} parked={event.parked_at:%Y-%m-%d %H:%M:%S}"
+        )
+    print(
+        f"{len(parked)} event(s) wait for their customer to be linked to a user"
+        if parked
+        else "no parked billing events"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="srs", description="AI spaced-repetition flashcards")
     root.add_argument("--log-level", default="info")
@@ -171,6 +193,12 @@ def parser() -> argparse.ArgumentParser:
     usage.add_parser(
         "rebuild", help="recompute the usage counters from the ledger (run with workers stopped)"
     ).set_defaults(func=cmd_usage_rebuild)
+    billing = sub.add_parser("billing", help="billing webhooks").add_subparsers(
+        dest="billing_command", required=True
+    )
+    billing.add_parser(
+        "parked", help="list webhook events waiting for their customer to be linked to a user"
+    ).set_defaults(func=cmd_billing_parked)
     return root
 
 

@@ -1,9 +1,11 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
-from srs.accounts.models import AuthToken, User
+from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
+from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic
 
@@ -14,8 +16,11 @@ __all__ = [
     "CardEmbedding",
     "DuplicateRejection",
     "GenerationJob",
+    "PasswordResetToken",
+    "ImportJob",
     "ProcessedWebhookEvent",
     "ReviewLog",
+    "Subtopic",
     "Topic",
     "UsageCounter",
     "UsageEvent",

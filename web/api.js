@@ -67,3 +67,23 @@ export const del = (path, options) => request('DELETE', path, options);
 export function exportUrl(topicId, kind) {
   return `${BASE}/topics/${topicId}/export.${kind}`;
 }
+
+/** A path of a paginated list with `limit` and `cursor` added to its query. */
+export function pagePath(path, { limit, cursor } = {}) {
+  const url = new URL(path, 'http://x');
+  if (limit) url.searchParams.set('limit', String(limit));
+  if (cursor) url.searchParams.set('cursor', cursor);
+  return url.pathname + url.search;
+}
+
+/** Every item of a paginated list (`{items, next_cursor}`), page after page. */
+export async function getAll(path, options) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await get(pagePath(path, { limit: 500, cursor }), options);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}

@@ -2,7 +2,10 @@
 
 import { ApiError, get, post, whenUnauthorized } from './api.js';
 import { announce, errorBox, h, replace } from './dom.js';
-import { authView } from './views/auth.js';
+import { authView, forgotView, resetView } from './views/auth.js';
+import { cardsView } from './views/cards.js';
+import { settingsView } from './views/settings.js';
+import { importView } from './views/import.js';
 import { statsView } from './views/stats.js';
 import { studyView } from './views/study.js';
 import { topicsView } from './views/topics.js';
@@ -11,6 +14,9 @@ import { usageView } from './views/usage.js';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const whoami = document.getElementById('whoami');
+nav.querySelector('ul').append(Object.assign(document.createElement('li'), {
+  innerHTML: '<a href="#/import" data-route="import">Import</a>',
+}));
 
 const app = {
   user: null,
@@ -34,11 +40,13 @@ function showHeader() {
 function parse(hash) {
   const path = hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   if (path.length === 0) return { name: 'topics' };
+  if (path[0] === 'topics' && path[1] && path[2] === 'cards') return { name: 'cards', topicId: Number(path[1]) };
   if (path[0] === 'topics' && path[1]) return { name: 'study', topicId: Number(path[1]) };
+  if (path[0] === 'reset') return { name: 'reset', token: path[1] || '' };
   return { name: path[0] };
 }
 
-const PUBLIC = new Set(['login', 'signup']);
+const PUBLIC = new Set(['login', 'signup', 'forgot', 'reset']);
 
 function route() {
   current?.controller.abort(); // stops the old view's long-polls, timers and key handlers
@@ -46,7 +54,8 @@ function route() {
   current = { controller };
   let where = parse(location.hash);
   if (!app.user && !PUBLIC.has(where.name)) where = { name: 'login' };
-  if (app.user && PUBLIC.has(where.name)) where = { name: 'topics' };
+  // A reset link opened while signed in still works: it is about the emailed account.
+  if (app.user && PUBLIC.has(where.name) && where.name !== 'reset') where = { name: 'topics' };
   for (const link of nav.querySelectorAll('a[data-route]')) {
     const active = link.dataset.route === where.name || (where.name === 'study' && link.dataset.route === 'topics');
     if (active) link.setAttribute('aria-current', 'page');
@@ -67,11 +76,28 @@ function route() {
         ? studyView(ctx, where.topicId)
         : notFound();
       break;
+    case 'cards':
+      view = where.topicId === undefined || (Number.isInteger(where.topicId) && where.topicId > 0)
+        ? cardsView(ctx, where.topicId)
+        : notFound();
+      break;
     case 'stats':
       view = statsView(ctx);
       break;
     case 'usage':
       view = usageView(ctx);
+      break;
+    case 'settings':
+      view = settingsView(ctx);
+      break;
+    case 'forgot':
+      view = forgotView(ctx);
+      break;
+    case 'reset':
+      view = resetView(ctx, where.token);
+      break;
+    case 'import':
+      view = importView(ctx);
       break;
     default:
       view = notFound();

@@ -59,6 +59,7 @@ export const STATUS_TEXT = {
   running: 'generating cards',
   failed: 'generation failed',
   quota_exceeded: 'monthly card quota reached',
+  paused: 'generation paused',
 };
 
 export function isEmbedded(model) {

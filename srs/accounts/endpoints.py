@@ -1,21 +1,47 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
-from srs.accounts import service
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+
+from srs.accounts import export, mail, service
 from srs.accounts.dependencies import CSRF_COOKIE, SESSION_COOKIE, CurrentCaller, CurrentUser
-from srs.accounts.schemas import AuthOut, Credentials, SignupIn, UserOut, UserPatch
-from srs.kit.deps import AppSettings, DbSession, client_address
+from srs.accounts.models import User
+from srs.accounts.schemas import (
+    AuthOut,
+    Credentials,
+    PasswordChangeIn,
+    PasswordIn,
+    ResetAvailability,
+    ResetConfirmIn,
+    ResetRequestIn,
+    SignupIn,
+    TimeZonesOut,
+    UserOut,
+    UserPatch,
+    known_zones,
+)
+from srs.kit.db import Database, utcnow
+from srs.kit.deps import AppSettings, DbSession, client_address, get_database
+from srs.kit.errors import AppError
 from srs.kit.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 me_router = APIRouter(tags=["auth"])
 
 
-def user_out(user) -> UserOut:
-    out = UserOut.model_validate(user)
-    out.fsrs_fitted = user.fsrs_parameters is not None
-    return out
+def user_out(user: User, settings: Settings) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        timezone=user.timezone,
+        plan=user.plan,
+        desired_retention=user.desired_retention,
+        new_cards_per_day=service.new_cards_per_day(user, settings),
+        fsrs_fitted=user.fsrs_parameters is not None,
+        created_at=user.created_at,
+    )
 
 
 def _set_cookies(response: Response, settings: Settings, token: str) -> None:
@@ -34,9 +60,16 @@ def _set_cookies(response: Response, settings: Settings, token: str) -> None:
     )
 
 
+def _signed_out(status_code: int = 204) -> Response:
+    response = Response(status_code=status_code)
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+    return response
+
+
 def _answer(response: Response, settings: Settings, issued: service.Issued) -> AuthOut:
     _set_cookies(response, settings, issued.token)
-    return AuthOut(token=issued.token, user=user_out(issued.user))
+    return AuthOut(token=issued.token, user=user_out(issued.user, settings))
 
 
 @router.post("/signup", status_code=201, response_model=AuthOut)
@@ -64,26 +97,135 @@ def login(
 @router.post("/logout", status_code=204)
 def logout(caller: CurrentCaller, db: DbSession) -> Response:
     service.logout(db, caller.token)
-    response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
-    return response
+    return _signed_out()
 
 
 @router.post("/logout-all", status_code=204)
 def logout_all(user: CurrentUser, db: DbSession) -> Response:
+    """Sign out everywhere: every token and session of the learner, this one included."""
     service.logout_everywhere(db, user)
-    response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
-    return response
+    return _signed_out()
+
+
+def _reset_unavailable() -> AppError:
+    return AppError(
+        "Password reset is unavailable: this server has no outgoing mail server (SRS_SMTP_URL) "
+        "configured. Ask its administrator for help.",
+        code="reset_unavailable",
+        status_code=503,
+    )
+
+
+@router.get("/password-reset", response_model=ResetAvailability)
+def reset_availability(settings: AppSettings) -> ResetAvailability:
+    """Whether reset by email works here (the log-in page says so before anyone asks)."""
+    return ResetAvailability(available=settings.smtp_url is not None)
+
+
+@router.post("/password-reset", status_code=202)
+def request_password_reset(
+    body: ResetRequestIn,
+    request: Request,
+    background: BackgroundTasks,
+    db: DbSession,
+    settings: AppSettings,
+) -> dict[str, str]:
+    """Emails a single-use link when the address has an account. The answer is the same
+    202 either way, so it tells nobody which addresses have accounts."""
+    if settings.smtp_url is None:
+        raise _reset_unavailable()
+    limiter, limit = request.app.state.limiter, settings.rate_reset_per_hour
+    limiter.hit("reset-address", client_address(request), limit * 4, 3600)
+    limiter.hit("reset-email", body.email, limit, 3600)
+    minutes = settings.password_reset_minutes
+    link = service.start_password_reset(db, body.email, minutes)
+    if link is not None:
+        background.add_task(
+            mail.send_reset_link,
+            settings.smtp_url,
+            settings.smtp_from,
+            link.email,
+            f"{settings.base_url}/#/reset/{link.token}",
+            minutes,
+            settings.smtp_timeout,
+        )
+    return {
+        "status": "accepted",
+        "message": "If an account uses this address, a link is on its way.",
+    }
+
+
+@router.post("/password-reset/confirm", status_code=204)
+def confirm_password_reset(
+    body: ResetConfirmIn, request: Request, db: DbSession, settings: AppSettings
+) -> Response:
+    """Sets the new password; the link then stops working and every session is signed out."""
+    request.app.state.limiter.hit(
+        "reset-confirm", client_address(request), settings.rate_login_per_5min, 300
+    )
+    service.finish_password_reset(db, body.token, body.new_password)
+    return _signed_out()
+
+
+@me_router.get("/timezones", response_model=TimeZonesOut)
+def time_zones() -> TimeZonesOut:
+    """The IANA zone names this server accepts for `timezone`."""
+    return TimeZonesOut(zones=list(known_zones()))
 
 
 @me_router.get("/me", response_model=UserOut)
-def me(user: CurrentUser) -> UserOut:
-    return user_out(user)
+def me(user: CurrentUser, settings: AppSettings) -> UserOut:
+    return user_out(user, settings)
 
 
 @me_router.patch("/me", response_model=UserOut)
-def update_me(body: UserPatch, user: CurrentUser, db: DbSession) -> UserOut:
-    return user_out(service.update_user(db, user, body))
+def update_me(body: UserPatch, user: CurrentUser, db: DbSession, settings: AppSettings) -> UserOut:
+    return user_out(service.update_user(db, user, body), settings)
+
+
+def _password_attempt(request: Request, user: User, settings: Settings) -> None:
+    # Confirming a password is a log-in attempt: the same limit stops guessing from a session.
+    limit = settings.rate_login_per_5min
+    request.app.state.limiter.hit("password-confirm", str(user.id), limit, 300)
+
+
+@me_router.post("/me/password", status_code=204)
+def change_password(
+    body: PasswordChangeIn,
+    request: Request,
+    caller: CurrentCaller,
+    db: DbSession,
+    settings: AppSettings,
+) -> Response:
+    """A new password; every other session and token is signed out, this one stays."""
+    _password_attempt(request, caller.user, settings)
+    service.change_password(db, caller.user, body.current_password, body.new_password, caller.token)
+    return Response(status_code=204)
+
+
+@me_router.delete("/me", status_code=204)
+def delete_me(
+    body: PasswordIn, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
+) -> Response:
+    """Deletes the account and all its data (topics, cards, reviews, jobs, usage, sessions)
+    at once; the password must be given again."""
+    _password_attempt(request, user, settings)
+    service.delete_account(db, user, body.password)
+    return _signed_out()
+
+
+@me_router.get(
+    "/me/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {}}, "description": "all the learner's data"}},
+)
+def export_me(
+    user: CurrentUser, database: Annotated[Database, Depends(get_database)]
+) -> StreamingResponse:
+    """`{format, exported_at, user, topics, cards, reviews}`, streamed as it is read."""
+    name = f"srs-export-{utcnow().date().isoformat()}.json"
+    return StreamingResponse(
+        export.stream(database, user.id),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

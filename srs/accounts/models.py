@@ -16,6 +16,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     desired_retention: Mapped[float] = mapped_column(Float, default=0.9)
+    # The learner's daily new-card default; None follows the server's SRS_NEW_CARDS_PER_DAY.
+    new_cards_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
     # Per-learner FSRS parameters once fitted; None means the library defaults.
     fsrs_parameters: Mapped[list[float] | None] = mapped_column(JSON, default=None)
     fsrs_fitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -40,3 +42,17 @@ class AuthToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class PasswordResetToken(Base):
+    """A single-use link sent by email; only its SHA-256 is stored, so a database leak
+    cannot be turned into password resets."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

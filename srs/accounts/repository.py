@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from srs.accounts.models import AuthToken, User
+from srs.accounts.models import AuthToken, PasswordResetToken, User
 
 
 def get_user(session: Session, user_id: int) -> User | None:
@@ -45,10 +45,53 @@ def revoke_token(session: Session, token_hash: str, now: datetime) -> None:
     )
 
 
-def revoke_all_tokens(session: Session, user_id: int, now: datetime) -> int:
-    result = session.execute(
-        update(AuthToken)
-        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+def revoke_all_tokens(
+    session: Session, user_id: int, now: datetime, *, keep_hash: str | None = None
+) -> int:
+    """Revoke every live token of the user, except the one whose hash is `keep_hash`."""
+    query = update(AuthToken).where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+    if keep_hash is not None:
+        query = query.where(AuthToken.token_hash != keep_hash)
+    result = session.execute(query.values(revoked_at=now))
     return result.rowcount or 0
+
+
+def delete_user(session: Session, user_id: int) -> None:
+    """Delete the user row; every table holding the user's data references users.id (or a
+    topic or card of theirs) with ON DELETE CASCADE, so the database removes the rest in the
+    same transaction."""
+    session.execute(delete(User).where(User.id == user_id))
+
+
+def add_reset_token(session: Session, token: PasswordResetToken) -> None:
+    session.add(token)
+    session.flush()
+
+
+def use_reset_token(session: Session, token_hash: str, now: datetime) -> int | None:
+    """Mark a live reset token used, atomically: the user id, or None if it was not live."""
+    return session.scalar(
+        update(PasswordResetToken)
+        .where(
+            PasswordResetToken.token_hash == token_hash,
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(PasswordResetToken.user_id)
+    )
+
+
+def find_reset_token(session: Session, token_hash: str) -> PasswordResetToken | None:
+    return session.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash)
+    )
+
+
+def retire_reset_tokens(session: Session, user_id: int, now: datetime) -> None:
+    """Older links die once the password changes."""
+    session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )

@@ -12,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from srs.accounts import repository
-from srs.accounts.models import AuthToken, User
+from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.accounts.passwords import hash_password, verify_password
 from srs.accounts.schemas import Credentials, SignupIn, UserPatch
 from srs.kit.db import utcnow
 from srs.kit.errors import AppError, conflict, unauthorized
+from srs.kit.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -97,5 +98,103 @@ def update_user(session: Session, user: User, patch: UserPatch) -> User:
         user.timezone = patch.timezone
     if patch.desired_retention is not None:
         user.desired_retention = patch.desired_retention
+    if "new_cards_per_day" in patch.model_fields_set:
+        user.new_cards_per_day = patch.new_cards_per_day
     session.flush()
     return user
+
+
+def new_cards_per_day(user: User, settings: Settings) -> int:
+    """The learner's daily new-card default (a topic may override it)."""
+    if user.new_cards_per_day is not None:
+        return user.new_cards_per_day
+    return settings.new_cards_per_day
+
+
+def _confirm_password(user: User, password: str) -> None:
+    # 403, not 401: the session is fine, only this confirmation failed (and the web app
+    # treats any 401 as "signed out").
+    if not verify_password(user.password_hash, password):
+        raise AppError("The password is not right", code="wrong_password", status_code=403)
+
+
+def change_password(
+    session: Session, user: User, current_password: str, new_password: str, keep_token: str
+) -> None:
+    """New password; every other session and token is revoked, the caller's is kept."""
+    _confirm_password(user, current_password)
+    _set_password(session, user, new_password, keep_hash=token_hash(keep_token))
+
+
+def _set_password(session: Session, user: User, password: str, *, keep_hash: str | None) -> None:
+    now = utcnow()
+    user.password_hash = hash_password(password)
+    repository.revoke_all_tokens(session, user.id, now, keep_hash=keep_hash)
+    repository.retire_reset_tokens(session, user.id, now)
+    session.flush()
+
+
+def delete_account(session: Session, user: User, password: str) -> None:
+    """The user and all their data, in one transaction. A paid subscription must be cancelled
+    first: our rows would go, but Stripe would go on charging a customer nobody can reach."""
+    _confirm_password(user, password)
+    if user.plan != "free" and user.stripe_customer_id is not None:
+        raise AppError(
+            "Cancel your subscription first (Usage, Manage billing); then delete the account",
+            code="subscription_active",
+            status_code=409,
+        )
+    repository.delete_user(session, user.id)
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    email: str
+    token: str
+
+
+def start_password_reset(session: Session, email: str, minutes: int) -> ResetLink | None:
+    """A single-use reset token for the account with this email; None when there is none
+    (the caller answers the same either way, so nobody learns which emails have accounts)."""
+    user = repository.get_user_by_email(session, email)
+    if user is None:
+        return None
+    token = "rst_" + secrets.token_urlsafe(32)
+    now = utcnow()
+    repository.add_reset_token(
+        session,
+        PasswordResetToken(
+            user_id=user.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
+        ),
+    )
+    return ResetLink(email=user.email, token=token)
+
+
+def finish_password_reset(session: Session, token: str, new_password: str) -> User:
+    """Set the new password with a live reset token (once); every session is revoked."""
+    hashed = token_hash(token)
+    user_id = repository.use_reset_token(session, hashed, utcnow())
+    if user_id is None:
+        raise _reset_refused(repository.find_reset_token(session, hashed))
+    user = repository.get_user(session, user_id)
+    if user is None:  # the account was deleted; the token went with it
+        raise _reset_refused(None)
+    _set_password(session, user, new_password, keep_hash=None)
+    return user
+
+
+def _reset_refused(found: PasswordResetToken | None) -> AppError:
+    if found is None:
+        reason = "This reset link is not valid"
+    elif found.used_at is not None:
+        reason = "This reset link was already used (or the password changed since)"
+    else:
+        reason = "This reset link has expired"
+    return AppError(
+        f"{reason}; ask for a new one from the log-in page",
+        code="reset_token_invalid",
+        status_code=400,
+    )

@@ -1,4 +1,5 @@
-"""A topic's cards as a CSV file or an Anki package. Pure apart from the temp file genanki needs."""
+"""A topic's cards as a CSV file or an Anki package, each with the cards' scheduling.
+Pure apart from the temp file the package is built in."""
 
 from __future__ import annotations
 
@@ -7,17 +8,39 @@ import hashlib
 import html
 import io
 import re
-import tempfile
 import unicodedata
+from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
 
 import genanki
 
+from srs.accounts.models import User
+from srs.exports.anki_package import CardSchedule, Collection, LoggedReview, PackageNote, build_apkg
+from srs.kit.text import strip_control_characters
+from srs.study import service as study
+from srs.study.models import ReviewLog
 from srs.study.service import card_state_name
 from srs.topics.models import Card, Topic
 
-CSV_COLUMNS = ("front", "back", "state", "due", "reps", "lapses", "level", "model")
+# Anki's header lines make its CSV import read the file as written: comma-separated, plain
+# text (so `<vector>` stays text), into Basic notes in the topic's deck, with no header row.
+CSV_COLUMNS = (
+    "Front",
+    "Back",
+    "State",
+    "Due",
+    "Stability",
+    "Difficulty",
+    "Last review",
+    "Reps",
+    "Lapses",
+    "Level",
+    "Model",
+)
+# OWASP's advice against CSV injection: a cell a spreadsheet would read as a formula gets a
+# leading apostrophe, which spreadsheets show as text. The apostrophe stays in the field.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # Anki ids are 64-bit, but genanki's docs suggest ids in [1 << 30, 1 << 31): a re-imported deck
 # keeps its id, so importing the same topic twice updates one deck instead of adding another.
@@ -45,46 +68,106 @@ def deck_id(topic_id: int) -> int:
     return _ID_LOW + int.from_bytes(digest[:8], "big") % _ID_SPAN
 
 
-def cards_csv(cards: Sequence[Card]) -> str:
+def neutralise_formula(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def _csv_text(text: str) -> str:
+    return neutralise_formula(strip_control_characters(text))
+
+
+def _header_value(text: str) -> str:
+    return " ".join(strip_control_characters(text).split())
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def cards_csv(topic: Topic, cards: Sequence[Card]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    buffer.write("#separator:Comma\r\n#html:false\r\n#notetype:Basic\r\n")
+    buffer.write(f"#deck:{_header_value(topic.title)}\r\n")
+    buffer.write(f"#columns:{','.join(CSV_COLUMNS)}\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     for card in cards:
         writer.writerow(
             [
-                card.front,
-                card.back,
+                _csv_text(card.front),
+                _csv_text(card.back),
                 card_state_name(card),
                 card.due.isoformat(),
+                "" if card.stability is None else round(card.stability, 4),
+                "" if card.difficulty is None else round(card.difficulty, 4),
+                _iso(card.last_review),
                 card.reps,
                 card.lapses,
                 "" if card.level is None else card.level,
-                card.model or "",
+                _csv_text(card.model or ""),
             ]
         )
     return buffer.getvalue()
 
 
-def _field(text: str) -> str:
-    # Anki fields are HTML; our cards are plain text.
-    return html.escape(text).replace("\n", "<br>")
+def anki_field(text: str) -> str:
+    """Plain card text as an Anki field: HTML-escaped, line breaks as <br>, no control
+    characters, and no Anki media syntax (`[sound:x]` would become an audio button)."""
+    escaped = html.escape(strip_control_characters(text)).replace("[", "&#91;")
+    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def cards_apkg(topic: Topic, cards: Sequence[Card]) -> bytes:
-    deck = genanki.Deck(deck_id(topic.id), topic.title)
-    for card in cards:
+def _schedule(values: dict, *, suspended: bool = False, buried: bool = False) -> CardSchedule:
+    return CardSchedule(
+        state=values["state"],
+        step=values["step"],
+        stability=values["stability"],
+        difficulty=values["difficulty"],
+        due=values["due"],
+        last_review=values["last_review"],
+        reps=values["reps"],
+        lapses=values["lapses"],
+        suspended=suspended,
+        buried=buried,
+    )
+
+
+def _package_note(card: Card, logs: Sequence[ReviewLog], now: datetime) -> PackageNote:
+    current = {name: getattr(card, name) for name in study.SNAPSHOT_FIELDS}
+    buried = card.buried_until is not None and card.buried_until > now
+    return PackageNote(
+        guid=genanki.guid_for("srs-card", card.id),
+        front=anki_field(card.front),
+        back=anki_field(card.back),
+        tags=("srs", "flagged") if card.flag_reason else ("srs",),
+        schedule=_schedule(current, suspended=card.suspended, buried=buried),
+        reviews=tuple(
+            LoggedReview(
+                rating=log.rating,
+                reviewed_at=log.reviewed_at,
+                duration_ms=log.duration_ms,
+                before=_schedule(study.parse_snapshot(log.card_before)),
+            )
+            for log in logs
+        ),
+    )
+
+
+def cards_apkg(
+    topic: Topic, cards: Sequence[Card], logs: Sequence[ReviewLog], user: User, now: datetime
+) -> bytes:
+    by_card: dict[int, list[ReviewLog]] = defaultdict(list)
+    for log in logs:
+        by_card[log.card_id].append(log)
+    notes = [_package_note(card, by_card[card.id], now) for card in cards]
+    deck = genanki.Deck(deck_id(topic.id), _header_value(topic.title))
+    for note in notes:
         deck.add_note(
             genanki.Note(
-                model=_MODEL,
-                fields=[_field(card.front), _field(card.back)],
-                guid=genanki.guid_for("srs-card", card.id),
-                tags=["srs"] + (["flagged"] if card.flag_reason else []),
+                model=_MODEL, fields=[note.front, note.back], guid=note.guid, tags=list(note.tags)
             )
         )
-    with tempfile.TemporaryDirectory(prefix="srs-export-") as folder:
-        path = Path(folder) / "deck.apkg"
-        genanki.Package(deck).write_to_file(str(path))
-        return path.read_bytes()
+    collection = Collection(user.timezone, user.desired_retention, now)
+    return build_apkg(deck, collection, notes)
 
 
 def filename(topic: Topic, extension: str) -> str:

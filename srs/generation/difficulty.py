@@ -117,9 +117,13 @@ def record_signal(state: DifficultyState, signal: Signal) -> DifficultyState:
 
 
 def level_for_batch(state: DifficultyState) -> int:
-    """The integer level for the next batch. Rounds half up (Python's round() would round
-    2.5 to 2 but 3.5 to 4)."""
-    return min(MAX_LEVEL, max(MIN_LEVEL, math.floor(state.level + 0.5)))
+    return batch_level(state.level)
+
+
+def batch_level(estimate: float) -> int:
+    """The integer level a batch is generated at, and the one the learner is shown. Rounds
+    half up (Python's round() would round 2.5 to 2 but 3.5 to 4)."""
+    return min(MAX_LEVEL, max(MIN_LEVEL, math.floor(estimate + 0.5)))
 
 
 def _signal_step(streak: int) -> float:

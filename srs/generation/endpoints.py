@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.generation.schemas import DuplicateOut, DuplicatePage, MatchedCard
 from srs.generation.service import GenerationService
@@ -27,7 +28,7 @@ def generate_more(
 ) -> TopicOut:
     """Ask for a batch now; after a failure this is the retry."""
     topic = request.app.state.generation.retry(db, user, topic_id)
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
 @router.post("/topics/{topic_id}/feedback", response_model=TopicOut)
@@ -41,7 +42,7 @@ def feedback(
 ) -> TopicOut:
     """"Too easy" / "too hard": moves the level of the next batches at once."""
     topic = request.app.state.generation.feedback(db, user, topic_id, body.signal)
-    return views.topic_out(db, user, topic, utcnow(), settings.new_cards_per_day)
+    return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
 def get_generation(request: Request) -> GenerationService:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
@@ -8,6 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from srs.kit.db import Base, UTCDateTime, utcnow
 
 _ACTIVE = "status IN ('queued', 'running')"
+
+
+class JobKind(enum.StrEnum):
+    CARDS = "cards"  # a batch of cards for one subtopic
+    OUTLINE = "outline"  # the topic's outline, or new subtopics extending it
 
 
 class GenerationJob(Base):
@@ -29,6 +35,13 @@ class GenerationJob(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(
+        String(16), default=JobKind.CARDS.value, server_default=JobKind.CARDS.value
+    )
+    # The subtopic a card batch was written for (chosen when the job starts).
+    subtopic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subtopics.id", ondelete="SET NULL"), default=None
+    )
     # queued -> running -> done | failed | quota_exceeded | cancelled
     status: Mapped[str] = mapped_column(String(32), default="queued")
     requested: Mapped[int] = mapped_column(Integer)
@@ -38,10 +51,9 @@ class GenerationJob(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     invalid: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Cards of the plan's quota held for this job (counted in usage_counters.cards_reserved of
-    # reserved_period); each saved card moves one unit to used, the rest is released at the end.
-    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    reserved_period: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Metering's reservation for this batch (its random key, set when the job first starts):
+    # metering owns the cards held and keys the batch's billing events on it.
+    reservation_key: Mapped[str | None] = mapped_column(String(32), default=None)
     tokens_in: Mapped[int] = mapped_column(Integer, default=0)
     tokens_out: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str | None] = mapped_column(String(200), default=None)

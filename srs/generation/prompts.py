@@ -1,17 +1,29 @@
-"""Build the LLM request for a batch of cards. Pure: the text lives in prompts.txt."""
+"""Build the LLM requests: a batch of cards on one subtopic, a topic outline or an extension
+of it. Pure: the text lives in prompts.txt and the grammars in *.gbnf."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib.resources import files
 
 from srs.generation.dedup import CardText
 from srs.llm.base import LLMRequest
 
-# The "already covered" list is capped so the prompt does not grow with the deck.
-EXISTING_MAX_CHARS = 2000
-EXISTING_MAX_ITEMS = 60
+# A card request lists its subtopic's newest fronts within a fixed budget, so it never grows
+# with the deck: the request for batch 50 stays within 1.5x of batch 2's. The smallest request
+# (a one-letter topic and subtopic, nothing listed) is about 1,080 characters; half of that,
+# 540, covers the listing plus a subtopic line longer than batch 2's (tests/generation).
+EXISTING_MAX_CHARS = 400
+EXISTING_FRONT_CHARS = 100
+SUBTOPIC_LINE_CHARS = 150
+# Subtopics asked for in a new outline, and in an extension of one that is well covered.
+OUTLINE_SUBTOPICS = (8, 20)
+EXTENSION_SUBTOPICS = (4, 8)
+# An outline must arrive whole to be saved: it gets room for 20 subtopics even where the
+# configured cap on a card batch's reply is lower (it is written once, and on extensions).
+OUTLINE_MIN_TOKENS = 1200
 
 
 @lru_cache
@@ -46,16 +58,23 @@ def example_fronts() -> list[str]:
 @lru_cache
 def example_cards() -> list[CardText]:
     """The few-shot examples as cards, for the duplicate check."""
-    pairs = re.findall(r"<front>(.*?)</front>\s*<back>(.*?)</back>", _sections()["completion"], re.DOTALL)
+    card = re.compile(r"<front>(.*?)</front>\s*<back>(.*?)</back>", re.DOTALL)
+    pairs = card.findall(_sections()["completion"])
     return [CardText(front, back) for front, back in pairs]
 
 
-def existing_summary(fronts: list[str]) -> str:
-    """The most recent fronts, newest first, within a fixed budget."""
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def existing_summary(cards: Sequence[tuple[str, str]]) -> str:
+    """The fronts of the (front, back) pairs given, newest first, as far as the budget goes.
+    Answers are left out: they would halve how many cards the model is shown."""
     lines: list[str] = []
     used = 0
-    for front in reversed(fronts[-EXISTING_MAX_ITEMS:]):
-        line = "- " + " ".join(front.split())[:200]
+    for front, _back in cards:
+        line = f"- {_clip(front, EXISTING_FRONT_CHARS)}"
         if used + len(line) > EXISTING_MAX_CHARS:
             break
         lines.append(line)
@@ -67,16 +86,41 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
+def _data_line(text: str) -> str:
+    """Learner or model text inside our prompt: one line, no markers it could close."""
+    return _one_line(text).replace("<", " ").replace(">", " ")
+
+
+def subtopic_line(name: str, scope: str) -> str:
+    return _clip(_data_line(f"{name}: {scope}" if scope else name), SUBTOPIC_LINE_CHARS)
+
+
+def _common(topic: str, level: int) -> dict[str, object]:
+    return {
+        "topic": topic.replace(">>>", "> > >"),  # the learner cannot close our data markers
+        "topic_line": _data_line(topic),
+        "level": level,
+    }
+
+
 def build_request(
-    topic: str, level: int, count: int, existing_fronts: list[str], *, max_tokens: int, temperature: float
+    topic: str,
+    level: int,
+    count: int,
+    existing_cards: Sequence[tuple[str, str]],
+    *,
+    subtopic: str | None = None,
+    max_tokens: int,
+    temperature: float,
 ) -> LLMRequest:
+    """A batch of cards on one subtopic (a `subtopic_line`); `existing_cards` are that
+    subtopic's (front, back) pairs, newest first."""
     s = _sections()
     values = {
-        "topic": topic.replace(">>>", "> > >"),  # the learner cannot close our data markers
-        "topic_line": _one_line(topic).replace("<", " ").replace(">", " "),
-        "level": level,
+        **_common(topic, level),
         "count": count,
-        "existing": existing_summary(existing_fronts),
+        "subtopic": subtopic or "any part of the topic (it has no outline yet)",
+        "existing": existing_summary(existing_cards),
     }
     return LLMRequest(
         system=s["system"].format(**values),
@@ -84,5 +128,39 @@ def build_request(
         completion_prompt=s["completion"].format(**values) + "\n",
         grammar=grammar(count),
         max_tokens=max_tokens,
+        temperature=temperature,
+    )
+
+
+def outline_grammar(low: int, high: int) -> str:
+    template = files("srs.generation").joinpath("outline.gbnf").read_text(encoding="utf-8")
+    return template.replace("MIN", str(low)).replace("MAX", str(high))
+
+
+def build_outline_request(
+    topic: str,
+    level: int,
+    existing: Sequence[tuple[str, str]] = (),
+    *,
+    max_tokens: int,
+    temperature: float,
+) -> LLMRequest:
+    """The topic's first outline; with `existing` (name, scope) pairs, an extension of it."""
+    s = _sections()
+    low, high = EXTENSION_SUBTOPICS if existing else OUTLINE_SUBTOPICS
+    values = {
+        **_common(topic, level),
+        "min": low,
+        "max": high,
+        "outline": "\n".join(f"- {subtopic_line(n, sc)}" for n, sc in existing),
+        "deeper": ", going deeper than the basics" if existing else "",
+    }
+    return LLMRequest(
+        system=s["outline system"].format(**values),
+        user=s["extend user" if existing else "outline user"].format(**values),
+        completion_prompt=s["outline completion"].format(**values) + "\n",
+        # The grammar lets a small local model stop early rather than be cut off mid-outline.
+        grammar=outline_grammar(min(low, 3), high),
+        max_tokens=max(max_tokens, OUTLINE_MIN_TOKENS),
         temperature=temperature,
     )

@@ -14,12 +14,30 @@ from srs.topics.models import Card, Topic
 ACTIVE = ("queued", "running")
 
 
+def has_jobs(session: Session, topic_id: int) -> bool:
+    return (
+        session.scalar(select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).limit(1))
+        is not None
+    )
+
+
 def active_job(session: Session, topic_id: int) -> GenerationJob | None:
     return session.scalar(
         select(GenerationJob)
         .where(GenerationJob.topic_id == topic_id, GenerationJob.status.in_(ACTIVE))
         .order_by(GenerationJob.id)
         .limit(1)
+    )
+
+
+def queued_jobs(session: Session, topic_id: int) -> list[GenerationJob]:
+    """A topic's jobs no worker holds yet (locked: a worker claiming one waits, then skips it)."""
+    return list(
+        session.scalars(
+            select(GenerationJob)
+            .where(GenerationJob.topic_id == topic_id, GenerationJob.status == "queued")
+            .with_for_update()
+        )
     )
 
 
@@ -91,15 +109,13 @@ def renew_lease(session: Session, job_id: int, owner: str, expires: datetime) ->
 
 
 def take_ordinal(session: Session, job_id: int, owner: str, expires: datetime) -> int | None:
-    """Take the next card ordinal of a job we still hold, spending one card of its quota
-    reservation; None when the lease was lost (or, never expected, the reservation is spent)."""
+    """Take the next card ordinal of a job we still hold; None when the lease was lost."""
     ordinal = session.execute(
         update(GenerationJob)
-        .where(*_owned(job_id, owner), GenerationJob.reserved > 0)
+        .where(*_owned(job_id, owner))
         .values(
             saved=GenerationJob.saved + 1,
             next_ordinal=GenerationJob.next_ordinal + 1,
-            reserved=GenerationJob.reserved - 1,
             lease_expires_at=expires,
         )
         .returning(GenerationJob.next_ordinal)
@@ -107,24 +123,10 @@ def take_ordinal(session: Session, job_id: int, owner: str, expires: datetime) -
     return None if ordinal is None else ordinal - 1
 
 
-def hold(session: Session, job_id: int, amount: int, period_start: datetime) -> None:
+def lock_topic_jobs(session: Session, topic_id: int) -> None:
     session.execute(
-        update(GenerationJob)
-        .where(GenerationJob.id == job_id)
-        .values(reserved=GenerationJob.reserved + amount, reserved_period=period_start)
-    )
-
-
-def drop_reservation(session: Session, job_id: int, seen: int) -> bool:
-    """Zero a job's reservation if it still holds `seen`: whoever succeeds gives it back, once."""
-    result = session.execute(
-        update(GenerationJob)
-        .where(
-            GenerationJob.id == job_id, GenerationJob.reserved == seen, GenerationJob.reserved > 0
-        )
-        .values(reserved=0)
-    )
-    return result.rowcount == 1
+        select(GenerationJob.id).where(GenerationJob.topic_id == topic_id).with_for_update()
+    ).all()
 
 
 def count_rejects(session: Session, job_id: int, owner: str, duplicates: int, invalid: int) -> bool:
@@ -236,3 +238,15 @@ def topic_rejections(
     if before_id is not None:
         query = query.where(DuplicateRejection.id < before_id)
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
+    """The kinds of the topic's latest jobs, newest first."""
+    return list(
+        session.scalars(
+            select(GenerationJob.kind)
+            .where(GenerationJob.topic_id == topic_id)
+            .order_by(GenerationJob.id.desc())
+            .limit(limit)
+        )
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -16,23 +16,31 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.embeddings import Embedder
-from srs.generation import difficulty, repository
+from srs.generation import difficulty, prompts, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
+from srs.generation.outline_stream import ParsedSubtopic
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
+from srs.kit.errors import conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
+from srs.outline import service as outline
+from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
-from srs.topics import repository as topics_repo
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import TopicIn
 
 MAX_ATTEMPTS = 3
 MAX_FRUITLESS_BATCHES = 3
+# An outline extension waits until this many jobs have run since the last outline job, so an
+# extension that found nothing new is not asked for again at once.
+EXTENSION_SPACING = 3
+# How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
+SUBTOPIC_CARDS_READ = 40
 STOPPED = ("failed", "quota_exceeded")
 # Cards embedded per step when a deck's vectors are computed at job start; the lease is
 # renewed between steps, so a large deck of hand-written cards cannot lose it.
@@ -48,9 +56,15 @@ class JobPlan:
     level: int
     count: int
     attempt: int
-    existing_fronts: list[str]
-    # The billing period whose counter holds this job's reservation: its cards are billed there.
-    period_start: datetime | None = None
+    # Metering's reservation for this batch: its cards are billed against it.
+    reservation_key: str | None = None
+    kind: JobKind = JobKind.CARDS
+    # A card batch: its subtopic (a prompt line) and that subtopic's (front, back), newest first.
+    subtopic_id: int | None = None
+    subtopic: str | None = None
+    subtopic_cards: list[tuple[str, str]] = field(default_factory=list)
+    # An outline job: the (name, scope) pairs the outline has (empty: write the first one).
+    outline: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,11 @@ def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 
 
+def _imported_and_never_generated(session: Session, topic: Topic) -> bool:
+    """An imported deck generates only once the learner asks (POST /topics/{id}/generate)."""
+    return topic.imported and not repository.has_jobs(session, topic.id)
+
+
 class GenerationService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -167,6 +186,14 @@ class GenerationService:
         self.request_batch(session, topic)
         return topic
 
+    def delete_topic(self, session: Session, user: User, topic_id: int) -> None:
+        """Deleting takes its locks in the worker's order (the topic's jobs, then what they
+        hold, then the topic), so on PostgreSQL a delete and a batch saving or finishing at
+        that moment wait for each other instead of deadlocking."""
+        topic = topics.get_topic(session, user, topic_id)
+        repository.lock_topic_jobs(session, topic.id)
+        topics.delete_topic(session, user, topic.id)
+
     def cards_in_flight(self, session: Session, topic_id: int) -> int:
         return repository.cards_in_flight(session, topic_id)
 
@@ -176,6 +203,9 @@ class GenerationService:
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
+        if not topic.generates:
+            self._show_paused(topic)
+            return None
         user = session.get(User, topic.user_id)
         refused = metering.refusal(session, self.settings, user, utcnow())
         if refused is not None:
@@ -183,7 +213,7 @@ class GenerationService:
             self._stop_for_quota(topic, refused)
             self._after_commit(session, topic.id, wake=False)
             return None
-        job = self._add_unless_active(session, topic)
+        job = self._add_unless_active(session, topic, self._next_kind(session, topic))
         if job is None:
             return repository.active_job(session, topic.id)
         topic.generation_status = "queued"
@@ -191,13 +221,17 @@ class GenerationService:
         self._after_commit(session, topic.id, wake=True)
         return job
 
-    def _add_unless_active(self, session: Session, topic: Topic) -> GenerationJob | None:
+    def _add_unless_active(
+        self, session: Session, topic: Topic, kind: JobKind
+    ) -> GenerationJob | None:
         """The new job, or None when another transaction queued one first: the partial unique
         index allows one active job per topic, and the savepoint keeps our transaction usable."""
         job = GenerationJob(
             topic_id=topic.id,
             user_id=topic.user_id,
-            requested=self.settings.batch_size,
+            kind=kind.value,
+            # An outline job writes no card: it holds none of the quota (its tokens count).
+            requested=self.settings.batch_size if kind is JobKind.CARDS else 0,
             level=level_of(topic),
             run_after=utcnow(),
         )
@@ -210,12 +244,54 @@ class GenerationService:
             return None
 
     @staticmethod
+    def _show_paused(topic: Topic) -> None:
+        topic.generation_status = "paused"
+        topic.generation_error = None
+
+    def settle(self, session: Session, topic: Topic) -> None:
+        """After a topic was archived, unarchived, or its generation turned off or on: cancel
+        its queued batches (giving back what they hold of the quota), or resume writing. A
+        batch already running finishes; the topic shows paused after it."""
+        self._after_commit(session, topic.id, wake=False)
+        if topic.generates:
+            if topic.generation_status == "paused":
+                topic.generation_status = "idle"
+            self.ensure_buffer(session, topic)
+            return
+        for job in repository.queued_jobs(session, topic.id):
+            job.status = "cancelled"
+            job.finished_at = utcnow()
+            metering.release(session, job.reservation_key)
+        session.flush()
+        if repository.active_job(session, topic.id) is None:
+            self._show_paused(topic)
+
+    @staticmethod
+    def _next_kind(session: Session, topic: Topic) -> JobKind:
+        """The outline first; then cards, until every subtopic is well covered at the current
+        level: then an extension of the outline, so the feed goes deeper, not round."""
+        if not outline.subtopics(session, topic.id):
+            return JobKind.OUTLINE
+        covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
+        if covered and not outline.is_full(session, topic.id):
+            recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
+            if JobKind.OUTLINE.value not in recent:
+                return JobKind.OUTLINE
+        return JobKind.CARDS
+
+    @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
         topic.generation_status = "quota_exceeded"
         topic.generation_error = message
 
     def retry(self, session: Session, user: User, topic_id: int) -> Topic:
         topic = topics.get_topic(session, user, topic_id, lock=True)
+        if not topic.generates:
+            if topic.archived_at is not None:
+                raise conflict("This topic is archived; unarchive it to get new cards")
+            raise conflict("Generation is turned off for this topic; turn it on to get new cards")
+        if _imported_and_never_generated(session, topic):  # it starts counting now
+            metering.ensure_topic_allowed(session, self.settings, user)
         metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
@@ -224,7 +300,10 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
-        if topic.generation_status in STOPPED:
+        if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
+            return
+        if not topic.generates:
+            self._show_paused(topic)
             return
         unseen = repository.unseen_cards(session, topic.id)
         if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
@@ -257,14 +336,27 @@ class GenerationService:
                 return None
             # The level is read now, not when the job was queued, so a fresh signal counts.
             job.level = level_of(topic)
+            topic.generation_status = "running"
+            if job.kind == JobKind.OUTLINE:
+                self._after_commit(session, topic.id, wake=False)
+                return self._outline_plan(session, job, topic)
             now = utcnow()
             user = session.get(User, job.user_id)
-            count = metering.reserve_for_job(session, self.settings, job, user, now)
+            hold = metering.reserve_for_job(
+                session,
+                self.settings,
+                user,
+                key=job.reservation_key,
+                topic_id=job.topic_id,
+                wanted=job.requested - job.saved,
+                now=now,
+            )
+            job.reservation_key, count = hold.key, hold.count
             if count == 0 and job.requested > job.saved:
                 self._refuse(session, job, topic, user, now)
                 return None
-            topic.generation_status = "running"
             self._after_commit(session, topic.id, wake=False)
+            subtopic = self._target(session, job, topic)
             return JobPlan(
                 job_id=job.id,
                 topic_id=topic.id,
@@ -273,9 +365,40 @@ class GenerationService:
                 level=job.level,
                 count=count,
                 attempt=job.attempts,
-                existing_fronts=topics_repo.topic_fronts(session, topic.id),
-                period_start=job.reserved_period,
+                reservation_key=hold.key,
+                subtopic_id=subtopic.id if subtopic else None,
+                subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
+                subtopic_cards=(
+                    topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ)
+                    if subtopic
+                    else []
+                ),
             )
+
+    @staticmethod
+    def _target(session: Session, job: GenerationJob, topic: Topic) -> Subtopic | None:
+        """The subtopic a card batch is for: chosen on the first attempt (the least covered at
+        the job's level) and kept by retries, unless the learner removed it meanwhile."""
+        subtopic = outline.get_subtopic(session, job.subtopic_id) if job.subtopic_id else None
+        if subtopic is None or subtopic.topic_id != topic.id:
+            target_id = outline.coverage(session, topic.id, job.level).target_id
+            subtopic = outline.get_subtopic(session, target_id) if target_id else None
+            job.subtopic_id = subtopic.id if subtopic else None
+        return subtopic
+
+    @staticmethod
+    def _outline_plan(session: Session, job: GenerationJob, topic: Topic) -> JobPlan:
+        return JobPlan(
+            job_id=job.id,
+            topic_id=topic.id,
+            user_id=topic.user_id,
+            prompt=topic.prompt,
+            level=job.level,
+            count=0,
+            attempt=job.attempts,
+            kind=JobKind.OUTLINE,
+            outline=[(s.name, s.scope) for s in outline.subtopics(session, topic.id)],
+        )
 
     def _refuse(
         self, session: Session, job: GenerationJob, topic: Topic, user: User, now: datetime
@@ -312,14 +435,15 @@ class GenerationService:
                 level=plan.level,
                 job_id=plan.job_id,
                 ordinal=ordinal,
+                subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
             )
-            topics_repo.add(session, row)
+            topics.add_generated_card(session, row)
+            if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):
+                session.rollback()  # nothing held for it (never expected): keep no unbilled card
+                return None
             if vectors is not None and embedding_model is not None:
                 repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
-            metering.bill_card(
-                session, plan.user_id, plan.period_start, plan.job_id, ordinal, row.id
-            )
             events.announce(session, plan.topic_id)
             return row.id
 
@@ -385,6 +509,24 @@ class GenerationService:
         next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
         return rows[:limit], next_cursor
 
+    @staticmethod
+    def _still_there(session: Session, subtopic_id: int | None) -> int | None:
+        """The batch's subtopic, unless the learner removed it while the batch streamed."""
+        if subtopic_id is None or outline.get_subtopic(session, subtopic_id) is None:
+            return None
+        return subtopic_id
+
+    def save_outline(
+        self, plan: JobPlan, owner: str, subtopics: list[ParsedSubtopic]
+    ) -> int | None:
+        """Add the subtopics the outline does not have yet; None when our lease was lost."""
+        with self.db.transaction() as session:
+            if repository.get_owned_job(session, plan.job_id, owner) is None:
+                return None
+            return outline.add_generated(
+                session, plan.topic_id, [(s.name, s.scope) for s in subtopics]
+            )
+
     def renew_lease(self, job_id: int, owner: str) -> bool:
         expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
         with self.db.transaction() as session:
@@ -405,7 +547,13 @@ class GenerationService:
             job.lease_expires_at = None
             now = utcnow()
             metering.record_tokens(
-                session, job, now, outcome.tokens_in, outcome.tokens_out, outcome.tokens_estimated
+                session,
+                job.user_id,
+                job.reservation_key,
+                job.attempts,
+                now,
+                (outcome.tokens_in, outcome.tokens_out),
+                outcome.tokens_estimated,
             )
             kind = outcome.kind
             if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
@@ -434,7 +582,7 @@ class GenerationService:
         job.error = outcome.error
         job.finished_at = now
         # The batch is over: what it did not use goes back to the quota (exactly once).
-        metering.release(session, job)
+        metering.release(session, job.reservation_key, now)
         if topic is None:
             return
         self._after_commit(session, topic.id, wake=False)
@@ -445,6 +593,21 @@ class GenerationService:
             topic.generation_status = "failed"
             topic.generation_error = outcome.error
             return
+        if job.kind == JobKind.CARDS:
+            self._count_fruitless(job, topic)
+        if topic.generation_status == "failed":
+            return
+        topic.generation_status = "idle"
+        topic.generation_error = None
+        session.flush()
+        if job.kind == JobKind.OUTLINE:
+            # An outline job stood in for the batch that was asked for: that batch comes now.
+            self.request_batch(session, topic)
+        else:
+            self.ensure_buffer(session, topic)
+
+    @staticmethod
+    def _count_fruitless(job: GenerationJob, topic: Topic) -> None:
         topic.fruitless_batches = 0 if job.saved > 0 else topic.fruitless_batches + 1
         if topic.fruitless_batches >= MAX_FRUITLESS_BATCHES:
             topic.generation_status = "failed"
@@ -453,11 +616,6 @@ class GenerationService:
                 "repeating cards this topic already has. Rephrase the topic or use a stronger "
                 "model, then retry."
             )
-            return
-        topic.generation_status = "idle"
-        topic.generation_error = None
-        session.flush()
-        self.ensure_buffer(session, topic)
 
     # -- the ticker's chores (idempotent, safe in every process) ----------------------------
 
@@ -496,6 +654,8 @@ class GenerationService:
             if not refused[topic.user_id]:
                 topic.generation_status = "idle"
                 topic.generation_error = None
+                if not topic.generates:
+                    self._show_paused(topic)  # archived or turned off meanwhile
                 self._after_commit(session, topic.id, wake=False)
                 reopened += 1
         session.flush()

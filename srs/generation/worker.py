@@ -20,6 +20,8 @@ from datetime import timedelta
 from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
 from srs.generation import prompts
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
+from srs.generation.models import JobKind
+from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
 from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
@@ -146,6 +148,8 @@ class Worker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._provider is not None and hasattr(self._provider, "aclose"):
             await self._provider.aclose()
+        if self._embedder is not None and hasattr(self._embedder, "close"):
+            self._embedder.close()  # the provider's HTTP client; the local model is shared
 
     def _claim(self) -> int | None:
         from srs.generation import repository
@@ -180,7 +184,10 @@ class Worker:
             plan = await asyncio.to_thread(self.service.start_job, job_id, self.owner)
             if plan is None:
                 return
-            outcome = await self._attempt(plan)
+            if plan.kind is JobKind.OUTLINE:
+                outcome = await self._attempt_outline(plan)
+            else:
+                outcome = await self._attempt(plan)
             await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; leaving it", job_id)
@@ -206,7 +213,8 @@ class Worker:
             plan.prompt,
             plan.level,
             plan.count,
-            plan.existing_fronts,
+            plan.subtopic_cards,
+            subtopic=plan.subtopic,
             max_tokens=self.settings.llm_max_tokens,
             temperature=self.settings.llm_temperature,
         )
@@ -283,7 +291,9 @@ class Worker:
             if attempt.wanted <= 0:
                 return
             text = CardText(card.front, card.back)
-            vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+            vectors, match = None, attempt.dedup.verbatim_copy_of(text)
+            if match is None:
+                vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
             if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
@@ -317,7 +327,7 @@ class Worker:
     # -- deciding how an attempt ended -----------------------------------------------------
 
     def _tokens(
-        self, attempt: Attempt, usage: Usage | None, request: LLMRequest
+        self, chars_read: int, usage: Usage | None, request: LLMRequest
     ) -> tuple[int, int, bool]:
         """(input, output, estimated)."""
         if usage is not None:
@@ -325,10 +335,10 @@ class Worker:
         # No usage from the provider (a cut stream): estimate at ~4 characters a token from
         # what was read, which the bounds on reading keep within what was asked for.
         prompt_chars = len(request.system) + len(request.user)
-        return prompt_chars // 4, min(attempt.chars_read // 4, request.max_tokens), True
+        return prompt_chars // 4, min(chars_read // 4, request.max_tokens), True
 
     def _base(self, attempt, parser, usage, request, provider) -> dict:
-        tokens_in, tokens_out, estimated = self._tokens(attempt, usage, request)
+        tokens_in, tokens_out, estimated = self._tokens(attempt.chars_read, usage, request)
         metrics.LLM_TOKENS.labels("input").inc(tokens_in)
         metrics.LLM_TOKENS.labels("output").inc(tokens_out)
         if parser.skipped:
@@ -375,6 +385,91 @@ class Worker:
             **base,
         )
 
+    # -- an outline job ----------------------------------------------------------------------
+
+    async def _attempt_outline(self, plan: JobPlan) -> Outcome:
+        """Stream the topic's outline (or an extension of it) and save it once complete: an
+        outline cut short is asked for again rather than saved in part."""
+        try:
+            provider = self.provider()
+        except LLMError as error:
+            metrics.LLM_ERRORS.labels(error.kind).inc()
+            return Outcome(kind="failed", error=_outline_error(error.message))
+        request = prompts.build_outline_request(
+            plan.prompt,
+            plan.level,
+            plan.outline,
+            max_tokens=self.settings.llm_max_tokens,
+            temperature=self.settings.llm_temperature,
+        )
+        parser = OutlineStreamParser()
+        if provider.name == "local":
+            parser.feed("<outline>\n")  # the completion prompt already opened it
+        chars_read = 0
+        found: list[ParsedSubtopic] = []
+        usage: Usage | None = None
+        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        try:
+            async with aclosing(provider.stream(request)) as stream:
+                async for event in stream:
+                    if isinstance(event, Usage):
+                        usage = event
+                        continue
+                    chars_read += len(event.text)
+                    if chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
+                        message = _outline_error(
+                            f"the reply ran past {chars_read} characters, more than "
+                            f"max_tokens={request.max_tokens} allows"
+                        )
+                        return self._outline_outcome(
+                            plan, chars_read, usage, request, provider, None, message
+                        )
+                    found += parser.feed(event.text)
+                found += parser.close()
+        except LLMError as error:
+            metrics.LLM_ERRORS.labels(error.kind).inc()
+            message = _outline_error(f"the LLM provider ({provider.name}) failed: {error.message}")
+            return self._outline_outcome(plan, chars_read, usage, request, provider, error, message)
+        finally:
+            heartbeat.cancel()
+        if not parser.complete or not found:
+            reason = parser.error or "the outline had no subtopic"
+            message = _outline_error(f"the model's reply was not a usable outline ({reason})")
+            return self._outline_outcome(plan, chars_read, usage, request, provider, None, message)
+        if await asyncio.to_thread(self.service.save_outline, plan, self.owner, found) is None:
+            raise LeaseLost()
+        self._notify(plan.topic_id)
+        return self._outline_outcome(plan, chars_read, usage, request, provider, None, None)
+
+    def _outline_outcome(
+        self,
+        plan: JobPlan,
+        chars_read: int,
+        usage: Usage | None,
+        request: LLMRequest,
+        provider: LLMProvider,
+        error: LLMError | None,
+        message: str | None,
+    ) -> Outcome:
+        tokens_in, tokens_out, estimated = self._tokens(chars_read, usage, request)
+        metrics.LLM_TOKENS.labels("input").inc(tokens_in)
+        metrics.LLM_TOKENS.labels("output").inc(tokens_out)
+        base = {
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "tokens_estimated": estimated,
+            "model": provider.model,
+        }
+        if message is None:
+            return Outcome(kind="done", **base)
+        if error is not None and not error.retryable:
+            return Outcome(kind="failed", error=message, **base)
+        delay = self._retry_delay(plan, error.retry_after if error else None)
+        return Outcome(kind="retry", error=message, retry_after=delay, **base)
+
+
+def _outline_error(reason: str) -> str:
+    return f"The topic's outline could not be written: {reason}. Press retry to try again."
 
 def _no_card_reason(parser: CardStreamParser) -> str:
     if parser.skipped:

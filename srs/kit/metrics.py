@@ -20,6 +20,17 @@ LLM_TOKENS = Counter("srs_llm_tokens_total", "LLM tokens", ["direction"])
 USAGE_DRIFT = Gauge(
     "srs_usage_drift_units", "Units by which usage counters differ from the ledger (0 = in step)"
 )
+BILLING_PARKED = Gauge(
+    "srs_billing_parked_events",
+    "Billing webhook events waiting for their customer to be linked to a user (see "
+    "`srs billing parked`)",
+)
+USAGE_REPORTS_REFUSED = Counter(
+    "srs_usage_reports_refused_total",
+    "Usage events Stripe refused for good (a 4xx other than 429); the outbox moved past them",
+)
+MAILS_SENT = Counter("srs_mails_sent_total", "Emails handed to the SMTP server")
+MAIL_FAILURES = Counter("srs_mail_failures_total", "Emails the SMTP server did not take")
 LISTENER_UP = Gauge("srs_listener_up", "1 while this process's LISTEN connection is up")
 LISTENER_RECONNECTS = Counter(
     "srs_listener_reconnects_total", "Times the LISTEN connection was lost and reopened"

@@ -56,17 +56,21 @@ async def _send_413(send: Send, limit: int) -> None:
 class BodyLimit:
     """Refuse oversized bodies before they are read, whether Content-Length says so or not."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # exact paths allowed more (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _send_413(send, self.max_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _send_413(send, limit)
         seen = 0
         started = False
 
@@ -75,7 +79,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge()
             return message
 
@@ -89,7 +93,7 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_413(send, self.max_bytes)
+                await _send_413(send, limit)
 
 
 class SecurityHeaders:

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEV_SECRET = "dev-" + secrets.token_hex(16)
+DEV_SECRET_FILE = "secret_key"
+
+
+def development_secret(var_dir: Path) -> str:
+    """The development key kept in var/ (0600) so sessions survive a restart. Written to a
+    private temporary file and linked into place, so two processes starting at once agree."""
+    path = var_dir / DEV_SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        temporary = var_dir / f".{DEV_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("dev-" + secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
 
 
 def _local_extra_installed() -> bool:
@@ -27,6 +49,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = f"sqlite:///{Path('var') / 'srs.db'}"
+    # Local state of a development server (its persisted secret key).
+    var_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str = _DEV_SECRET
@@ -80,25 +104,65 @@ class Settings(BaseSettings):
     fit_min_reviews: int = 1000
     fit_every_seconds: float = 3600.0
 
+    # Imports: the largest upload, and the most its archive may unpack to.
+    import_max_bytes: int = 200 * 1024 * 1024
+    import_max_unpacked_bytes: int = 1024 * 1024 * 1024
+
     # Plans and billing.
     plan_free_cards: int = 200
     plan_free_topics: int = 3
     plan_pro_cards: int = 5000
     stripe_webhook_secret: str | None = None
     stripe_api_key: str | None = None
+    stripe_price_pro: str | None = None  # the Checkout price of the Pro plan
+    stripe_api_base: str | None = None  # another Stripe API host (a local double in tests)
+    # Flagged generated cards refunded per period, in percent of the plan's cards.
+    refund_percent: int = Field(10, ge=0, le=100)
+    # Bearer token for /metrics; without it /metrics answers only loopback clients, and never
+    # in production.
+    metrics_token: str | None = None
     # How often the ticker checks counters against the ledger, and sends usage to Stripe.
     usage_reconcile_seconds: float = 300.0
     usage_report_seconds: float = 60.0
+
+    # Accounts: password reset by email. Without smtp_url, reset answers 503 reset_unavailable.
+    # smtp://user:pass@host:587?starttls=true, or smtps://user:pass@host:465 (implicit TLS).
+    smtp_url: str | None = None
+    smtp_from: str = "srs <no-reply@localhost>"
+    smtp_timeout: float = 20.0
+    # Where links in emails point (the web app's address); defaults to http://{host}:{port}.
+    # Never taken from the request's Host header, which a caller controls.
+    public_url: str | None = None
+    password_reset_minutes: int = Field(60, ge=5, le=1440)
+    rate_reset_per_hour: int = 5
 
     @model_validator(mode="after")
     def _resolve(self) -> "Settings":
         if self.llm_provider is None:
             self.llm_provider = "local" if _local_extra_installed() else ""
+        if self.env == "development" and self.secret_key == _DEV_SECRET:
+            self.secret_key = development_secret(self.var_dir)
         if self.env == "production" and self.secret_key.startswith("dev-"):
             raise ValueError("SRS_SECRET_KEY must be set to a strong secret in production")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SRS_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @field_validator("smtp_url", "public_url")
+    @classmethod
+    def _url_or_none(cls, value: str | None, info) -> str | None:
+        if value is None or not value.strip():
+            return None
+        schemes = ("smtp", "smtps") if info.field_name == "smtp_url" else ("http", "https")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"SRS_{info.field_name.upper()} must look like {schemes[0]}://host...")
+        return value.strip()
+
+    @property
+    def base_url(self) -> str:
+        """The web app's public address, for links sent by email."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Insert, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
-from srs.generation.models import GenerationJob
-from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
+from srs.metering.models import (
+    ParkedWebhookEvent,
+    ProcessedWebhookEvent,
+    Reservation,
+    UsageCounter,
+    UsageEvent,
+)
 from srs.topics.models import Topic
 
-ACTIVE_JOBS = ("queued", "running")
+REPORTED_KINDS = ("card", "credit", "rebill")
 NO_SYNC = {"synchronize_session": False}
 
 
@@ -42,10 +47,44 @@ def record(session: Session, **event) -> bool:
     return inserted is not None
 
 
-def card_event(session: Session, job_id: int, ordinal: int) -> UsageEvent | None:
+def card_event(
+    session: Session, user_id: int, card_id: int, card_created: datetime
+) -> UsageEvent | None:
+    """The event that billed this card. It is written in the card's own transaction, so it is
+    never older than the card: an event of a deleted card whose id SQLite gave out again is."""
     return session.scalar(
-        select(UsageEvent).where(UsageEvent.idempotency_key == f"card:{job_id}:{ordinal}")
+        select(UsageEvent)
+        .where(
+            UsageEvent.user_id == user_id,
+            UsageEvent.card_id == card_id,
+            UsageEvent.kind == "card",
+            UsageEvent.created_at >= card_created,
+        )
+        .order_by(UsageEvent.id.desc())
+        .limit(1)
     )
+
+
+def refund_counts(session: Session, subject: str) -> tuple[int, int]:
+    """(credits, rebills) recorded for one billed card."""
+    row = session.execute(
+        select(
+            func.count().filter(UsageEvent.kind == "credit"),
+            func.count().filter(UsageEvent.kind == "rebill"),
+        ).where(UsageEvent.subject == subject)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def refunds_in_period(session: Session, user_id: int, period_start: datetime) -> int:
+    """Cards refunded in a period and not billed again (credits minus rebills)."""
+    row = session.execute(
+        select(
+            func.count().filter(UsageEvent.kind == "credit"),
+            func.count().filter(UsageEvent.kind == "rebill"),
+        ).where(UsageEvent.user_id == user_id, UsageEvent.period_start == period_start)
+    ).one()
+    return int(row[0]) - int(row[1])
 
 
 def ledger_sums(session: Session, user_id: int | None = None):
@@ -78,13 +117,14 @@ def tokens_estimated(session: Session, user_id: int, period_start: datetime) -> 
 
 
 def unreported(session: Session, since: datetime, limit: int):
-    """Card and credit events not yet sent to Stripe, of users Stripe knows."""
+    """Billable events not yet sent to Stripe (nor refused by it), of users Stripe knows."""
     return session.execute(
         select(UsageEvent, User.stripe_customer_id)
         .join(User, User.id == UsageEvent.user_id)
         .where(
             UsageEvent.reported_at.is_(None),
-            UsageEvent.kind.in_(("card", "credit")),
+            UsageEvent.refused_at.is_(None),
+            UsageEvent.kind.in_(REPORTED_KINDS),
             UsageEvent.created_at >= since,
             User.stripe_customer_id.is_not(None),
         )
@@ -100,7 +140,7 @@ def users_unknown_to_stripe(session: Session, since: datetime) -> list[int]:
             .join(User, User.id == UsageEvent.user_id)
             .where(
                 UsageEvent.reported_at.is_(None),
-                UsageEvent.kind.in_(("card", "credit")),
+                UsageEvent.kind.in_(REPORTED_KINDS),
                 UsageEvent.created_at >= since,
                 User.stripe_customer_id.is_(None),
             )
@@ -114,6 +154,15 @@ def mark_reported(session: Session, event_id: int, at: datetime) -> None:
         update(UsageEvent)
         .where(UsageEvent.id == event_id, UsageEvent.reported_at.is_(None))
         .values(reported_at=at)
+        .execution_options(**NO_SYNC)
+    )
+
+
+def mark_refused(session: Session, event_id: int, at: datetime) -> None:
+    session.execute(
+        update(UsageEvent)
+        .where(UsageEvent.id == event_id, UsageEvent.reported_at.is_(None))
+        .values(refused_at=at)
         .execution_options(**NO_SYNC)
     )
 
@@ -206,40 +255,68 @@ def set_counter(session: Session, user_id: int, period_start: datetime, **values
     )
 
 
-def clear_orphaned_reservation(
-    session: Session, user_id: int, period_start: datetime, seen: int
-) -> bool:
-    """Zero a period's held cards when no active job holds any (its job was deleted with its
-    topic). Conditional on the value we saw, so a reservation made meanwhile is kept."""
-    holders = select(GenerationJob.id).where(
-        GenerationJob.user_id == user_id,
-        GenerationJob.reserved_period == period_start,
-        GenerationJob.reserved > 0,
+def reservations(session: Session):
+    """(user_id, period_start, held) summed over every reservation that holds cards."""
+    return session.execute(
+        select(Reservation.user_id, Reservation.period_start, func.sum(Reservation.held))
+        .where(Reservation.held > 0)
+        .group_by(Reservation.user_id, Reservation.period_start)
+    ).all()
+
+
+# -- reservations -----------------------------------------------------------------------------
+
+
+def reservation(session: Session, key: str, *, lock: bool = False) -> Reservation | None:
+    query = select(Reservation).where(Reservation.key == key)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query.execution_options(populate_existing=True))
+
+
+def add_reservation(session: Session, reservation_row: Reservation) -> Reservation:
+    session.add(reservation_row)
+    session.flush()
+    return reservation_row
+
+
+def hold(session: Session, key: str, amount: int, period_start: datetime) -> None:
+    session.execute(
+        update(Reservation)
+        .where(Reservation.key == key)
+        .values(held=Reservation.held + amount, period_start=period_start, released_at=None)
+        .execution_options(**NO_SYNC)
     )
+
+
+def take_held(session: Session, key: str):
+    """Move one held card to billed; (user_id, period_start), or None when nothing is held."""
+    return session.execute(
+        update(Reservation)
+        .where(Reservation.key == key, Reservation.held > 0)
+        .values(held=Reservation.held - 1, billed=Reservation.billed + 1)
+        .returning(Reservation.user_id, Reservation.period_start)
+        .execution_options(**NO_SYNC)
+    ).first()
+
+
+def drop_held(session: Session, key: str, seen: int, at: datetime) -> bool:
+    """Zero a reservation if it still holds `seen`: whoever succeeds gives it back, once."""
     result = session.execute(
-        update(UsageCounter)
-        .where(
-            _key(user_id, period_start),
-            UsageCounter.cards_reserved == seen,
-            ~holders.exists(),
-        )
-        .values(cards_reserved=0)
+        update(Reservation)
+        .where(Reservation.key == key, Reservation.held == seen)
+        .values(held=0, released_at=at)
         .execution_options(**NO_SYNC)
     )
     return result.rowcount == 1
 
 
-def reservations(session: Session):
-    """(user_id, period_start, reserved) held by queued and running jobs."""
-    return session.execute(
-        select(
-            GenerationJob.user_id,
-            GenerationJob.reserved_period,
-            func.sum(GenerationJob.reserved),
+def holding_for_topic(session: Session, topic_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Reservation.key).where(Reservation.topic_id == topic_id, Reservation.held > 0)
         )
-        .where(GenerationJob.status.in_(ACTIVE_JOBS), GenerationJob.reserved > 0)
-        .group_by(GenerationJob.user_id, GenerationJob.reserved_period)
-    ).all()
+    )
 
 
 def drift_rows(session: Session):
@@ -255,11 +332,24 @@ def drift_rows(session: Session):
         .group_by(UsageEvent.user_id, UsageEvent.period_start)
         .subquery()
     )
+    held = (
+        select(
+            Reservation.user_id,
+            Reservation.period_start,
+            func.sum(Reservation.held).label("held"),
+        )
+        .group_by(Reservation.user_id, Reservation.period_start)
+        .subquery()
+    )
     on = and_(
         sums.c.user_id == UsageCounter.user_id, sums.c.period_start == UsageCounter.period_start
     )
+    on_held = and_(
+        held.c.user_id == UsageCounter.user_id, held.c.period_start == UsageCounter.period_start
+    )
     drift = (
         func.abs(UsageCounter.cards_used - func.coalesce(sums.c.cards, 0))
+        + func.abs(UsageCounter.cards_reserved - func.coalesce(held.c.held, 0))
         + func.abs(UsageCounter.tokens_in - func.coalesce(sums.c.tokens_in, 0))
         + func.abs(UsageCounter.tokens_out - func.coalesce(sums.c.tokens_out, 0))
     )
@@ -271,7 +361,10 @@ def drift_rows(session: Session):
             func.coalesce(sums.c.cards, 0).label("ledger_cards"),
             drift.label("drift"),
             UsageCounter.cards_reserved,
-        ).outerjoin(sums, on)
+            func.coalesce(held.c.held, 0).label("held"),
+        )
+        .outerjoin(sums, on)
+        .outerjoin(held, on_held)
     ).all()
 
 
@@ -297,8 +390,18 @@ def periods_without_counter(session: Session) -> int:
 
 
 def count_topics(session: Session, user_id: int) -> int:
+    """Active topics: an archived topic takes no slot of the plan's topic limit, nor does an
+    imported topic that has never generated."""
+    # Metering's own record of generation: a topic that ever reserved cards has generated.
+    generated = select(Reservation.topic_id).where(Reservation.user_id == user_id)
+    counted = or_(Topic.imported.is_(False), Topic.id.in_(generated))
     return int(
-        session.scalar(select(func.count()).select_from(Topic).where(Topic.user_id == user_id)) or 0
+        session.scalar(
+            select(func.count())
+            .select_from(Topic)
+            .where(Topic.user_id == user_id, Topic.archived_at.is_(None), counted)
+        )
+        or 0
     )
 
 
@@ -318,6 +421,43 @@ def mark_webhook_processed(session: Session, event_id: str, event_type: str) -> 
         .returning(ProcessedWebhookEvent.id)
     ).scalar()
     return inserted is not None
+
+
+def park_webhook(
+    session: Session, event_id: str, event_type: str, customer: str, created: datetime, payload: str
+) -> None:
+    session.execute(
+        _insert(session, ParkedWebhookEvent)
+        .values(id=event_id, type=event_type, customer=customer, created=created, payload=payload)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+def parked_for(session: Session, customer: str) -> list[ParkedWebhookEvent]:
+    return list(
+        session.scalars(
+            select(ParkedWebhookEvent)
+            .where(ParkedWebhookEvent.customer == customer)
+            .order_by(ParkedWebhookEvent.created, ParkedWebhookEvent.id)
+            .with_for_update()
+        )
+    )
+
+
+def all_parked(session: Session) -> list[ParkedWebhookEvent]:
+    return list(session.scalars(select(ParkedWebhookEvent).order_by(ParkedWebhookEvent.parked_at)))
+
+
+def count_parked(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(ParkedWebhookEvent)) or 0)
+
+
+def unpark(session: Session, event_id: str) -> None:
+    session.execute(
+        delete(ParkedWebhookEvent)
+        .where(ParkedWebhookEvent.id == event_id)
+        .execution_options(**NO_SYNC)
+    )
 
 
 def lock_user(session: Session, user_id: int) -> None:

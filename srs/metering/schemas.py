@@ -18,6 +18,12 @@ class CardsUsage(BaseModel):
     reserved: int  # held by batches being generated now
 
 
+class RefundsUsage(BaseModel):
+    used: int  # flagged cards refunded this period (net of re-bills)
+    limit: int
+    rule: str  # the refund rule in words, for the usage page
+
+
 class TokensUsage(BaseModel):
     input: int
     output: int
@@ -42,6 +48,7 @@ class UsageOut(BaseModel):
     period_start: datetime
     period_end: datetime
     cards: CardsUsage
+    refunds: RefundsUsage
     tokens: TokensUsage
     topics: TopicsUsage
     plans: list[PlanOut]
@@ -52,5 +59,10 @@ class WebhookOut(BaseModel):
     id: str
     type: str
     # applied | duplicate (seen before) | stale (older than the plan change already applied)
-    # | ignored (not a subscription event) | unknown_customer
+    # | ignored (not an event we act on) | parked (no user for its customer yet: kept and
+    # applied once the customer is linked) | linked (a checkout tied a customer to its user)
     status: str
+
+
+class BillingUrlOut(BaseModel):
+    url: str

@@ -1,33 +1,40 @@
 """Plans, quotas and the usage ledger.
 
-A job holds ("reserves") cards of its owner's quota when it starts; each saved card moves one
-unit from reserved to used in the card's own transaction, next to its ledger event; what is left
-is released exactly once when the job ends. The counters are a cache of the ledger that
-`srs usage rebuild` can recompute and the reconcile chore checks.
+A batch holds ("reserves") cards of its owner's quota when it starts, in a reservation row of
+metering's own with a random key; each saved card moves one unit from held to used in the
+card's own transaction, next to its ledger event keyed `card:{reservation key}:{ordinal}`; what
+is left is released exactly once when the batch ends or its topic is deleted. The counters are
+a cache of the ledger and the reservations that `srs usage rebuild` can recompute and the
+reconcile chore checks.
+
+Refunds: a generated card flagged as wrong is credited back when it was billed in the current
+period, was never answered Good or Easy, and the period's refunds (net of re-bills) are below
+`SRS_REFUND_PERCENT` of the plan's cards. Unflagging a refunded card bills it again.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
-from srs.generation import repository as jobs
-from srs.generation.models import GenerationJob
 from srs.kit import metrics
-from srs.kit.db import Database
+from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
 from srs.kit.settings import Settings
 from srs.metering import repository
+from srs.metering.models import Reservation
 from srs.metering.periods import Period, period_for
 from srs.metering.plans import Plan, plan_named, plans
 from srs.metering.schemas import (
     CardsUsage,
     PastPeriod,
     PlanOut,
+    RefundsUsage,
     TokensUsage,
     TopicsUsage,
     UsageOut,
@@ -36,7 +43,6 @@ from srs.topics.models import Card
 
 log = logging.getLogger(__name__)
 
-REFUND_WINDOW = timedelta(hours=24)
 PAST_PERIODS = 12
 
 
@@ -92,123 +98,222 @@ def ensure_can_generate(session: Session, settings: Settings, user: User, now: d
         raise quota_exceeded(message)
 
 
-def ensure_topic_allowed(session: Session, settings: Settings, user: User) -> None:
+def ensure_topic_allowed(
+    session: Session, settings: Settings, user: User, wanted: str = "add another"
+) -> None:
+    """One more active topic (a new one, or an archived one made active again) must fit the
+    plan; `wanted` says which in the refusal."""
     plan = user_plan(settings, user)
     if plan.active_topics is None:
         return
     repository.lock_user(session, user.id)  # two concurrent creates must not both fit
     if repository.count_topics(session, user.id) >= plan.active_topics:
         raise quota_exceeded(
-            f"The {plan.title} plan allows {plan.active_topics} active topics; delete one "
-            "or upgrade to add another."
+            f"The {plan.title} plan allows {plan.active_topics} active topics; archive or "
+            f"delete one, or upgrade, to {wanted}."
         )
 
 
-# -- a job's reservation ----------------------------------------------------------------------
+# -- a batch's reservation -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What a batch holds: its reservation key and the cards it may write now."""
+
+    key: str
+    count: int
 
 
 def reserve_for_job(
-    session: Session, settings: Settings, job: GenerationJob, user: User, now: datetime
-) -> int:
-    """How many cards this attempt may write: the job's reservation topped up to what it still
-    needs, as far as the quota allows. A retried job keeps (and counts) what it already holds."""
+    session: Session,
+    settings: Settings,
+    user: User,
+    *,
+    key: str | None,
+    topic_id: int,
+    wanted: int,
+    now: datetime,
+) -> Hold:
+    """Hold up to `wanted` cards for a batch, as far as the quota allows. The first call makes
+    the reservation (a new random key); a retried batch passes its key back and keeps (and
+    counts) what it already holds."""
     period = period_for(user.plan_anchor, now)
-    if job.reserved and job.reserved_period != period.start:
-        release(session, job)  # held in a period that has ended: hold it in this one instead
-    wanted = max(0, job.requested - job.saved)
-    missing = wanted - job.reserved
+    row = repository.reservation(session, key, lock=True) if key else None
+    if row is None:
+        row = repository.add_reservation(
+            session,
+            Reservation(
+                key=uuid.uuid4().hex, user_id=user.id, topic_id=topic_id, period_start=period.start
+            ),
+        )
+    elif row.held and row.period_start != period.start:
+        release(session, row.key, now)  # held in a period that has ended: hold it in this one
+    held = _held(session, row.key)
+    missing = max(0, wanted) - held
     if missing > 0:
         limit = user_plan(settings, user).cards_per_period
         granted = repository.reserve(session, user.id, period.start, missing, limit)
         if granted:
-            jobs.hold(session, job.id, granted, period.start)
+            repository.hold(session, row.key, granted, period.start)
+            held += granted
         if granted < missing:
             metrics.QUOTA_REFUSALS.inc()
-    return min(wanted, job.reserved)
+    return Hold(row.key, min(max(0, wanted), held))
 
 
-def release(session: Session, job: GenerationJob) -> int:
-    """Give back what is left of a job's reservation. The job's row is zeroed by a conditional
-    UPDATE first, so two callers can never both give it back."""
-    held = job.reserved
-    if held <= 0 or job.reserved_period is None:
+def _held(session: Session, key: str) -> int:
+    row = repository.reservation(session, key)
+    return row.held if row else 0
+
+
+def release(session: Session, key: str | None, now: datetime | None = None) -> int:
+    """Give back what is left of a reservation. The row is zeroed by a conditional UPDATE
+    first, so two callers can never both give it back."""
+    row = repository.reservation(session, key) if key else None
+    if row is None:
         return 0
-    if not jobs.drop_reservation(session, job.id, held):
+    held = row.held
+    if not repository.drop_held(session, row.key, held, now or utcnow()):
         return 0
-    repository.change(session, job.user_id, job.reserved_period, reserved=-held)
+    if held:
+        repository.change(session, row.user_id, row.period_start, reserved=-held)
     return held
 
 
-def bill_card(
-    session: Session, user_id: int, period_start: datetime, job_id: int, ordinal: int, card_id: int
-) -> None:
-    """Called in the transaction that saves the card (and takes one unit off job.reserved)."""
+def release_topic(session: Session, topic_id: int) -> int:
+    """A deleted topic's batches will write nothing more: free their cards now, in the
+    transaction that deletes the topic."""
+    return sum(release(session, key) for key in repository.holding_for_topic(session, topic_id))
+
+
+def bill_card(session: Session, key: str, ordinal: int, card_id: int) -> bool:
+    """Called in the transaction that saves the card: one held card becomes one used card,
+    recorded under `card:{key}:{ordinal}`. False when the reservation holds nothing (never
+    expected): the caller must not keep the card."""
+    taken = repository.take_held(session, key)
+    if taken is None:
+        return False
+    user_id, period_start = taken
+    billing_key = f"card:{key}:{ordinal}"
     recorded = repository.record(
         session,
         user_id=user_id,
         period_start=period_start,
         kind="card",
         quantity=1,
-        idempotency_key=f"card:{job_id}:{ordinal}",
-        job_id=job_id,
+        idempotency_key=billing_key,
+        subject=billing_key,
         card_id=card_id,
     )
-    if recorded:
-        repository.change(session, user_id, period_start, used=1, reserved=-1)
+    repository.change(session, user_id, period_start, used=1 if recorded else 0, reserved=-1)
+    return True
 
 
 def record_tokens(
     session: Session,
-    job: GenerationJob,
+    user_id: int,
+    key: str | None,
+    attempt: int,
     now: datetime,
-    tokens_in: int,
-    tokens_out: int,
+    tokens: tuple[int, int],
     estimated: bool,
 ) -> None:
     """One event per attempt: the provider's count, or the worker's estimate (marked)."""
-    if not tokens_in and not tokens_out:
+    tokens_in, tokens_out = tokens
+    if (not tokens_in and not tokens_out) or key is None:
         return
-    period_start = job.reserved_period
-    if period_start is None:
-        user = session.get(User, job.user_id)
-        period_start = period_for(user.plan_anchor, now).start
+    row = repository.reservation(session, key)
+    if row is not None:
+        period_start = row.period_start
+    else:
+        period_start = period_for(session.get(User, user_id).plan_anchor, now).start
     recorded = repository.record(
         session,
-        user_id=job.user_id,
+        user_id=user_id,
         period_start=period_start,
         kind="tokens",
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         tokens_estimated=estimated,
-        idempotency_key=f"tokens:{job.id}:{job.attempts}",
-        job_id=job.id,
+        idempotency_key=f"tokens:{key}:{attempt}",
     )
     if recorded:
         repository.change(
-            session, job.user_id, period_start, tokens_in=tokens_in, tokens_out=tokens_out
+            session, user_id, period_start, tokens_in=tokens_in, tokens_out=tokens_out
         )
 
 
-def credit_flagged(session: Session, card: Card, now: datetime) -> bool:
-    """A generated card flagged as wrong within a day of its creation is credited back, once:
-    a new "credit" event, never an edit of the card's own event."""
-    if card.job_id is None or card.ordinal is None or now - card.created_at > REFUND_WINDOW:
+# -- refunds for flagged cards ----------------------------------------------------------------
+
+
+def refund_limit(settings: Settings, user: User) -> int:
+    return user_plan(settings, user).cards_per_period * settings.refund_percent // 100
+
+
+def refund_rule(settings: Settings, user: User) -> str:
+    return (
+        f"A generated card you flag as wrong is refunded if it was generated this period and "
+        f"you never answered it Good or Easy, up to {refund_limit(settings, user)} cards a "
+        f"period ({settings.refund_percent}% of the plan). Unflagging a refunded card bills "
+        "it again."
+    )
+
+
+def refund_flagged(
+    session: Session,
+    settings: Settings,
+    user: User,
+    card: Card,
+    *,
+    answered_well: bool,
+    now: datetime,
+) -> bool:
+    """Credit a flagged card back under the rule above; True when a credit was recorded.
+    Flagging twice credits once; the credit is a new ledger event, never an edit."""
+    if card.job_id is None or answered_well:
         return False
-    billed = repository.card_event(session, card.job_id, card.ordinal)
+    billed = repository.card_event(session, user.id, card.id, card.created_at)
+    if billed is None or billed.period_start != period_for(user.plan_anchor, now).start:
+        return False
+    repository.lock_user(session, user.id)  # concurrent flags must not both fit under the cap
+    credits, rebills = repository.refund_counts(session, billed.idempotency_key)
+    if credits > rebills:
+        return False  # refunded already
+    if repository.refunds_in_period(session, user.id, billed.period_start) >= refund_limit(
+        settings, user
+    ):
+        return False
+    return _record_refund_step(session, billed, "credit", credits + 1)
+
+
+def rebill_unflagged(session: Session, user: User, card: Card) -> bool:
+    """Bill a refunded card again when its flag is taken back (once per refund)."""
+    if card.job_id is None:
+        return False
+    billed = repository.card_event(session, user.id, card.id, card.created_at)
     if billed is None:
         return False
+    credits, rebills = repository.refund_counts(session, billed.idempotency_key)
+    if credits <= rebills:
+        return False
+    return _record_refund_step(session, billed, "rebill", rebills + 1)
+
+
+def _record_refund_step(session: Session, billed, kind: str, number: int) -> bool:
+    quantity = -1 if kind == "credit" else 1
     recorded = repository.record(
         session,
-        user_id=card.user_id,
+        user_id=billed.user_id,
         period_start=billed.period_start,
-        kind="credit",
-        quantity=-1,
-        idempotency_key=f"credit:{card.id}",
-        job_id=card.job_id,
-        card_id=card.id,
+        kind=kind,
+        quantity=quantity,
+        idempotency_key=f"{kind}:{billed.idempotency_key}:{number}",
+        subject=billed.idempotency_key,
+        card_id=billed.card_id,
     )
     if recorded:
-        repository.change(session, card.user_id, billed.period_start, used=-1)
+        repository.change(session, billed.user_id, billed.period_start, used=quantity)
     return recorded
 
 
@@ -239,6 +344,11 @@ def usage(session: Session, settings: Settings, user: User, now: datetime) -> Us
         period_start=q.period.start,
         period_end=q.period.end,
         cards=CardsUsage(used=q.used, limit=q.plan.cards_per_period, reserved=q.reserved),
+        refunds=RefundsUsage(
+            used=repository.refunds_in_period(session, user.id, q.period.start),
+            limit=refund_limit(settings, user),
+            rule=refund_rule(settings, user),
+        ),
         tokens=TokensUsage(
             input=row.tokens_in if row else 0,
             output=row.tokens_out if row else 0,
@@ -265,50 +375,40 @@ def usage(session: Session, settings: Settings, user: User, now: datetime) -> Us
 
 
 def reconcile(db: Database) -> int:
-    """Compare every counter with its ledger sums; log and publish the drift. Also frees held
-    cards that no job holds any more (a topic deleted while its job ran)."""
+    """Compare every counter with its ledger sums and its reservations; log and publish the
+    drift (`srs usage rebuild` repairs it)."""
     with db.transaction(write=False) as session:
         rows = repository.drift_rows(session)
         missing = repository.periods_without_counter(session)
+        metrics.BILLING_PARKED.set(repository.count_parked(session))
     drift = missing
     for row in rows:
         if row.drift:
             drift += row.drift
             log.warning(
-                "usage drift for user %s period %s: counter says %s cards, ledger %s "
-                "(%s units off in all); `srs usage rebuild` recomputes it",
+                "usage drift for user %s period %s: counter says %s cards used and %s held, "
+                "ledger %s used and reservations %s held (%s units off in all); "
+                "`srs usage rebuild` recomputes it",
                 row.user_id,
                 row.period_start.isoformat(),
                 row.cards_used,
+                row.cards_reserved,
                 row.ledger_cards,
+                row.held,
                 row.drift,
             )
     if missing:
         log.warning("usage drift: %s ledger periods have no counter row", missing)
     metrics.USAGE_DRIFT.set(drift)
-    _free_orphaned_reservations(db, [r for r in rows if r.cards_reserved > 0])
     return drift
-
-
-def _free_orphaned_reservations(db: Database, rows) -> None:
-    for row in rows:
-        with db.transaction() as session:
-            if repository.clear_orphaned_reservation(
-                session, row.user_id, row.period_start, row.cards_reserved
-            ):
-                log.warning(
-                    "released %s cards held for user %s by jobs that no longer exist",
-                    row.cards_reserved,
-                    row.user_id,
-                )
 
 
 _FIELDS = ("cards_used", "cards_reserved", "tokens_in", "tokens_out")
 
 
 def rebuild(db: Database) -> list[str]:
-    """Recompute every counter from the ledger (and the reservations of queued and running
-    jobs); returns one line per counter that changed. Run it with the workers stopped."""
+    """Recompute every counter from the ledger and the reservations; returns one line per
+    counter that changed. Run it with the workers stopped."""
     changes = []
     with db.transaction() as session:
         wanted = {key: dict.fromkeys(_FIELDS, 0) for key in _counter_keys(session)}

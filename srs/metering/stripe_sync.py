@@ -1,21 +1,30 @@
-"""The usage outbox: card and credit events not yet reported are sent to Stripe as meter
-events. The event's idempotency key is Stripe's `identifier`, so a resend after a crash between
-sending and marking is deduplicated by Stripe. No transaction is open during a request."""
+"""The usage outbox: card, credit and rebill events not yet reported are sent to Stripe as
+meter events. The event's idempotency key is Stripe's `identifier`, so a resend after a crash
+between sending and marking is deduplicated by Stripe. No transaction is open during a request.
+
+Each event stands alone: one that fails for a while (a 5xx, the network) is tried again next
+tick while the others go on; one Stripe refuses for good (a 4xx other than 429) is marked
+refused, logged and counted in srs_usage_reports_refused_total, and never blocks the rest.
+A 429 ends the round: Stripe asks us to slow down for every event alike."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from enum import Enum
 
 import httpx
 
+from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.settings import Settings
 from srs.metering import repository
 
 log = logging.getLogger(__name__)
 
-METER_EVENTS_URL = "https://api.stripe.com/v1/billing/meter_events"
+STRIPE_API_BASE = "https://api.stripe.com"
+METER_EVENTS_PATH = "/v1/billing/meter_events"
+METER_EVENTS_URL = STRIPE_API_BASE + METER_EVENTS_PATH
 METER_EVENT_NAME = "srs_cards"
 # Stripe refuses meter events older than 35 days; keep a margin.
 MAX_AGE = timedelta(days=34)
@@ -39,27 +48,42 @@ def report_usage(db: Database, settings: Settings, client: httpx.Client | None =
         )
     owned = client is None
     client = client or httpx.Client(timeout=10)
+    url = (settings.stripe_api_base or STRIPE_API_BASE).rstrip("/") + METER_EVENTS_PATH
     try:
-        return _send_all(db, client, settings.stripe_api_key, pending)
+        return _send_all(db, client, url, settings.stripe_api_key, pending)
     finally:
         if owned:
             client.close()
 
 
-def _send_all(db: Database, client: httpx.Client, api_key: str, pending: list) -> int:
+class Sent(Enum):
+    OK = "ok"
+    LATER = "later"  # a 5xx or a network error: this event again next tick
+    SLOW_DOWN = "slow_down"  # 429: stop this round
+    REFUSED = "refused"  # any other 4xx: Stripe will never take it
+
+
+def _send_all(db: Database, client: httpx.Client, url: str, api_key: str, pending: list) -> int:
     sent = 0
     for event_id, key, quantity, created_at, customer in pending:
-        if not _send(client, api_key, key, quantity, created_at, customer):
-            break  # keep the order; the next tick tries again from here
+        result = _send(client, url, api_key, key, quantity, created_at, customer)
+        if result is Sent.SLOW_DOWN:
+            break
+        if result is Sent.LATER:
+            continue
         with db.transaction() as session:
-            repository.mark_reported(session, event_id, utcnow())
-        sent += 1
+            if result is Sent.OK:
+                repository.mark_reported(session, event_id, utcnow())
+                sent += 1
+            else:
+                repository.mark_refused(session, event_id, utcnow())
+                metrics.USAGE_REPORTS_REFUSED.inc()
     return sent
 
 
 def _send(
-    client: httpx.Client, api_key: str, key: str, quantity: int, created_at, customer
-) -> bool:
+    client: httpx.Client, url: str, api_key: str, key: str, quantity: int, created_at, customer
+) -> Sent:
     data = {
         "event_name": METER_EVENT_NAME,
         "payload[stripe_customer_id]": customer,
@@ -68,15 +92,18 @@ def _send(
         "timestamp": str(int(created_at.timestamp())),
     }
     try:
-        response = client.post(
-            METER_EVENTS_URL, data=data, headers={"Authorization": f"Bearer {api_key}"}
-        )
+        response = client.post(url, data=data, headers={"Authorization": f"Bearer {api_key}"})
     except httpx.HTTPError as error:
-        log.warning("sending usage event %s to Stripe failed: %s", key, error)
-        return False
+        log.warning("sending usage event %s to Stripe failed: %s; retried next tick", key, error)
+        return Sent.LATER
     if response.is_success:
-        return True
-    log.warning(
-        "Stripe refused usage event %s: %s %s", key, response.status_code, response.text[:300]
-    )
-    return False
+        return Sent.OK
+    detail = f"{response.status_code} {response.text[:300]}"
+    if response.status_code == 429:
+        log.warning("Stripe rate-limits usage reports (%s); the rest waits a tick", detail)
+        return Sent.SLOW_DOWN
+    if 400 <= response.status_code < 500:
+        log.error("Stripe refused usage event %s for good (%s); skipped", key, detail)
+        return Sent.REFUSED
+    log.warning("Stripe failed usage event %s (%s); retried next tick", key, detail)
+    return Sent.LATER

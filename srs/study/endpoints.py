@@ -10,12 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from srs.accounts import service as accounts
 from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
-from srs.generation import repository as generation
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import DbSession, RowId
 from srs.kit import metrics
+from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
-from srs.metering import service as metering
 from srs.study import service
 from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
 from srs.topics import service as topics
@@ -39,15 +37,15 @@ def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut
 
 def _next_out(session: Session, user: User, topic_id: int, settings, now: datetime) -> NextOut:
     topic = topics.get_topic(session, user, topic_id)
-    found = service.next_card(session, user, topic, now, settings.new_cards_per_day)
-    in_flight = generation.cards_in_flight(session, topic.id)
+    new_per_day = accounts.new_cards_per_day(user, settings)
+    found = service.next_card(session, user, topic, now, new_per_day)
     card = None
     if found.card is not None:
         card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
     return NextOut(
         card=card,
         counts=views.counts_out(found.counts),
-        generation=views.generation_out(topic, in_flight),
+        generation=views.generation_out(session, topic),
         next_due=found.next_due,
         new_limit_reached=found.new_limit_reached,
     )
@@ -68,6 +66,9 @@ async def next_card(
     topic_id: RowId,
     request: Request,
     wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
+    changes: bool = Query(
+        False, description="with wait: also answer when the generation state changes"
+    ),
 ) -> NextOut:
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
@@ -77,6 +78,7 @@ async def next_card(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     places = request.app.state.settings.long_polls_per_user if wait > 0 else None
+    first = None
     with events.polling(user_id, places), events.watching(topic_id):
         while True:
             wake = events.current(topic_id)
@@ -84,6 +86,10 @@ async def next_card(
             remaining = deadline - loop.time()
             if answer.card is not None or remaining <= 0:
                 return answer
+            if first is None:
+                first = answer.generation
+            elif changes and answer.generation != first:
+                return answer  # the generation moved on (the outline done, a batch started)
             poll = events.poll_seconds
             pause = min(remaining, poll)
             if answer.generation.status not in _ACTIVE:
@@ -112,6 +118,7 @@ def review_card(
     )
     if not answer.repeated:
         request.app.state.generation.after_review(db, user, answer.card, answer.log)
+        service.record_topic_after(answer.log, topics.get_topic(db, user, answer.card.topic_id))
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
         settings = request.app.state.settings
@@ -140,8 +147,15 @@ def bury(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
 
 
 @router.post("/cards/{card_id}/flag", response_model=CardOut)
-def flag(card_id: RowId, body: FlagIn, user: CurrentUser, db: DbSession) -> CardOut:
-    """Flag a wrong card; a generated card flagged within a day is credited back to the quota."""
-    card = service.flag(db, user, card_id, body.reason)
-    metering.credit_flagged(db, card, utcnow())
-    return views.card_out(card)
+def flag(
+    card_id: RowId, body: FlagIn, user: CurrentUser, db: DbSession, settings: AppSettings
+) -> CardOut:
+    """Flag a wrong card: it leaves the study queue (suspended). A generated card may be
+    refunded to the quota: see `refunds` in GET /usage for the rule and what is left."""
+    return views.card_out(service.flag(db, settings, user, card_id, body.reason))
+
+
+@router.post("/cards/{card_id}/unflag", response_model=CardOut)
+def unflag(card_id: RowId, user: CurrentUser, db: DbSession) -> CardOut:
+    """Take a flag back: the card returns to study; if it was refunded, it is billed again."""
+    return views.card_out(service.unflag(db, user, card_id))

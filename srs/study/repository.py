@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -74,6 +75,16 @@ def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
     )
 
 
+def ever_answered_well(session: Session, card_id: int) -> bool:
+    """Whether the card was ever answered Good or Easy."""
+    return (
+        session.scalar(
+            select(ReviewLog.id).where(ReviewLog.card_id == card_id, ReviewLog.rating >= 3).limit(1)
+        )
+        is not None
+    )
+
+
 def add_log(session: Session, log: ReviewLog) -> None:
     session.add(log)
     session.flush()
@@ -115,3 +126,64 @@ def user_reviews(session: Session, user_id: int) -> list[tuple[int, int, datetim
         .order_by(ReviewLog.reviewed_at, ReviewLog.id)
     )
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def iter_user_logs(session: Session, user_id: int, batch: int = 1000) -> Iterator[ReviewLog]:
+    """Every review of the user, oldest first, read `batch` rows at a time."""
+    query = (
+        select(ReviewLog)
+        .where(ReviewLog.user_id == user_id)
+        .order_by(ReviewLog.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from session.scalars(query)
+
+
+def topic_logs(session: Session, topic_id: int) -> list[ReviewLog]:
+    return list(
+        session.scalars(
+            select(ReviewLog)
+            .where(ReviewLog.topic_id == topic_id)
+            .order_by(ReviewLog.reviewed_at, ReviewLog.id)
+        )
+    )
+
+
+LOG_COLUMNS = (
+    "card_id",
+    "topic_id",
+    "user_id",
+    "rating",
+    "reviewed_at",
+    "duration_ms",
+    "first_attempt",
+    "card_before",
+)
+# How SQLAlchemy's DateTime stores a (naive UTC) moment in SQLite, so reads parse it as usual.
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def add_logs_bulk(session: Session, rows: list[tuple]) -> None:
+    """Many logs (tuples in LOG_COLUMNS order, `card_before` as JSON text) straight to the
+    driver: COPY on PostgreSQL, one executemany on SQLite. SQLAlchemy's per-row parameter
+    handling, and on PostgreSQL a round trip per row, were most of a 200,000-answer import."""
+    if not rows:
+        return
+    connection = session.connection()
+    columns = ", ".join(LOG_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.dbapi_connection
+        copy_in = f"COPY {ReviewLog.__tablename__} ({columns}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(copy_in) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    at = LOG_COLUMNS.index("reviewed_at")
+    rows = [
+        (*row[:at], row[at].astimezone(UTC).strftime(_SQLITE_DATETIME), *row[at + 1 :])
+        for row in rows
+    ]
+    marks = ", ".join("?" * len(LOG_COLUMNS))
+    connection.exec_driver_sql(
+        f"INSERT INTO {ReviewLog.__tablename__} ({columns}) VALUES ({marks})", rows
+    )

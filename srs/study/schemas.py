@@ -12,10 +12,7 @@ class ReviewIn(BaseModel):
     rating: int = Field(ge=1, le=4, description="1 Again, 2 Hard, 3 Good, 4 Easy")
     duration_ms: int | None = Field(None, ge=0, le=86_400_000)
     review_id: str | None = Field(
-        None,
-        min_length=1,
-        max_length=64,
-        description="the client's id for this answer: sent again, it returns the first result",
+        None, min_length=1, max_length=64, description="made by the client; a retry repeats it"
     )
 
 

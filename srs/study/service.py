@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 from srs.accounts.models import User
 from srs.kit.db import utcnow
 from srs.kit.errors import conflict
+from srs.kit.settings import Settings
+from srs.metering import service as metering
 from srs.study import repository, scheduling
 from srs.study.clock import day_bounds, start_of_tomorrow
 from srs.study.models import ReviewLog
@@ -17,8 +21,19 @@ from srs.study.scheduling import MemoryState, Rating, State
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
 
-_SNAPSHOT = ("state", "step", "stability", "difficulty", "due", "last_review", "reps", "lapses")
-_DATETIMES = {"due", "last_review"}
+SNAPSHOT_FIELDS = (
+    "state",
+    "step",
+    "stability",
+    "difficulty",
+    "due",
+    "last_review",
+    "reps",
+    "lapses",
+)
+# Restored by undo besides the scheduling: an answer un-buries the card it answers.
+UNDONE_FIELDS = (*SNAPSHOT_FIELDS, "buried_until")
+_DATETIMES = {"due", "last_review", "buried_until"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,9 @@ def next_card(
         card = repository.first_new_card(session, topic.id, now)
     intervals = None
     if card is not None:
-        intervals = scheduling.preview_intervals(scheduler_for(user), memory_of(card), now, card.id)
+        intervals = scheduling.preview_intervals(
+            scheduler_for(user), memory_of(card), now, card.id, card.reps
+        )
     return NextCard(
         card=card,
         intervals=intervals,
@@ -101,15 +118,23 @@ def _snapshot(card: Card) -> dict:
         name: (getattr(card, name).isoformat() if getattr(card, name) else None)
         if name in _DATETIMES
         else getattr(card, name)
-        for name in _SNAPSHOT
+        for name in UNDONE_FIELDS
+    }
+
+
+def parse_snapshot(snapshot: dict) -> dict:
+    """A log's `card_before` with its dates as datetimes (older logs lack `buried_until`)."""
+    return {
+        name: datetime.fromisoformat(snapshot[name])
+        if name in _DATETIMES and snapshot[name] is not None
+        else snapshot[name]
+        for name in UNDONE_FIELDS
+        if name in snapshot
     }
 
 
 def _restore(card: Card, snapshot: dict) -> None:
-    for name in _SNAPSHOT:
-        value = snapshot[name]
-        if name in _DATETIMES and value is not None:
-            value = datetime.fromisoformat(value)
+    for name, value in parse_snapshot(snapshot).items():
         setattr(card, name, value)
 
 
@@ -139,6 +164,36 @@ def review_once(
         return Answer(card=card, log=first, repeated=True)
     log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
     return Answer(card=card, log=log, repeated=False)
+
+
+def record_topic_after(log: ReviewLog, topic: Topic) -> None:
+    """What the answer left the topic's difficulty at, so undo can take back the answer's own
+    change and keep anything pressed since (a "too easy" after the answer survives)."""
+    before = dict(log.topic_before or {})
+    before["after"] = {"level": topic.level, "difficulty_state": topic.difficulty_state}
+    log.topic_before = before
+
+
+def _undo_topic(topic: Topic, recorded: dict) -> None:
+    after = recorded.get("after")
+    now = {"level": topic.level, "difficulty_state": topic.difficulty_state}
+    if after is None or now == after:  # nothing changed since the answer
+        topic.level, topic.difficulty_state = recorded["level"], recorded["difficulty_state"]
+        return
+    topic.level = topic.level - (after["level"] - recorded["level"])
+    state = dict(topic.difficulty_state or {})
+    before_state, after_state = recorded["difficulty_state"] or {}, after["difficulty_state"] or {}
+    for key, value in after_state.items():
+        if key != "level" and before_state.get(key) != value and state.get(key) == value:
+            state[key] = before_state.get(key)
+    if state:
+        state["level"] = topic.level
+    topic.difficulty_state = state or None
+
+
+def topic_history(session: Session, topic_id: int) -> list[ReviewLog]:
+    """Every answer in a topic, oldest first."""
+    return repository.topic_logs(session, topic_id)
 
 
 def review(
@@ -178,7 +233,9 @@ def _answer(
         topic_before={"level": topic.level, "difficulty_state": topic.difficulty_state},
         review_id=review_id,
     )
-    memory = scheduling.review(scheduler_for(user), memory_of(card), Rating(rating), now, card.id)
+    memory = scheduling.review(
+        scheduler_for(user), memory_of(card), Rating(rating), now, card.id, card.reps
+    )
     if card.state == State.REVIEW and rating == Rating.AGAIN:
         card.lapses += 1
     card.state, card.step = int(memory.state), memory.step
@@ -199,14 +256,17 @@ def undo_last(session: Session, user: User, topic_id: int) -> Card:
     card = topics.get_card(session, user, log.card_id, lock=True)
     _restore(card, log.card_before)
     if log.topic_before is not None:
-        topic.level = log.topic_before["level"]
-        topic.difficulty_state = log.topic_before["difficulty_state"]
+        _undo_topic(topic, log.topic_before)
     repository.delete_log(session, log)
     return card
 
 
 def set_suspended(session: Session, user: User, card_id: int, suspended: bool) -> Card:
-    card = topics.get_card(session, user, card_id)
+    """Unsuspending a flagged card takes its flag back (see unflag): a refunded card cannot
+    come back into study without being billed again."""
+    card = topics.get_card(session, user, card_id, lock=True)
+    if not suspended and card.flagged_at is not None:
+        return unflag(session, user, card_id)
     card.suspended = suspended
     session.flush()
     return card
@@ -219,9 +279,82 @@ def bury(session: Session, user: User, card_id: int, now: datetime | None = None
     return card
 
 
-def flag(session: Session, user: User, card_id: int, reason: str) -> Card:
-    card = topics.get_card(session, user, card_id)
+def flag(session: Session, settings: Settings, user: User, card_id: int, reason: str) -> Card:
+    """A flagged card leaves the study queue (it is suspended). A generated card may be
+    refunded to the quota, under metering's capped rule."""
+    now = utcnow()
+    card = topics.get_card(session, user, card_id, lock=True)
     card.flag_reason = reason
-    card.flagged_at = utcnow()
+    card.flagged_at = card.flagged_at or now
+    card.suspended = True
     session.flush()
+    answered_well = repository.ever_answered_well(session, card.id)
+    metering.refund_flagged(session, settings, user, card, answered_well=answered_well, now=now)
     return card
+
+
+def unflag(session: Session, user: User, card_id: int) -> Card:
+    """Take a flag back: the card returns to study, and a refunded card is billed again."""
+    card = topics.get_card(session, user, card_id, lock=True)
+    card.flag_reason = None
+    card.flagged_at = None
+    card.suspended = False
+    session.flush()
+    metering.rebill_unflagged(session, user, card)
+    return card
+
+
+def review_history(session: Session, user: User) -> Iterator[ReviewLog]:
+    """All the learner's answers, oldest first, streamed (for the data export)."""
+    return repository.iter_user_logs(session, user.id)
+
+
+@dataclass(frozen=True)
+class PastAnswer:
+    """An answer given elsewhere (an imported review log), with the card as it was before."""
+
+    card_id: int
+    topic_id: int
+    user_id: int
+    rating: int
+    reviewed_at: datetime
+    duration_ms: int | None
+    before: MemoryState
+    reps_before: int
+    lapses_before: int
+
+
+def _memory_snapshot(memory: MemoryState, reps: int, lapses: int, at: datetime) -> dict:
+    due = memory.due or at  # a card never seen was due when it was first answered
+    return {
+        "state": int(memory.state),
+        "step": memory.step,
+        "stability": memory.stability,
+        "difficulty": memory.difficulty,
+        "due": due.isoformat(),
+        "last_review": memory.last_review.isoformat() if memory.last_review else None,
+        "reps": reps,
+        "lapses": lapses,
+    }
+
+
+def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
+    """Imported history: it feeds the FSRS fitting and the exports like the learner's own."""
+    repository.add_logs_bulk(
+        session,
+        [
+            (
+                a.card_id,
+                a.topic_id,
+                a.user_id,
+                a.rating,
+                a.reviewed_at,
+                a.duration_ms,
+                a.before.is_new,
+                json.dumps(
+                    _memory_snapshot(a.before, a.reps_before, a.lapses_before, a.reviewed_at)
+                ),
+            )
+            for a in answers
+        ],
+    )

@@ -11,6 +11,7 @@ from srs.accounts.models import User
 from srs.kit.db import Database, utcnow
 from srs.kit.settings import Settings
 from srs.study import repository
+from srs.study.clock import day_start_offset
 from srs.study.fitting import ReviewRecord, fit_parameters
 from srs.study.models import ReviewLog
 
@@ -31,8 +32,12 @@ def learners_due_for_fit(db: Database, min_reviews: int) -> list[int]:
 
 def fit_learner(db: Database, user_id: int) -> tuple[float, ...]:
     with db.transaction(write=False) as session:
+        user = session.get(User, user_id)
+        # Days end at the learner's own 4 am, as in Anki (which also keeps today's UTC offset
+        # for the whole history).
+        day_start = day_start_offset(user.timezone if user else "UTC", utcnow())
         reviews = [ReviewRecord(c, r, t) for c, r, t in repository.user_reviews(session, user_id)]
-    parameters = fit_parameters(reviews)  # outside any transaction: it is CPU work
+    parameters = fit_parameters(reviews, day_start)  # outside any transaction: it is CPU work
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is not None:

@@ -12,10 +12,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import true as sa_true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from srs.kit.db import Base, UTCDateTime, utcnow
+from srs.outline.models import Subtopic
 
 
 class Topic(Base):
@@ -29,6 +32,10 @@ class Topic(Base):
     level: Mapped[float] = mapped_column(Float, default=3.0)
     difficulty_state: Mapped[dict | None] = mapped_column(JSON, default=None)
     new_per_day: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Off: no batches are queued for the topic (its generation shows "paused").
+    generation_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=sa_true()
+    )
     generation_status: Mapped[str] = mapped_column(String(32), default="idle")
     generation_error: Mapped[str | None] = mapped_column(Text, default=None)
     # Batches in a row that added no card (all duplicates): stops a repetitive model looping.
@@ -36,6 +43,15 @@ class Topic(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_studied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Made by an import: counts toward the plan's topic limit only once it generates.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An archived topic keeps its cards, writes no new ones and takes no active-topic slot.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def generates(self) -> bool:
+        """Whether batches may be queued for this topic."""
+        return self.generation_enabled and self.archived_at is None
 
 
 class Card(Base):
@@ -58,6 +74,11 @@ class Card(Base):
         ForeignKey("generation_jobs.id", ondelete="SET NULL"), default=None
     )
     ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The outline entry the card was written for; a removed subtopic leaves its cards (null).
+    subtopic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subtopics.id", ondelete="SET NULL"), default=None, index=True
+    )
+    subtopic: Mapped[Subtopic | None] = relationship(lazy="selectin", viewonly=True)
 
     # FSRS memory state (see srs.study.scheduling.MemoryState).
     state: Mapped[int] = mapped_column(Integer, default=1)

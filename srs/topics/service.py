@@ -7,9 +7,13 @@ from sqlalchemy.orm import Session
 from srs.accounts.models import User
 from srs.kit.db import utcnow
 from srs.kit.errors import not_found
+from srs.kit.pagination import Page, PageRequest, decode_cursor, page_of
+from srs.kit.settings import Settings
+from srs.metering import service as metering
 from srs.topics import repository
 from srs.topics.models import Card, Topic
-from srs.topics.schemas import CardIn, CardPatch, TopicIn, TopicPatch
+from srs.topics.repository import CardQuery
+from srs.topics.schemas import BulkIn, CardIn, CardPatch, TopicIn, TopicPatch
 
 TITLE_CHARS = 80
 
@@ -38,19 +42,56 @@ def list_topics(session: Session, user: User) -> list[Topic]:
     return repository.list_topics(session, user.id)
 
 
+def topics_page(session: Session, user: User, paging: PageRequest) -> Page[Topic]:
+    before = decode_cursor("topics", paging.cursor)
+    rows = repository.topics_page(session, user.id, before, paging.limit)
+    return page_of(rows, paging.limit, "topics", lambda topic: topic.id)
+
+
 def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch) -> Topic:
-    topic = get_topic(session, user, topic_id)
+    """Rename, set the topic's own daily new-card limit (null: the learner's default), turn
+    generation on or off (the caller then settles the topic's generation)."""
+    topic = get_topic(session, user, topic_id, lock=True)
     if patch.title is not None:
         topic.title = patch.title
     if "new_per_day" in patch.model_fields_set:
         topic.new_per_day = patch.new_per_day
+    if patch.generation_enabled is not None:
+        topic.generation_enabled = patch.generation_enabled
     topic.updated_at = utcnow()
     session.flush()
     return topic
 
 
+def archive_topic(session: Session, user: User, topic_id: int) -> Topic:
+    """Keeps the cards; frees an active-topic slot. Idempotent."""
+    topic = get_topic(session, user, topic_id, lock=True)
+    if topic.archived_at is None:
+        topic.archived_at = utcnow()
+        topic.updated_at = topic.archived_at
+        session.flush()
+    return topic
+
+
+def unarchive_topic(session: Session, settings: Settings, user: User, topic_id: int) -> Topic:
+    """Takes an active-topic slot again: 402 quota_exceeded when the plan has none free."""
+    topic = get_topic(session, user, topic_id, lock=True)
+    if topic.archived_at is not None:
+        metering.ensure_topic_allowed(
+            session, settings, user, wanted=f"make “{topic.title}” active again"
+        )
+        topic.archived_at = None
+        topic.updated_at = utcnow()
+        session.flush()
+    return topic
+
+
 def delete_topic(session: Session, user: User, topic_id: int) -> None:
-    repository.delete(session, get_topic(session, user, topic_id))
+    """The topic goes with its cards and batches; the cards its batches still held go back
+    to the quota in this same transaction, so the learner sees them free at once."""
+    topic = get_topic(session, user, topic_id)
+    metering.release_topic(session, topic.id)
+    repository.delete(session, topic)
 
 
 def get_card(session: Session, user: User, card_id: int, *, lock: bool = False) -> Card:
@@ -84,3 +125,77 @@ def delete_card(session: Session, user: User, card_id: int) -> None:
 
 def topic_cards(session: Session, topic: Topic) -> list[Card]:
     return repository.topic_cards(session, topic.id)
+
+
+def cards_page(
+    session: Session,
+    user: User,
+    paging: PageRequest,
+    *,
+    topic_id: int | None = None,
+    text: str | None = None,
+    state: str | None = None,
+) -> Page[Card]:
+    """The learner's cards, oldest first, in one topic or across all; `text` is looked for in
+    front and back whatever the case, `state` as in schemas.CardFilter."""
+    if topic_id is not None:
+        get_topic(session, user, topic_id)  # 404 for a topic that is not theirs
+    after = decode_cursor("cards", paging.cursor)
+    query = CardQuery(user_id=user.id, topic_id=topic_id, text=text or None, state=state)
+    rows = repository.cards_page(session, query, after, paging.limit)
+    return page_of(rows, paging.limit, "cards", lambda card: card.id)
+
+
+def bulk_change(session: Session, user: User, bulk: BulkIn) -> int:
+    """All or nothing: a single id that is not the learner's card changes nothing (404)."""
+    ids = sorted(set(bulk.ids))
+    owned = repository.owned_card_ids(session, user.id, ids)
+    if len(owned) != len(ids):
+        missing = len(ids) - len(owned)
+        raise not_found(f"{missing} of these cards were not found; nothing was changed")
+    if bulk.action == "delete":
+        repository.delete_cards(session, ids)
+    else:
+        repository.set_suspended(session, ids, bulk.action == "suspend")
+    session.expire_all()  # cards loaded earlier in this session were changed behind the ORM
+    return len(ids)
+
+
+def add_generated_card(session: Session, card: Card) -> None:
+    """A card the generation worker wrote (its id is needed at once: billing keys it)."""
+    repository.add(session, card)
+
+
+def add_imported_topic(session: Session, user: User, title: str, prompt: str) -> Topic:
+    """A topic made by an import: no batch is queued, and it counts toward the plan's topic
+    limit only once it generates."""
+    topic = Topic(user_id=user.id, title=title[:200], prompt=prompt[:500], imported=True)
+    repository.add(session, topic)
+    return topic
+
+
+def add_imported_cards(session: Session, topic: Topic, cards: list[dict]) -> list[int]:
+    """Cards brought in by an import (not generated: no model, no job, never billed). Each
+    dict holds front, back and the scheduling columns."""
+    now = utcnow()
+    rows = [
+        {
+            **card,
+            "topic_id": topic.id,
+            "user_id": topic.user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for card in cards
+    ]
+    return repository.add_cards_bulk(session, rows)
+
+
+def cards_per_subtopic(
+    session: Session, topic_id: int, levels: tuple[int, int] | None = None
+) -> dict[int, int]:
+    return repository.cards_per_subtopic(session, topic_id, levels)
+
+
+def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple[str, str]]:
+    return repository.subtopic_cards(session, subtopic_id, limit)

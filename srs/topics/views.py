@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import repository as generation
+from srs.generation.difficulty import batch_level
+from srs.outline.schemas import SubtopicRef
 from srs.study import service as study
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
@@ -24,6 +26,7 @@ def card_out(card: Card) -> CardOut:
         due=card.due,
         level=card.level,
         model=card.model,
+        subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name) if card.subtopic else None,
         reps=card.reps,
         lapses=card.lapses,
         suspended=card.suspended,
@@ -34,14 +37,18 @@ def card_out(card: Card) -> CardOut:
 
 
 def counts_out(counts: study.Counts) -> Counts:
-    return Counts(new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready)
+    return Counts(
+        new=counts.new, learning=counts.learning, review=counts.review, ready=counts.ready
+    )
 
 
-def generation_out(topic: Topic, in_flight: int = 0) -> Generation:
+def generation_out(session: Session, topic: Topic) -> Generation:
+    job = generation.active_job(session, topic.id)
     return Generation(
         status=topic.generation_status,  # type: ignore[arg-type]
         error=topic.generation_error,
-        cards_in_flight=in_flight,
+        cards_in_flight=generation.cards_in_flight(session, topic.id),
+        step=job.kind if job else None,  # type: ignore[arg-type]
     )
 
 
@@ -53,12 +60,16 @@ def topic_out(
         id=topic.id,
         title=topic.title,
         prompt=topic.prompt,
-        level=max(1, min(10, round(topic.level))),
+        level=batch_level(topic.level),
         level_estimate=round(topic.level, 3),
         recent_success=difficulty.get("recent_success"),
         new_per_day=study.new_limit(topic, new_per_day),
+        new_per_day_override=topic.new_per_day,
+        generation_enabled=topic.generation_enabled,
+        archived=topic.archived_at is not None,
+        archived_at=topic.archived_at,
         counts=counts_out(study.counts(session, user, topic, now, new_per_day)),
-        generation=generation_out(topic, generation.cards_in_flight(session, topic.id)),
+        generation=generation_out(session, topic),
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )

@@ -70,7 +70,7 @@ def test_cookie_session_needs_csrf_header_for_writes(base_url):
         forged = browser.post("/topics", json={"prompt": "French verbs"})
         assert forged.status_code == 403
         assert forged.json()["error"]["code"] == "csrf_failed"
-        assert browser.get("/topics").json() == []  # nothing was created
+        assert browser.get("/topics").json()["items"] == []  # nothing was created
         csrf = browser.cookies["srs_csrf"]
         ok = browser.post("/topics", json={"prompt": "French verbs"}, headers={"X-CSRF-Token": csrf})
         assert ok.status_code == 201

@@ -44,15 +44,22 @@ def test_csv_export_has_every_card_with_its_state(api):
     assert disposition.startswith("attachment;")
     assert 'filename="capitals-quotes-commas.csv"' in disposition
 
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["front", "back", "state", "due", "reps", "lapses", "level", "model"]
-    assert [(r["front"], r["back"]) for r in rows] == CARDS  # quotes, commas, newlines intact
-    by_front = {r["front"]: r for r in rows}
+    lines = response.text.split("\r\n")
+    assert lines[:4] == ["#separator:Comma", "#html:false", "#notetype:Basic", "#deck:Capitals, quotes & commas"]
+    columns = lines[4].removeprefix("#columns:").split(",")
+    assert columns[:2] == ["Front", "Back"]  # scheduling columns come after the fields
+    body = "\r\n".join(lines[5:])
+    assert body.startswith('"')  # every field quoted, no header row
+    rows = list(csv.DictReader(io.StringIO(body), fieldnames=columns))
+    assert [(r["Front"], r["Back"]) for r in rows] == CARDS  # quotes, commas, newlines intact
+    by_front = {r["Front"]: r for r in rows}
     studied = by_front["Capital of France?"]
-    assert studied["state"] == "learning" and studied["reps"] == "1" and studied["lapses"] == "0"
-    assert studied["due"] == reviewed["due"].replace("Z", "+00:00")
-    assert by_front["Is 1 < 2 & 3 > 2?"]["state"] == "new"
-    assert by_front["Is 1 < 2 & 3 > 2?"]["model"] == ""  # written by hand
+    assert studied["State"] == "learning" and studied["Reps"] == "1" and studied["Lapses"] == "0"
+    assert studied["Due"] == reviewed["due"].replace("Z", "+00:00")
+    assert float(studied["Stability"]) > 0 and float(studied["Difficulty"]) > 0
+    assert studied["Last review"]
+    assert by_front["Is 1 < 2 & 3 > 2?"]["State"] == "new"
+    assert by_front["Is 1 < 2 & 3 > 2?"]["Model"] == ""  # written by hand
 
 
 def test_apkg_export_is_an_anki_collection_with_a_stable_deck(api, tmp_path):
@@ -111,5 +118,6 @@ def test_exports_need_a_signed_in_user(api, base_url):
 def test_empty_topic_exports_a_header_only(api):
     topic = api.post("/topics", json={"prompt": "Nothing yet"}).json()
     response = api.get(f"/topics/{topic['id']}/export.csv")
-    assert response.text == "front,back,state,due,reps,lapses,level,model\r\n"
+    assert response.text.endswith("#columns:Front,Back,State,Due,Stability,Difficulty,"
+                                  "Last review,Reps,Lapses,Level,Model\r\n")
     assert api.get(f"/topics/{topic['id']}/export.apkg").status_code == 200

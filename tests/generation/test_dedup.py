@@ -1,7 +1,5 @@
 """The pure dedup core, on hand-made vectors: fast, no model."""
 
-import time
-
 import numpy as np
 import pytest
 
@@ -126,7 +124,8 @@ def test_thresholds_are_checked_and_the_defaults_sit_in_range() -> None:
     assert strict.duplicate_of(BASTILLE_AGAIN, CLOSE) is None
 
 
-def test_a_check_against_five_thousand_cards_takes_well_under_20_ms() -> None:
+def test_a_deck_of_five_thousand_cards_finds_the_one_repeated() -> None:
+    # The time per check is measured in bench/dedup_eval.py, not here.
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((5000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -134,9 +133,14 @@ def test_a_check_against_five_thousand_cards_takes_well_under_20_ms() -> None:
     for i, v in enumerate(vectors):
         index.add(i, CardText(f"Question {i}?", f"Answer {i}"), CardVectors(v, v))
     probe = CardVectors(vectors[4321], vectors[4321])
-    started = time.perf_counter()
-    for _ in range(50):
-        match = index.duplicate_of(CardText("Question 4321 again?", "Answer 4321"), probe)
-    per_check = (time.perf_counter() - started) / 50
+    match = index.duplicate_of(CardText("Question 4321 again?", "Answer 4321"), probe)
     assert match is not None and match.card_id == 4321
-    assert per_check < 0.020
+
+
+def test_a_word_for_word_repeat_is_found_without_vectors() -> None:
+    index = DedupIndex()
+    index.add(7, BASTILLE, ORIGIN)
+    copy = CardText("  what YEAR was the Bastille   stormed? ", "1789")
+    assert index.verbatim_copy_of(copy) == index.verbatim_copy_of(BASTILLE)
+    assert index.verbatim_copy_of(copy).card_id == 7
+    assert index.verbatim_copy_of(BASTILLE_AGAIN) is None  # a paraphrase needs the vectors

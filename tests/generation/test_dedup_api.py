@@ -25,7 +25,7 @@ def _topic(api, topic_id):
 
 
 def _fronts(api, topic_id):
-    return [c["front"] for c in api.get(f"/topics/{topic_id}/cards").json()]
+    return [c["front"] for c in api.get(f"/topics/{topic_id}/cards").json()["items"]]
 
 
 def _rejected_total(base_url: str) -> float:

@@ -41,7 +41,7 @@ def test_embedded_model_generates_well_formed_cards(database_url):
         assert card["front"].strip() and card["back"].strip()
         assert "<" not in card["front"] + card["back"]
         done = wait_for(lambda: (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"] != "running" and t, timeout=180)
-        cards = api.get(f"/topics/{topic['id']}/cards").json()
+        cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
         assert 1 <= len(cards) <= 3 + 10  # one batch, perhaps a refill under way
         assert len({c["front"].lower() for c in cards}) == len(cards), "dedup let a repeat through"
         copied = set(example_fronts()) & {c["front"] for c in cards}

@@ -8,14 +8,14 @@ import pytest
 
 from tests.generation.conftest import llm_settings, wait_for
 from tests.support.cards import batch_xml, capitals
-from tests.support.llm_server import Reply
+from tests.support.llm_server import Reply, outline_xml
 from tests.support.server import running_app
 
 pytestmark = pytest.mark.slow
 
 
 def _cards(api, topic_id):
-    return api.get(f"/topics/{topic_id}/cards").json()
+    return api.get(f"/topics/{topic_id}/cards").json()["items"]
 
 
 def _topic(api, topic_id):
@@ -110,13 +110,14 @@ def test_malformed_xml_keeps_good_cards_and_reports_bad_replies(api, llm):
 
 def test_duplicates_are_rejected_across_batches_and_a_repeating_model_stops(api, llm):
     paraphrases = [("What's the capital of France", "Paris"), ("What is the capital of Spain? (beginner)", "Madrid")]
+    llm.script_outline([Reply(text=outline_xml(["Capital cities"]))])  # every batch on one subtopic
     llm.script([Reply(text=batch_xml(capitals(3)))])
     llm.default = Reply(text=batch_xml(capitals(3) + paraphrases))
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
     failed = wait_for(lambda: (t := _topic(api, topic["id"]))["generation"]["status"] == "failed" and t, timeout=30)
     assert "repeating" in failed["generation"]["error"]
     assert [c["front"] for c in _cards(api, topic["id"])] == [f for f, _ in capitals(3)]
-    # The prompt told the model what the topic already covers.
+    # The prompt told the model what the subtopic already covers.
     assert "What is the capital of Spain?" in llm.requests[1].json["messages"][1]["content"]
 
 
@@ -173,7 +174,7 @@ def test_a_model_writing_more_than_asked_gets_exactly_the_batch(api, llm, databa
     assert [c["front"] for c in _cards(api, topic["id"])] == [f for f, _ in capitals(10)]
     db = Database(database_url)
     with db.transaction(write=False) as s:
-        job = s.scalars(select(GenerationJob)).one()
+        job = s.scalars(select(GenerationJob).where(GenerationJob.kind == "cards")).one()
         assert (job.status, job.saved, job.attempts) == ("done", 10, 1)
     db.dispose()
 

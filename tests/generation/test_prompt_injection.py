@@ -45,8 +45,8 @@ def test_hostile_topic_through_the_pipeline(api, llm):
     llm.script([Reply(text=reply)])
     llm.default = Reply(text=batch_xml(capitals(5, start=1)))
     topic = api.post("/topics", json={"prompt": INJECTIONS[1]}).json()
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) >= 1)
-    card = api.get(f"/topics/{topic['id']}/cards").json()[0]
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) >= 1)
+    card = api.get(f"/topics/{topic['id']}/cards").json()["items"][0]
     assert card["front"] == "What is the capital of France?" and card["back"] == "Paris"
     assert card["extra"] == {"explanation": "Seat of government"}
     assert system_leak not in str(api.get(f"/topics/{topic['id']}/cards").json())

@@ -62,7 +62,7 @@ def test_an_endless_reply_fails_with_a_clear_error_and_bounded_cost(
     rss_before = _rss_bytes()
     failed = _failed_topic(api, "European capitals")
     assert failed["generation"]["error"] == f"The model's reply was not usable card XML ({reason})"
-    assert api.get(f"/topics/{failed['id']}/cards").json() == []
+    assert api.get(f"/topics/{failed['id']}/cards").json()["items"] == []
     # The provider sent no usage: the estimate covers what was read, one chunk past the bound.
     tokens_out = api.get("/usage").json()["tokens"]["output"]
     assert 0 < tokens_out <= ATTEMPTS * (bound + CHUNK) // 4
@@ -79,8 +79,8 @@ def test_cards_before_an_endless_tail_are_kept(api, llm):
     )
     llm.default = Reply(text=batch_xml(capitals(7, start=3)))
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 10, timeout=30)
-    fronts = [c["front"] for c in api.get(f"/topics/{topic['id']}/cards").json()]
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 10, timeout=30)
+    fronts = [c["front"] for c in api.get(f"/topics/{topic['id']}/cards").json()["items"]]
     assert fronts == [f for f, _ in capitals(10)]
 
 
@@ -97,7 +97,7 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
         api.signup("endless@example.com")
         failed = _failed_topic(api, "European capitals")
         assert "more than max_tokens=1000 allows" in failed["generation"]["error"]
-        assert [c["front"] for c in api.get(f"/topics/{failed['id']}/cards").json()] == [
+        assert [c["front"] for c in api.get(f"/topics/{failed['id']}/cards").json()["items"]] == [
             capitals(1)[0][0]
         ]
         # A first batch (its one card saved) and a second one tried three times.

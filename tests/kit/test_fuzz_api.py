@@ -18,18 +18,22 @@ from schemathesis.checks import (
 from tests.conftest import Api, make_settings
 from tests.support import databases
 from tests.support.server import running_app
+from tests.support.smtp_server import SmtpServer
 
 EXAMPLES = int(os.environ.get("SRS_FUZZ_EXAMPLES", "30"))
 
 
 @pytest.fixture
 def fuzz_target(sqlite_template, tmp_path):
+    smtp = SmtpServer()  # password reset requests must get 202 or 4xx, not 503
     app_settings = make_settings(
         databases.sqlite_copy(sqlite_template, tmp_path),
         rate_signup_per_hour=0, rate_login_per_5min=0, rate_topics_per_hour=0,
+        rate_reset_per_hour=0,
         stripe_webhook_secret="whsec_fuzz",  # unsigned fuzz requests must get 400, not 503
+        smtp_url=smtp.url,
     )
-    with running_app(app_settings) as (base_url, _app):
+    with smtp, running_app(app_settings) as (base_url, _app):
         api = Api(base_url)
         api.signup("fuzz@example.com")
         topic = api.post("/topics", json={"prompt": "Fuzzing"}).json()

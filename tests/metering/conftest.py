@@ -7,7 +7,7 @@ import pytest
 from srs.accounts.models import User
 from srs.generation.models import GenerationJob
 from srs.kit.db import Database, utcnow
-from srs.metering.models import UsageCounter, UsageEvent
+from srs.metering.models import Reservation, UsageCounter, UsageEvent
 from srs.topics.models import Topic
 from tests.generation.conftest import llm  # noqa: F401  (the scripted LLM server fixture)
 
@@ -49,6 +49,14 @@ def events(db: Database, user_id: int, kind: str | None = None) -> list[UsageEve
         if kind:
             query = query.filter_by(kind=kind)
         return list(query.order_by(UsageEvent.id))
+
+
+def held(db: Database, job_id: int) -> int:
+    """What the job's reservation still holds (0 when it has none)."""
+    with db.transaction(write=False) as s:
+        key = s.get(GenerationJob, job_id).reservation_key
+        row = s.query(Reservation).filter_by(key=key).one_or_none() if key else None
+        return row.held if row else 0
 
 
 def at(text: str) -> datetime:

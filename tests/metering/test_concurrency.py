@@ -12,12 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from srs.generation import repository
-from srs.generation.models import GenerationJob
 from srs.generation.service import GenerationService, Outcome
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
 from srs.kit.db import utcnow
-from srs.metering.models import UsageEvent
+from srs.metering.models import Reservation, UsageEvent
 from srs.topics.models import Card, Topic
 from tests.conftest import make_settings
 from tests.metering.conftest import add_topic_with_job, add_user, counters, events
@@ -81,7 +80,7 @@ def test_fifty_concurrent_batches_never_pass_the_limit(db, database_url):
         assert s.scalar(select(func.count()).select_from(Card)) == LIMIT
         billed = set(s.scalars(select(UsageEvent.card_id).where(UsageEvent.kind == "card")))
         assert billed == set(s.scalars(select(Card.id)))
-        assert s.scalar(select(func.sum(GenerationJob.reserved))) == 0
+        assert s.scalar(select(func.sum(Reservation.held))) == 0
         refused = s.scalar(
             select(func.count()).select_from(Topic).where(Topic.generation_status == "quota_exceeded")
         )

@@ -10,10 +10,9 @@ from srs.accounts.models import User
 from srs.kit.db import Database, utcnow
 from srs.metering import repository
 from srs.metering.periods import period_for
-from srs.topics.models import Card
 from tests.conftest import Api, make_settings
-from tests.metering.conftest import events
 from tests.generation.conftest import llm_settings, wait_for
+from tests.metering.conftest import events
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply
 from tests.support.server import running_app
@@ -66,7 +65,7 @@ def test_the_free_topic_limit_is_402_and_creates_nothing(database_url):
         assert refused.status_code == 402
         error = refused.json()["error"]
         assert error["code"] == "quota_exceeded" and "Free" in error["message"] and "2" in error["message"]
-        assert len(api.get("/topics").json()) == 2
+        assert len(api.get("/topics").json()["items"]) == 2
 
 
 def test_usage_rolls_over_at_the_anchor(database_url):
@@ -96,26 +95,31 @@ def test_usage_rolls_over_at_the_anchor(database_url):
     assert usage["past_periods"][0]["period_start"].startswith(previous.start.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
-def test_a_wrong_card_flagged_within_a_day_is_credited_once(database_url, llm):
+def test_a_wrong_card_flagged_in_its_period_is_credited_once(database_url, llm):
     llm.default = Reply(text=batch_xml(capitals(10)))
     db = Database(database_url)
-    with running_app(llm_settings(database_url, llm)) as (base_url, _app):
+    with running_app(llm_settings(database_url, llm, refund_percent=10)) as (base_url, _app):
         api = Api(base_url)
         user_id = api.signup("refund@example.com")["user"]["id"]
         topic = api.post("/topics", json={"prompt": "European capitals"}).json()
         wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle")
-        cards = api.get(f"/topics/{topic['id']}/cards").json()
+        cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
         assert api.get("/usage").json()["cards"]["used"] == 10
         for _ in range(2):  # flagging twice credits once
             assert api.post(f"/cards/{cards[0]['id']}/flag", json={"reason": "wrong"}).status_code == 200
-        assert api.get("/usage").json()["cards"]["used"] == 9
-        with db.transaction() as s:
-            s.get(Card, cards[1]["id"]).created_at = utcnow() - timedelta(hours=25)
-        api.post(f"/cards/{cards[1]['id']}/flag", json={"reason": "wrong"})
-        assert api.get("/usage").json()["cards"]["used"] == 9
+        usage = api.get("/usage").json()
+        assert usage["cards"]["used"] == 9 and usage["refunds"]["used"] == 1
+        assert usage["refunds"]["limit"] == 20  # 10% of the free plan's 200 cards
         manual = api.post(f"/topics/{topic['id']}/cards", json={"front": "Mine?", "back": "Yes"}).json()
         api.post(f"/cards/{manual['id']}/flag", json={"reason": "wrong"})
         assert api.get("/usage").json()["cards"]["used"] == 9  # hand-written cards were never billed
+        with db.transaction() as s:  # a new period begins: last period's cards are not refunded
+            s.get(User, user_id).plan_anchor = utcnow() - timedelta(days=40)
+        api.post(f"/cards/{cards[1]['id']}/flag", json={"reason": "wrong"})
+        assert api.get("/usage").json()["refunds"]["used"] == 0
     credits = events(db, user_id, "credit")
     db.dispose()
-    assert [(e.quantity, e.idempotency_key) for e in credits] == [(-1, f"credit:{cards[0]['id']}")]
+    [card_event] = [e for e in events(db, user_id, "card") if e.card_id == cards[0]["id"]]
+    assert [(e.quantity, e.idempotency_key) for e in credits] == [
+        (-1, f"credit:{card_event.idempotency_key}:1")
+    ]

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from srs.kit import metrics
 from srs.kit.db import utcnow
 from srs.metering import repository, service
-from srs.metering.models import UsageCounter
+from srs.metering.models import Reservation, UsageCounter
 from srs.metering.periods import period_for
 from tests.metering.conftest import add_topic_with_job, add_user, counters
 
@@ -34,29 +34,29 @@ def test_drift_is_measured_and_rebuild_repairs_it(db, database_url):
     assert service.reconcile(db) == 0
     with db.transaction() as s:
         s.execute(update(UsageCounter).values(cards_used=7, cards_reserved=2, tokens_in=5))
-    assert service.reconcile(db) == 4 + 5
-    assert metrics.USAGE_DRIFT._value.get() == 9
-    # No job holds the 2 reserved cards: the chore gave them back.
-    assert counters(db, user_id)[0].cards_reserved == 0
+    # 4 cards used too many, 2 held that no reservation holds, 5 tokens.
+    assert service.reconcile(db) == 4 + 2 + 5
+    assert metrics.USAGE_DRIFT._value.get() == 11
     env = {**os.environ, "SRS_DATABASE_URL": database_url}
     out = subprocess.run([sys.executable, "-m", "srs.cli", "usage", "rebuild"], env=env,
                          capture_output=True, text=True, check=True).stdout
-    assert "cards_used 7 -> 3" in out and "tokens_in 5 -> 0" in out
+    assert "cards_used 7 -> 3" in out and "cards_reserved 2 -> 0" in out and "tokens_in 5 -> 0" in out
     assert service.reconcile(db) == 0
     assert "already match" in subprocess.run([sys.executable, "-m", "srs.cli", "usage", "rebuild"],
-                                             env=env, capture_output=True, text=True).stdout
+                                             env=env, capture_output=True, text=True, check=False).stdout
 
 
-def test_rebuild_counts_reservations_of_running_jobs(db):
+def test_rebuild_counts_reservations_of_running_batches(db):
     user_id = add_user(db)
     period = _seed(db, user_id)
-    _, job_id = add_topic_with_job(db, user_id, requested=10)
-    from srs.generation import repository as jobs
-
+    topic_id, _ = add_topic_with_job(db, user_id, requested=10)
     with db.transaction() as s:
-        jobs.hold(s, job_id, 6, period)
+        row = repository.add_reservation(
+            s, Reservation(key="k" * 32, user_id=user_id, topic_id=topic_id, period_start=period)
+        )
+        repository.hold(s, row.key, 6, period)
+    assert service.reconcile(db) == 6  # held by a reservation, not in the counter
     assert any("cards_reserved 0 -> 6" in line for line in service.rebuild(db))
     [counter] = counters(db, user_id)
     assert (counter.cards_used, counter.cards_reserved) == (3, 6)
-    service.reconcile(db)  # a held reservation is not orphaned
-    assert counters(db, user_id)[0].cards_reserved == 6
+    assert service.reconcile(db) == 0

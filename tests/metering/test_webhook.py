@@ -137,3 +137,90 @@ def test_a_free_user_upgraded_by_cli_gets_a_new_cycle(api, database_url, monkeyp
         get_settings.cache_clear()
     usage = api.get("/usage").json()
     assert usage["plan"] == "pro" and usage["topics"]["limit"] is None
+
+
+def _body(**overrides) -> dict:
+    event = {
+        "id": "evt_shape",
+        "type": "customer.subscription.updated",
+        "created": NOW,
+        "data": {"object": {"object": "subscription", "status": "active", "customer": "cus_s"}},
+    }
+    event.update(overrides)
+    return event
+
+
+def _subscription(**fields) -> dict:
+    return {"object": {"object": "subscription", "status": "active", "customer": "cus_s", **fields}}
+
+
+MALFORMED = {
+    "a JSON list": [_body()],
+    "data as a list": _body(data=[{"object": {}}]),
+    "a string metadata": _body(data=_subscription(metadata="user_id=1")),
+    "an empty customer object": _body(data=_subscription(customer={})),
+    "a huge created": _body(created=10**30),
+    "a 30-digit user_id": _body(data=_subscription(metadata={"user_id": "1" * 30})),
+    "created as text": _body(created="yesterday"),
+    "a checkout with a 30-digit client_reference_id": _body(
+        type="checkout.session.completed",
+        data={"object": {"object": "checkout.session", "customer": "cus_s",
+                         "client_reference_id": "9" * 30}},
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(MALFORMED))
+def test_a_signed_but_malformed_event_is_400_never_500(api, base_url, database_url, shape):
+    payload = json.dumps(MALFORMED[shape]).encode()
+    response = _post(base_url, payload, _signed(payload))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_event"
+    assert api.get("/usage").json()["plan"] == "free"
+    assert _processed(database_url) == 0
+
+
+def test_an_unknown_customer_is_parked_then_applied_when_checkout_links_it(
+    api, base_url, database_url, monkeypatch, capsys
+):
+    """Out of order: the subscription event comes before the checkout that names the user.
+    It is parked (never dropped), shown to the operator, and applied once the link arrives."""
+    user_id = api.get("/me").json()["id"]
+    early = _event("evt_sub", "created", NOW - 30, customer="cus_new")  # no metadata.user_id
+    parked = _post(base_url, early, _signed(early))
+    assert parked.status_code == 200 and parked.json()["status"] == "parked"
+    assert api.get("/usage").json()["plan"] == "free"
+    assert 'srs_billing_parked_events 1.0' in httpx.get(base_url + "/metrics").text
+    assert _parked_listing(database_url, monkeypatch, capsys).startswith("evt_sub ")
+    redelivered = _post(base_url, early, _signed(early))  # Stripe may send it again: still one
+    assert redelivered.json()["status"] == "parked"
+
+    checkout = json.dumps({
+        "id": "evt_checkout", "type": "checkout.session.completed", "created": NOW - 20,
+        "data": {"object": {"object": "checkout.session", "customer": "cus_new",
+                            "client_reference_id": str(user_id), "mode": "subscription"}},
+    }).encode()
+    linked = _post(base_url, checkout, _signed(checkout))
+    assert linked.status_code == 200 and linked.json()["status"] == "linked"
+    upgraded = _user(database_url, user_id)
+    assert upgraded.stripe_customer_id == "cus_new" and upgraded.plan == "pro"
+    assert int(upgraded.plan_changed_at.timestamp()) == NOW - 30
+    assert 'srs_billing_parked_events 0.0' in httpx.get(base_url + "/metrics").text
+    assert "no parked billing events" in _parked_listing(database_url, monkeypatch, capsys)
+    # The parked event counts as processed: a late redelivery is a duplicate, not a re-apply.
+    assert _post(base_url, early, _signed(early)).json()["status"] == "duplicate"
+    assert _processed(database_url) == 2
+
+
+def _parked_listing(database_url: str, monkeypatch, capsys) -> str:
+    from srs.cli import main
+    from srs.kit.settings import get_settings
+
+    monkeypatch.setenv("SRS_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        capsys.readouterr()
+        assert main(["billing", "parked"]) == 0
+        return capsys.readouterr().out
+    finally:
+        get_settings.cache_clear()

@@ -13,7 +13,7 @@ from srs.metering.models import UsageEvent
 from srs.topics.models import Card
 from tests.generation.conftest import wait_for
 from tests.generation.test_worker_processes import _count, _start_worker, _worker_env
-from tests.metering.conftest import add_topic_with_job, add_user, counters
+from tests.metering.conftest import add_topic_with_job, add_user, counters, held
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply
 
@@ -51,7 +51,7 @@ def test_kill_9_mid_batch_bills_each_card_once_and_releases_the_rest(db, databas
         if first.poll() is None:
             first.kill()
     job = _job(db, job_id)
-    assert job.attempts == 2 and job.saved == kept + 2 and job.reserved == 0
+    assert job.attempts == 2 and job.saved == kept + 2 and held(db, job_id) == 0
     [counter] = counters(db, user_id)
     # Reserved 10 = used (kept + 2) + released (8 - kept); nothing is held any more.
     assert counter.cards_used == kept + 2 and counter.cards_reserved == 0
@@ -60,4 +60,5 @@ def test_kill_9_mid_batch_bills_each_card_once_and_releases_the_rest(db, databas
         cards = list(s.scalars(select(Card).where(Card.topic_id == topic_id).order_by(Card.ordinal)))
         billed = list(s.scalars(select(UsageEvent).where(UsageEvent.kind == "card")))
     assert sorted(e.card_id for e in billed) == sorted(c.id for c in cards)
-    assert sorted(e.idempotency_key for e in billed) == sorted(f"card:{job_id}:{c.ordinal}" for c in cards)
+    key = job.reservation_key
+    assert sorted(e.idempotency_key for e in billed) == sorted(f"card:{key}:{c.ordinal}" for c in cards)

@@ -66,3 +66,33 @@ def test_desired_retention_is_a_learner_setting_within_bounds(api):
     for bad in (0.5, 0.99, "high"):
         assert api.patch("/me", json={"desired_retention": bad}).status_code == 422
     assert api.get("/me").json()["desired_retention"] == 0.95
+
+
+def test_fitting_counts_days_from_the_learners_own_4_am(database_url, monkeypatch):
+    """A learner in Los Angeles answering at 02:00 and 06:00 local time answered on two Anki
+    days (4 am local is 11:00 or 12:00 UTC), not on one as 04:00 UTC would have it."""
+    from srs.study import tasks
+    from srs.study.fitting import build_items, elapsed_days
+
+    db = Database(database_url)
+    _simulate_reviews(db, cards=2, days=3)
+    with db.transaction() as s:
+        s.scalars(select(User)).one().timezone = "America/Los_Angeles"
+    seen = {}
+
+    def capture(reviews, day_start):
+        seen["day_start"] = day_start
+        return DEFAULT_PARAMETERS
+
+    monkeypatch.setattr(tasks, "fit_parameters", capture)
+    with db.transaction(write=False) as s:
+        user_id = s.scalars(select(User.id)).one()
+    tasks.fit_learner(db, user_id)
+    assert seen["day_start"] in (timedelta(hours=11), timedelta(hours=12))
+    evening = datetime(2025, 1, 10, 10, 0, tzinfo=timezone.utc)  # 02:00 in Los Angeles
+    morning = datetime(2025, 1, 10, 14, 0, tzinfo=timezone.utc)  # 06:00 in Los Angeles
+    assert elapsed_days(evening, morning, seen["day_start"]) == 1
+    assert elapsed_days(evening, morning) == 0  # what 04:00 UTC for everyone said
+    records = [tasks.ReviewRecord(1, 3, evening), tasks.ReviewRecord(1, 3, morning)]
+    assert len(build_items(records, seen["day_start"])) == 1
+    db.dispose()

@@ -74,12 +74,16 @@ def test_suspend_bury_flag_edit_delete(api):
     assert api.post(f"/cards/{ids[0]}/unsuspend").json()["suspended"] is False
 
     flagged = api.post(f"/cards/{ids[2]}/flag", json={"reason": "The answer is wrong"}).json()
-    assert flagged["flag_reason"] == "The answer is wrong"
+    assert flagged["flag_reason"] == "The answer is wrong" and flagged["suspended"] is True
+    assert api.get(f"/topics/{topic['id']}/next").json()["card"]["id"] != ids[2]
+    unflagged = api.post(f"/cards/{ids[2]}/unflag").json()
+    assert unflagged["flag_reason"] is None and unflagged["suspended"] is False
+    api.post(f"/cards/{ids[2]}/flag", json={"reason": "The answer is wrong"})
     edited = api.patch(f"/cards/{ids[2]}", json={"back": "  A2 fixed "}).json()
     assert edited["back"] == "A2 fixed" and edited["front"] == "Q2?"
     assert api.delete(f"/cards/{ids[2]}").status_code == 204
     assert api.get(f"/cards/{ids[2]}").status_code == 404
-    assert len(api.get(f"/topics/{topic['id']}/cards").json()) == 2
+    assert len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 2
 
 
 def test_topic_rename_and_delete(api):
@@ -87,7 +91,7 @@ def test_topic_rename_and_delete(api):
     assert len(topic["title"]) <= 80
     renamed = api.patch(f"/topics/{topic['id']}", json={"title": "Letters", "new_per_day": 5}).json()
     assert renamed["title"] == "Letters" and renamed["new_per_day"] == 5
-    assert [t["id"] for t in api.get("/topics").json()] == [topic["id"]]
+    assert [t["id"] for t in api.get("/topics").json()["items"]] == [topic["id"]]
     assert api.delete(f"/topics/{topic['id']}").status_code == 204
     assert api.get(f"/topics/{topic['id']}").status_code == 404
-    assert api.get("/topics").json() == []
+    assert api.get("/topics").json() == {"items": [], "next_cursor": None}

@@ -7,6 +7,12 @@ Anthropic (`POST /v1/messages`), and to answer OpenAI-style `POST /v1/embeddings
 TCP_NODELAY, so a client sees tokens arrive at the scripted pace. Each request consumes
 one scripted `Reply`; when the script is empty, `server.default` answers.
 
+Outline requests (their prompt shows the `<outline>` shape) are kept apart, so a test
+scripting card batches need not know about the outline step: they are recorded in
+`outline_requests`, consume `script_outline(...)` replies, and otherwise get `outline_default`
+(eight subtopics). A `responder` (request -> Reply), if given, answers every request instead:
+a model whose reply depends on the prompt (bench/feed_long.py).
+
     with ScriptedLLMServer() as server:
         server.script([Reply(status=429, headers={"Retry-After": "0"}), Reply(text=xml)])
         provider = OpenAIProvider(base_url=server.base_url, ...)
@@ -33,6 +39,28 @@ DEFAULT_TEXT = (
     "<card><front>What is 2 + 2?</front><back>4</back></card>\n"
     "</cards>"
 )
+
+DEFAULT_OUTLINE_NAMES = (
+    "Basics", "Key terms", "History", "Key people", "Places", "Numbers and dates",
+    "Common mistakes", "Advanced details",
+)
+
+
+def outline_xml(names: Iterable[str] = DEFAULT_OUTLINE_NAMES) -> str:
+    subtopics = "".join(
+        f"  <subtopic>\n    <name>{name}</name>\n    <scope>All about {name.lower()}</scope>\n"
+        "  </subtopic>\n"
+        for name in names
+    )
+    return f"<outline>\n{subtopics}</outline>\n"
+
+
+def is_outline_request(body: dict[str, Any]) -> bool:
+    """True when the request asks for an outline (CONTRACT.md: its prompt shows the shape)."""
+    messages = body.get("messages") or []
+    prompt = str(body.get("system") or "") + "".join(str(m.get("content")) for m in messages)
+    return "<outline>" in prompt
+
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -97,9 +125,17 @@ async def collect(events: AsyncIterator[StreamEvent]) -> Collected:
 
 
 class ScriptedLLMServer:
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(
+        self,
+        default: Reply | None = None,
+        responder: Callable[[ReceivedRequest], Reply] | None = None,
+    ) -> None:
         self.default = default or Reply()
+        self.responder = responder
         self.requests: list[ReceivedRequest] = []
+        self.outline_default = Reply(text=outline_xml())
+        self.outline_requests: list[ReceivedRequest] = []
+        self._outline_script: list[Reply] = []
         # For each streamed reply: (time.monotonic(), cumulative text) after each chunk left.
         self.emitted: list[list[tuple[float, str]]] = []
         self.port = 0
@@ -123,6 +159,10 @@ class ScriptedLLMServer:
     def script_embeddings(self, replies: Iterable[Reply]) -> None:
         with self._lock:
             self._embedding_script.extend(replies)
+
+    def script_outline(self, replies: Iterable[Reply]) -> None:
+        with self._lock:
+            self._outline_script.extend(replies)
 
     def start(self) -> Self:
         self._thread.start()
@@ -152,8 +192,10 @@ class ScriptedLLMServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _next_reply(self) -> Reply:
+    def _next_reply(self, outline: bool) -> Reply:
         with self._lock:
+            if outline:
+                return self._outline_script.pop(0) if self._outline_script else self.outline_default
             return self._script.pop(0) if self._script else self.default
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -164,7 +206,10 @@ class ScriptedLLMServer:
         try:
             request = await _read_request(reader)
             with self._lock:
-                self.requests.append(request)
+                if is_outline_request(request.json):
+                    self.outline_requests.append(request)
+                else:
+                    self.requests.append(request)
             await self._respond(request, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away: nothing to answer
@@ -180,7 +225,13 @@ class ScriptedLLMServer:
             await writer.drain()
             return
         dialect = _DIALECTS.get(request.path)
-        reply = self._next_reply() if dialect else None  # a wrong path uses up no reply
+        outline = is_outline_request(request.json)
+        if dialect is None:
+            reply = None  # a wrong path uses up no reply
+        elif self.responder is not None:
+            reply = self.responder(request)
+        else:
+            reply = self._next_reply(outline)
         if dialect is None or reply is None:
             writer.write(_json_response(404, {"error": {"message": "no such path"}}, {}))
         elif reply.status != 200:
@@ -213,8 +264,9 @@ class ScriptedLLMServer:
         writer: asyncio.StreamWriter,
     ) -> None:
         emitted: list[tuple[float, str]] = []
-        with self._lock:
-            self.emitted.append(emitted)
+        if not is_outline_request(request.json):
+            with self._lock:
+                self.emitted.append(emitted)
         usage = _Usage(reply.input_tokens or _prompt_chars(request.json) // 4, 0, reply.send_usage)
         await _send(writer, dialect.start(request.json, usage))
         stall_at = 0 if reply.hang else reply.stall_after_chars

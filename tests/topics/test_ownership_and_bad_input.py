@@ -23,13 +23,20 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("PATCH", f"/topics/{t}", {"title": "mine"}),
         ("DELETE", f"/topics/{t}", None),
         ("GET", f"/topics/{t}/cards", None),
+        ("GET", f"/topics/{t}/duplicates", None),
+        ("GET", f"/cards?topic_id={t}", None),
         ("POST", f"/topics/{t}/cards", {"front": "x", "back": "y"}),
+        ("POST", f"/topics/{t}/archive", None),
+        ("POST", f"/topics/{t}/unarchive", None),
+        ("POST", "/cards/bulk", {"ids": [c], "action": "delete"}),
         ("GET", f"/topics/{t}/next", None),
         ("POST", f"/topics/{t}/undo", None),
         ("POST", f"/topics/{t}/generate", None),
         ("POST", f"/topics/{t}/feedback", {"signal": "too_easy"}),
         ("GET", f"/topics/{t}/export.csv", None),
         ("GET", f"/topics/{t}/export.apkg", None),
+        ("GET", f"/topics/{t}/outline", None),
+        ("PUT", f"/topics/{t}/outline", {"subtopics": [{"name": "mine"}]}),
         ("GET", f"/stats?topic_id={t}", None),
         ("GET", f"/cards/{c}", None),
         ("PATCH", f"/cards/{c}", {"front": "mine"}),
@@ -39,6 +46,7 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("POST", f"/cards/{c}/unsuspend", None),
         ("POST", f"/cards/{c}/bury", None),
         ("POST", f"/cards/{c}/flag", {"reason": "x"}),
+        ("POST", f"/cards/{c}/unflag", None),
     ]
     # Every endpoint that takes a topic or card id is in the list above.
     spec = httpx.get(base_url + "/openapi.json").json()
@@ -53,7 +61,8 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         response = bob.request(method, path, json=body)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["error"]["code"] == "not_found"
-    assert bob.get("/topics").json() == []
+    assert bob.get("/topics").json()["items"] == []
+    assert bob.get("/cards").json()["items"] == []
     # Alice's data is untouched.
     assert alice.get(f"/topics/{t}").json()["title"] == "Alice's topic"
     assert alice.get(f"/cards/{c}").json()["front"] == "Q?"
@@ -108,6 +117,6 @@ def test_bad_input_is_4xx_and_changes_nothing(two_users, base_url):
     assert huge.status_code == 413
     assert huge.json()["error"]["code"] == "payload_too_large"
 
-    assert [x["id"] for x in alice.get("/topics").json()] == [t]
-    cards = alice.get(f"/topics/{t}/cards").json()
+    assert [x["id"] for x in alice.get("/topics").json()["items"]] == [t]
+    cards = alice.get(f"/topics/{t}/cards").json()["items"]
     assert [(x["front"], x["back"], x["reps"], x["flag_reason"]) for x in cards] == [("Q?", "A", 0, None)]

@@ -1,6 +1,6 @@
 // Statistics: reviews per day, first-attempt success and retention, and the due forecast.
 
-import { get } from '../api.js';
+import { get, getAll } from '../api.js';
 import { barChart, lineChart } from '../charts.js';
 import { errorBox, h, replace } from '../dom.js';
 import { day, number, percent } from '../format.js';
@@ -118,7 +118,7 @@ export function statsView(ctx) {
 
   (async () => {
     try {
-      const topics = await get('/topics', { signal });
+      const topics = await getAll('/topics', { signal });
       for (const topic of topics) topicSelect.append(h('option', { value: topic.id }, topic.title));
     } catch (error) {
       if (error.name === 'AbortError') return;

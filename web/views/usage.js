@@ -1,7 +1,7 @@
 // This period's usage and the way to a bigger plan. Shows only what the server reports.
 
-import { get } from '../api.js';
-import { errorBox, h, replace } from '../dom.js';
+import { ApiError, get, post } from '../api.js';
+import { announce, errorBox, h, replace } from '../dom.js';
 import { day, number } from '../format.js';
 
 /** The Pro plan's monthly cards, if the server tells us (never guessed). */
@@ -12,10 +12,76 @@ function proCards(usage) {
   return Number.isFinite(value) ? value : null;
 }
 
-function upgradeText(email, cards) {
-  return h('p', { class: 'upgrade' },
-    cards === null ? 'Pro: more cards a month' : `Pro: ${number(cards)} cards a month`,
-    ' — ask an admin: ', h('code', {}, `srs plans set ${email || 'EMAIL'} pro`));
+function adminHint(email) {
+  return ['An admin can change your plan: ', h('code', {}, `srs plans set ${email || 'EMAIL'} pro`), '.'];
+}
+
+/** Only a web address may be followed (never a javascript: or data: URL). */
+function webAddress(url) {
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** "Upgrade" (free plan) opens Stripe Checkout; "Manage billing" (Pro) the customer portal. */
+function billing(usage, email) {
+  const pro = usage.plan === 'pro';
+  const cards = proCards(usage);
+  const button = h('button', { type: 'button', class: 'primary', id: pro ? 'manage-billing' : 'upgrade' },
+    pro ? 'Manage billing' : 'Upgrade to Pro');
+  const note = h('div', { id: 'billing-note' });
+
+  function notConfigured(message) {
+    button.disabled = true;
+    button.textContent = pro ? 'Manage billing: billing is not configured' : 'Upgrade: billing is not configured';
+    replace(note, h('p', { class: 'hint', id: 'billing-not-configured' },
+      `Billing is not configured on this server (${message}), so it cannot take payments here. `, adminHint(email)));
+  }
+
+  button.addEventListener('click', async () => {
+    replace(note);
+    button.disabled = true;
+    button.textContent = pro ? 'Opening billing…' : 'Opening checkout…';
+    try {
+      const answer = await post(pro ? '/billing/portal' : '/billing/checkout');
+      const url = webAddress(answer && answer.url);
+      if (!url) throw new ApiError(502, 'bad_answer', 'the server gave no usable payment page address');
+      announce(pro ? 'Opening the billing portal' : 'Opening checkout');
+      location.assign(url);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'billing_not_configured') {
+        notConfigured(error.message);
+        return;
+      }
+      replace(note, errorBox(`Could not open ${pro ? 'billing' : 'checkout'}: ${error.message}`));
+      button.disabled = false;
+      button.textContent = pro ? 'Manage billing' : 'Upgrade to Pro';
+    }
+  });
+
+  const section = h('div', { class: 'upgrade billing' },
+    pro
+      ? h('p', {}, 'You are on the Pro plan.')
+      : h('p', {}, cards === null ? 'Pro: more cards a month.' : `Pro: ${number(cards)} cards a month.`),
+    button,
+    note);
+  if (usage.billing && usage.billing.configured === false) notConfigured('no Stripe keys');
+  return section;
+}
+
+/** The refund rule for flagged cards, and how much of this period's allowance is used. */
+function refundsPart(refunds) {
+  if (!refunds) return null;
+  const rule = typeof refunds.rule === 'string' && refunds.rule
+    ? refunds.rule
+    : 'A generated card you flag as wrong soon after it was written is given back to your quota, up to a cap each period. A flagged card leaves the study queue; undoing the flag counts a refunded card again.';
+  return h('section', { id: 'refunds' },
+    h('h2', {}, 'Refunds for flagged cards'),
+    h('p', {}, rule),
+    h('p', { id: 'usage-refunds' }, `${number(refunds.used)} of ${number(refunds.limit)} refunds used this period.`));
 }
 
 const dateOf = (iso) => day(iso.slice(0, 10), { dateStyle: 'medium' });
@@ -40,7 +106,8 @@ function render(usage, email) {
     left === 0
       ? h('p', { class: 'banner warning' }, 'This period’s cards are used up: no new cards are written until it resets, but every existing card can still be studied.')
       : null,
-    usage.plan === 'pro' ? h('p', {}, 'You are on the Pro plan.') : upgradeText(email, proCards(usage)),
+    billing(usage, email),
+    refundsPart(usage.refunds),
     past.length
       ? h('section', {},
         h('h2', {}, 'Earlier periods'),
@@ -65,7 +132,7 @@ export function usageView(ctx) {
       if (error.status === 404) {
         replace(body,
           h('p', { class: 'banner notice', id: 'usage-unavailable' }, 'Usage is unavailable: this server does not report usage yet, so no numbers are shown.'),
-          upgradeText(email, null));
+          billing({ plan: ctx.app.user && ctx.app.user.plan }, email));
       } else {
         replace(body, errorBox(`Could not load usage: ${error.message}`));
       }

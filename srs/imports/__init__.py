@@ -1,0 +1,1 @@
+"""Imports of Anki packages (.apkg, .colpkg) and Anki-style CSV/TSV files, with their history."""

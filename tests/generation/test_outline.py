@@ -1,0 +1,224 @@
+"""The topic outline over real HTTP: written first, batches spread over its subtopics, each
+prompt listing only its subtopic's cards, and the outline extended once all are covered."""
+
+from __future__ import annotations
+
+import pytest
+
+from srs.generation import prompts
+from tests.conftest import Api
+from tests.generation.conftest import llm_settings, wait_for
+from tests.support.cards import batch_xml, capitals
+from tests.support.llm_server import Reply, outline_xml
+from tests.support.server import running_app
+
+pytestmark = pytest.mark.slow
+
+WORDS = [
+    "amber",
+    "basalt",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "garnet",
+    "harbor",
+    "indigo",
+    "jasper",
+    "kelp",
+    "lagoon",
+    "marble",
+    "nectar",
+    "onyx",
+    "prairie",
+    "quartz",
+    "reef",
+    "sierra",
+    "tundra",
+    "umber",
+    "valley",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+    "acorn",
+    "birch",
+    "canyon",
+    "dune",
+    "estuary",
+    "fern",
+    "glacier",
+    "heath",
+    "islet",
+    "juniper",
+    "knoll",
+    "larch",
+    "mesa",
+    "nettle",
+]
+
+
+def facts(subject: str, count: int, start: int = 0) -> list[tuple[str, str]]:
+    """Distinct facts: fronts that share no more than half their content words."""
+    return [
+        (f"Which {subject} sample is labelled {w}?", f"{subject} {w}")
+        for w in WORDS[start : start + count]
+    ]
+
+
+def user_prompt(request) -> str:
+    return request.json["messages"][1]["content"]
+
+
+def system_prompt(request) -> str:
+    return request.json["messages"][0]["content"]
+
+
+def _topic(api, topic_id):
+    return api.get(f"/topics/{topic_id}").json()
+
+
+def _outline(api, topic_id):
+    return api.get(f"/topics/{topic_id}/outline").json()["subtopics"]
+
+
+@pytest.fixture
+def refilling(database_url, llm):
+    """An app whose buffer asks for batch after batch until the script runs out."""
+    with running_app(llm_settings(database_url, llm, refill_below=1000)) as (base_url, _app):
+        api = Api(base_url)
+        api.signup("outline@example.com")
+        yield api
+
+
+@pytest.fixture
+def one_batch(database_url, llm):
+    """An app that asks for one batch of cards only (no refill)."""
+    with running_app(llm_settings(database_url, llm, refill_below=0)) as (base_url, _app):
+        api = Api(base_url)
+        api.signup("metered@example.com")
+        yield api
+
+
+def test_a_new_topic_gets_its_outline_first_and_cards_carry_their_subtopic(api, llm):
+    llm.script([Reply(text=batch_xml(capitals(10)))])
+    llm.default = Reply(status=500, error_message="no more batches in this test")
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 10)
+    outline = _outline(api, topic["id"])
+    assert [s["name"] for s in outline][:3] == ["Basics", "Key terms", "History"]
+    assert len(outline) == 8 and outline[0]["cards"] == 10 and outline[0]["scope"]
+    card = api.get(f"/topics/{topic['id']}/cards").json()[0]
+    assert card["subtopic"] == {"id": outline[0]["id"], "name": "Basics"}
+    # The outline request came first and showed the outline's shape; the card request
+    # showed the cards' shape only, and named the subtopic it was for.
+    [asked] = llm.outline_requests
+    assert asked.at < llm.requests[0].at
+    assert "<outline>" in system_prompt(asked) and "<subtopic>" in system_prompt(asked)
+    assert "European capitals" in user_prompt(asked) and "<cards>" not in system_prompt(asked)
+    assert "<cards>" in system_prompt(llm.requests[0])
+    assert "outline" not in system_prompt(llm.requests[0]) + user_prompt(llm.requests[0])
+    assert "Basics: All about basics" in user_prompt(llm.requests[0])
+
+
+def test_the_outline_job_reserves_no_cards_but_its_tokens_are_metered(one_batch, llm):
+    api = one_batch
+    llm.script([Reply(text=batch_xml(capitals(4)))])
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 4)
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle")
+    usage = api.get("/usage").json()
+    assert usage["cards"]["used"] == 4 and usage["cards"]["reserved"] == 0
+    # The scripted server reports prompt characters / 4 as input tokens: both requests count.
+    [outline_request], [cards_request] = llm.outline_requests, llm.requests
+    outline_tokens = _prompt_chars(outline_request.json) // 4
+    assert usage["tokens"]["input"] == outline_tokens + _prompt_chars(cards_request.json) // 4
+
+
+def _prompt_chars(body) -> int:
+    return sum(len(str(m.get("content"))) for m in body["messages"])
+
+
+def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refilling, llm):
+    api = refilling
+    llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains", "Islands"]))])
+    llm.script(
+        [
+            Reply(text=batch_xml(facts("river", 10))),
+            Reply(text=batch_xml(facts("mountain", 10))),
+            Reply(text=batch_xml(facts("island", 4))),
+            Reply(text=batch_xml(facts("island", 6, start=4))),
+        ]
+    )
+    llm.default = Reply(status=400, error_message="the script has ended")
+    topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
+    prompts_sent = [user_prompt(r) for r in llm.requests]
+    assert "Rivers:" in prompts_sent[0] and "(none yet)" in prompts_sent[0]
+    assert "Mountains:" in prompts_sent[1] and "(none yet)" in prompts_sent[1]
+    assert "Islands:" in prompts_sent[2]
+    # Islands had 4 cards, the others 10: the fourth batch goes back to Islands, and its
+    # prompt lists the island cards, not the deck's most recent fronts.
+    assert "Islands:" in prompts_sent[3]
+    assert "Which island sample is labelled amber?" in prompts_sent[3]
+    assert "river" not in prompts_sent[3] and "mountain" not in prompts_sent[3]
+    sizes = [len(system_prompt(r)) + len(user_prompt(r)) for r in llm.requests]
+    assert sizes[3] <= 1.5 * sizes[1]
+    counts = {s["name"]: s["cards"] for s in _outline(api, topic["id"])}
+    assert [counts[name] for name in ("Rivers", "Mountains", "Islands")] == [10, 10, 10]
+
+
+def test_when_every_subtopic_is_covered_the_outline_is_extended(refilling, llm):
+    api = refilling
+    llm.script_outline(
+        [
+            Reply(text=outline_xml(["Rivers", "Mountains", "Islands"])),
+            Reply(text=outline_xml(["Rivers", "Deltas and estuaries", "Glaciers"])),
+        ]
+    )
+    llm.script(
+        [Reply(text=batch_xml(facts(s, 10))) for s in ("river", "mountain", "island")]
+        + [Reply(text=batch_xml(facts("delta", 10)))]
+    )
+    llm.default = Reply(status=400, error_message="the script has ended")
+    topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
+    extension = llm.outline_requests[1]
+    assert "- Rivers: All about rivers" in user_prompt(extension)
+    assert "deeper" in user_prompt(extension) and "<outline>" in system_prompt(extension)
+    names = [s["name"] for s in _outline(api, topic["id"])]
+    assert names == ["Rivers", "Mountains", "Islands", "Deltas and estuaries", "Glaciers"]
+    assert "Deltas and estuaries:" in user_prompt(llm.requests[3])
+
+
+def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
+    llm.outline_default = Reply(status=500, error_message="outline service down")
+    llm.script([Reply(text=batch_xml(capitals(3)))])
+    llm.default = Reply(status=500, error_message="no more batches in this test")
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    failed = wait_for(
+        lambda: (t := _topic(api, topic["id"]))["generation"]["status"] == "failed" and t,
+        timeout=30,
+    )
+    assert "outline could not be written" in failed["generation"]["error"]
+    assert "outline service down" in failed["generation"]["error"]
+    assert llm.requests == [] and _outline(api, topic["id"]) == []
+    llm.outline_default = Reply(text=outline_xml())
+    api.post(f"/topics/{topic['id']}/generate")
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 3)
+    assert len(_outline(api, topic["id"])) == 8
+
+
+def test_the_card_prompt_for_batch_50_is_within_one_and_a_half_times_batch_2s():
+    """The worst case: batch 2 as small as a request gets (a one-letter topic and subtopic,
+    nothing listed), batch 50 on the longest subtopic line with a long history of long cards."""
+    settings = {"max_tokens": 2000, "temperature": 0.7}
+    second = prompts.build_request(
+        "x", 3, 10, [], subtopic=prompts.subtopic_line("x", ""), **settings
+    )
+    longest = prompts.subtopic_line("N" * 120, "S" * 300)
+    history = [("Q" * 300 + str(i), "A" * 200) for i in range(40)]
+    fiftieth = prompts.build_request("x", 10, 10, history, subtopic=longest, **settings)
+    size = lambda r: len(r.system) + len(r.user)
+    assert size(fiftieth) <= 1.5 * size(second)
+    assert history[0][0][:50] in fiftieth.user  # the newest card is listed

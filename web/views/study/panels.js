@@ -1,0 +1,97 @@
+// The forms that open under the card: edit it, or flag it as wrong.
+
+import { patch, post } from '../../api.js';
+import { errorBox, h, replace } from '../../dom.js';
+import { short } from './render.js';
+
+export function createPanels(view) {
+  const { signal, state } = view;
+  const screen = () => view.screen;
+  const card = () => view.screen.card();
+  const busyWith = (work) => view.actions.busyWith(work);
+
+  function close(refocus = true) {
+    if (state.panel === null) return;
+    state.panel = null;
+    replace(screen().panelSlot);
+    if (refocus) document.getElementById('card')?.focus();
+  }
+
+  function afterChange(message) {
+    close(false);
+    screen().renderCard();
+    document.getElementById('card')?.focus();
+    screen().flash(message);
+  }
+
+  function editForm(current, errors) {
+    const front = h('textarea', { id: 'edit-front', rows: 3, maxlength: 2000, required: true });
+    const back = h('textarea', { id: 'edit-back', rows: 4, maxlength: 5000, required: true });
+    front.value = current.front;
+    back.value = current.back;
+    const save = async (event) => {
+      event.preventDefault();
+      await busyWith(async () => {
+        try {
+          const saved = await patch(`/cards/${current.id}`, { front: front.value, back: back.value }, { signal });
+          if (card() && card().id === saved.id) Object.assign(state.next.card, { front: saved.front, back: saved.back });
+          afterChange('Card saved.');
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
+        }
+      });
+    };
+    const form = h('form', { class: 'panel', onsubmit: save, 'aria-labelledby': 'edit-title' },
+      h('h2', { id: 'edit-title' }, 'Edit this card'),
+      h('div', { class: 'field' }, h('label', { for: 'edit-front' }, 'Front (question)'), front),
+      h('div', { class: 'field' }, h('label', { for: 'edit-back' }, 'Back (answer)'), back),
+      errors,
+      h('div', { class: 'form-row' },
+        h('button', { type: 'submit', class: 'primary' }, 'Save card'),
+        h('button', { type: 'button', onclick: () => close() }, 'Cancel')));
+    return { form, first: front };
+  }
+
+  function flagForm(current, errors) {
+    const reason = h('textarea', { id: 'flag-reason', rows: 3, maxlength: 500, required: true, 'aria-describedby': 'flag-help' });
+    const send = async (event) => {
+      event.preventDefault();
+      if (!reason.value.trim()) {
+        replace(errors, errorBox('Say briefly what is wrong (1 to 500 characters).'));
+        reason.focus();
+        return;
+      }
+      await busyWith(async () => {
+        try {
+          const flagged = await post(`/cards/${current.id}/flag`, { reason: reason.value }, { signal });
+          if (card() && card().id === flagged.id) state.next.card.flag_reason = flagged.flag_reason;
+          afterChange(`Card flagged as wrong: “${short(flagged.flag_reason)}”. Thank you.`);
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
+        }
+      });
+    };
+    const form = h('form', { class: 'panel', onsubmit: send, 'aria-labelledby': 'flag-title' },
+      h('h2', { id: 'flag-title' }, 'This card is wrong'),
+      h('label', { for: 'flag-reason' }, 'What is wrong with it?'),
+      h('p', { id: 'flag-help', class: 'hint' }, 'For example: the answer is incorrect, the question is ambiguous, it repeats another card.'),
+      reason,
+      errors,
+      h('div', { class: 'form-row' },
+        h('button', { type: 'submit', class: 'primary' }, 'Flag card'),
+        h('button', { type: 'button', onclick: () => close() }, 'Cancel')));
+    return { form, first: reason };
+  }
+
+  function open(kind) {
+    const current = card();
+    if (!current) return;
+    state.panel = kind;
+    const errors = h('div');
+    const { form, first } = kind === 'edit' ? editForm(current, errors) : flagForm(current, errors);
+    replace(screen().panelSlot, form);
+    first.focus();
+  }
+
+  return { open, close };
+}
