@@ -79,31 +79,33 @@ def test_many_concurrent_requests_queue_exactly_one_job(database_url):
 
 
 def test_concurrent_reviews_in_one_topic_all_count_in_difficulty(database_url):
+    """The second review starts while the first is between its review and its commit: it must
+    see the first one's difficulty update, not overwrite it."""
     settings = make_settings(database_url)
     db = Database(database_url)
     generation = GenerationService(db, settings)
-    rounds = 4
-    user_id, topic_id, card_ids = _seed(db, cards=THREADS * rounds)
+    user_id, topic_id, (first_card, second_card) = _seed(db, cards=2)
+    first_reviewed = threading.Event()
 
-    # On SQLite a write transaction holds the one write lock from BEGIN: no overlap to line up.
-    ready = None if db.is_sqlite else threading.Barrier(THREADS)
-
-    def answer(card_id):
+    def answer(card_id: int, hold: float) -> None:
         with db.transaction() as s:
             user = s.get(User, user_id)
-            if ready is not None:
-                ready.wait()  # every transaction is open before any reads the topic
             card, log = study.review(s, user, card_id, 3, None)
+            first_reviewed.set()
+            time.sleep(hold)  # the other review reads the topic meanwhile
             generation.after_review(s, user, card, log)
 
-    try:
-        for start in range(0, len(card_ids), THREADS):
-            _all_at_once(answer, card_ids[start : start + THREADS])
-        with db.transaction(write=False) as s:
-            state = s.get(Topic, topic_id).difficulty_state
-    finally:
-        db.dispose()
-    assert state["attempts"] == len(card_ids)
+    first = threading.Thread(target=answer, args=(first_card, 0.5))
+    first.start()
+    first_reviewed.wait(timeout=10)
+    second = threading.Thread(target=answer, args=(second_card, 0.0))
+    second.start()
+    first.join()
+    second.join()
+    with db.transaction(write=False) as s:
+        state = s.get(Topic, topic_id).difficulty_state
+    db.dispose()
+    assert state["attempts"] == 2
 
 
 def test_worker_wakes_promptly_when_woken_from_another_thread(tmp_path):
