@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)
             worker_task = asyncio.create_task(app.state.worker.run())
+            app.state.worker.warm_up()  # in a background thread: start-up does not wait
         if settings.ticker_enabled:
             ticker = start_ticker(_chores(generation))
         listener = _start_listener(db, settings, events)

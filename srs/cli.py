@@ -54,10 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         cmd_migrate(args)
     if settings.llm_provider == "local":
-        print(
-            "LLM: the embedded demo model (Gemma 3 270M). Its cards are often wrong: point "
-            "SRS_LLM_PROVIDER/SRS_LLM_BASE_URL/SRS_LLM_API_KEY/SRS_LLM_MODEL at a real model."
-        )
+        from srs.llm.local import LOCAL_MODELS
+
+        print(f"LLM: the embedded model {settings.local_model}. {LOCAL_MODELS[settings.local_model].notice}")
     elif not settings.llm_provider:
         print("LLM: none configured; generation will report an error until one is set.")
     # Several processes: each builds its own app from the same environment.
@@ -93,6 +92,7 @@ async def _run_worker() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(worker.run())
+    worker.warm_up()  # the embedded model loads in the background
     await stop.wait()
     ticker.shutdown(wait=False)
     await worker.stop()

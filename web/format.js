@@ -62,6 +62,3 @@ export const STATUS_TEXT = {
   paused: 'generation paused',
 };
 
-export function isEmbedded(model) {
-  return typeof model === 'string' && model.includes('embedded demo model');
-}

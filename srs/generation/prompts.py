@@ -49,6 +49,11 @@ def grammar(count: int) -> str:
     return _grammar_template().replace("COUNT", str(max(1, count)))
 
 
+def system_prompt() -> str:
+    """The card system prompt: the same for every batch, so a local model can keep it evaluated."""
+    return _sections()["system"]
+
+
 @lru_cache
 def example_fronts() -> list[str]:
     """The fronts of the few-shot examples, which a generated card must not copy."""
@@ -123,7 +128,7 @@ def build_request(
         "existing": existing_summary(existing_cards),
     }
     return LLMRequest(
-        system=s["system"].format(**values),
+        system=system_prompt(),
         user=s["user"].format(**values),
         completion_prompt=s["completion"].format(**values) + "\n",
         grammar=grammar(count),

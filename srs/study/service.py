@@ -358,3 +358,8 @@ def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
             for a in answers
         ],
     )
+
+
+def recent_review_times(session: Session, topic_id: int, limit: int = 12) -> list[datetime]:
+    """When this topic's latest answers were given, newest first (the learner's pace)."""
+    return repository.recent_review_times(session, topic_id, limit)

@@ -61,6 +61,11 @@ class Generation(BaseModel):
     step: Literal["outline", "cards"] | None = Field(
         None, description="what the job in flight writes: the topic's outline, or cards"
     )
+    eta_seconds: int | None = Field(
+        None,
+        description="when no card is ready and a batch is under way: about how many seconds "
+        "until the next card, from the provider's measured speed; otherwise null",
+    )
 
 
 class TopicOut(BaseModel):
@@ -113,6 +118,9 @@ class CardOut(BaseModel):
     level: int | None
     model: str | None
     subtopic: SubtopicRef | None = Field(None, description="the outline entry it was written for")
+    model_notice: str | None = Field(
+        None, description="how far to trust the model that wrote it (set for the embedded models)"
+    )
     reps: int
     lapses: int
     suspended: bool

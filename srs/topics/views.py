@@ -7,9 +7,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
+from srs.generation import pace
 from srs.generation import repository as generation
 from srs.generation.difficulty import batch_level
 from srs.outline.schemas import SubtopicRef
+from srs.llm.local import notice_for
 from srs.study import service as study
 from srs.topics.models import Card, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
@@ -27,6 +29,7 @@ def card_out(card: Card) -> CardOut:
         level=card.level,
         model=card.model,
         subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name) if card.subtopic else None,
+        model_notice=notice_for(card.model),
         reps=card.reps,
         lapses=card.lapses,
         suspended=card.suspended,
@@ -42,13 +45,14 @@ def counts_out(counts: study.Counts) -> Counts:
     )
 
 
-def generation_out(session: Session, topic: Topic) -> Generation:
+def generation_out(session: Session, topic: Topic, eta_seconds: int | None = None) -> Generation:
     job = generation.active_job(session, topic.id)
     return Generation(
         status=topic.generation_status,  # type: ignore[arg-type]
         error=topic.generation_error,
         cards_in_flight=generation.cards_in_flight(session, topic.id),
         step=job.kind if job else None,  # type: ignore[arg-type]
+        eta_seconds=eta_seconds,
     )
 
 
@@ -56,6 +60,8 @@ def topic_out(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> TopicOut:
     difficulty = topic.difficulty_state or {}
+    counts = study.counts(session, user, topic, now, new_per_day)
+    eta = pace.eta_seconds(session, topic.id, now) if counts.ready == 0 else None
     return TopicOut(
         id=topic.id,
         title=topic.title,
@@ -68,8 +74,8 @@ def topic_out(
         generation_enabled=topic.generation_enabled,
         archived=topic.archived_at is not None,
         archived_at=topic.archived_at,
-        counts=counts_out(study.counts(session, user, topic, now, new_per_day)),
-        generation=generation_out(session, topic),
+        counts=counts_out(counts),
+        generation=generation_out(session, topic, eta),
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )

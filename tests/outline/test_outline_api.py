@@ -48,12 +48,12 @@ def test_rename_remove_and_add_persist_and_cards_follow(api, topic):
         ("Rivers and lakes", "Fresh water", 3),
         ("Volcanoes", "Eruptions and hot spots", 0),
     ]
-    cards = api.get(f"/topics/{topic['id']}/cards").json()
+    cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
     assert {c["subtopic"]["name"] for c in cards} == {"Rivers and lakes"}
     # Removing a subtopic keeps its cards, with no subtopic.
     only_islands = {"subtopics": [{"id": islands["id"], "name": "Islands"}]}
     assert api.put(f"/topics/{topic['id']}/outline", json=only_islands).status_code == 200
-    cards = api.get(f"/topics/{topic['id']}/cards").json()
+    cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
     assert len(cards) == 3 and all(c["subtopic"] is None for c in cards)
     assert mountains["id"] not in [s["id"] for s in _outline(api, topic["id"])]
 
@@ -117,6 +117,6 @@ def test_a_subtopic_removed_while_its_batch_streams_leaves_the_cards_without_one
     mountains = _outline(api, topic["id"])[1]
     only = {"subtopics": [{"id": mountains["id"], "name": "Mountains"}]}
     assert api.put(f"/topics/{topic['id']}/outline", json=only).status_code == 200
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()) == 6)
-    cards = api.get(f"/topics/{topic['id']}/cards").json()
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 6)
+    cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
     assert all(c["subtopic"] is None for c in cards)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from srs.llm.local import QWEN, notice_for
 from tests.conftest import make_settings, missing
 from tests.support import databases
 from tests.support.llm_server import Reply, ScriptedLLMServer
@@ -264,18 +265,20 @@ def test_learner_journey(site, llm, browser_context):
     page.keyboard.press("Enter")
     expect(front).to_have_text(ROME[0][0])
 
-    # The embedded demo model's cards come with a plain warning and how to use a real model.
+    # The embedded model's cards come with the server's notice: how far to trust them, and
+    # how to use a real model.
     def as_embedded(route):
         answer = route.fetch().json()
         if answer["card"]:
-            answer["card"]["model"] = "gemma-3-270m (embedded demo model)"
+            answer["card"]["model"] = QWEN.name
+            answer["card"]["model_notice"] = notice_for(QWEN.name)
         route.fulfill(json=answer)
 
     page.route("**/api/v1/topics/*/next*", as_embedded)
     page.reload()
     notice = page.locator(".model-notice")
-    expect(notice).to_contain_text("270M")
-    expect(notice).to_contain_text("often wrong")
+    expect(notice).to_contain_text("small model running on this computer")
+    expect(notice).to_contain_text("check each card before you learn it")
     expect(notice).to_contain_text("SRS_LLM_PROVIDER=openai")
     expect(notice).to_contain_text("SRS_LLM_MODEL")
     _shot(page, "study-embedded-notice")

@@ -2,7 +2,7 @@
 // or what to say while no card is ready. Draws only; what the buttons do is in actions.js.
 
 import { errorBox, h, replace } from '../../dom.js';
-import { RATINGS, interval, isEmbedded, percent, until } from '../../format.js';
+import { RATINGS, interval, percent, until } from '../../format.js';
 import { outlineSection } from '../outline.js';
 import { exportLinks } from '../topics.js';
 
@@ -136,15 +136,10 @@ export function createScreen(view) {
         gen.error || 'The model did not deliver cards.', ' ',
         h('button', { type: 'button', class: 'retry', onclick: act('retry') }, 'Retry')));
     }
-    if (current && isEmbedded(current.model)) {
+    if (current && current.model_notice) {
+      // The server words the notice for the model that wrote this card (see srs/llm/local.py).
       items.push(h('aside', { class: 'banner notice model-notice', 'aria-label': 'About these cards' },
-        h('p', {}, h('strong', {}, 'These cards come from a tiny demo model. '),
-          `They were written by the embedded demonstration model, ${current.model.replace(/\s*\(embedded demo model\)\s*/, '')}: it has only 270M parameters and its facts are often wrong. Check anything before you learn it.`),
-        h('p', {}, 'To use a real model, restart the service with ',
-          h('code', {}, 'SRS_LLM_PROVIDER=openai'), ', ',
-          h('code', {}, 'SRS_LLM_BASE_URL'), ' (any OpenAI-compatible endpoint), ',
-          h('code', {}, 'SRS_LLM_API_KEY'), ' and ',
-          h('code', {}, 'SRS_LLM_MODEL'), ' set.')));
+        h('p', {}, current.model_notice)));
     }
     replace(banners, items);
   }

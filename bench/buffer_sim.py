@@ -1,0 +1,137 @@
+"""Does the learner wait for cards? Today's fixed refill point against the adaptive one.
+
+A simulated clock runs a scripted model at the embedded model's measured speed (first card
+5-8 s after a batch starts, then one card every 4-6 s; one batch at a time per topic, as the
+service does) and learners who take 3, 6 or 12 s a card. After each answer, and when a batch
+finishes, the buffer decision is made the way `GenerationService.ensure_buffer` makes it: the
+fixed policy asks for a batch of 10 below 5 unseen cards (SRS_REFILL_BELOW); the adaptive one
+asks when and for as many as `refill.plan(...)` says, fed by `refill.card_rate` over the
+finished batches and `refill.learner_pace` over the answers: the same functions the service
+calls (srs/generation/pace.py).
+
+Reports, per learner and policy, the seconds spent waiting after the first card, and how many
+unseen cards were left when the session ended (cards generated ahead, the cost of refilling
+early).
+
+    .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+from dataclasses import dataclass, field
+
+from srs.generation import refill
+
+BATCH = 10
+FLOOR = 5  # SRS_REFILL_BELOW
+MAX_UNSEEN = 40  # SRS_MAX_UNSEEN
+QUEUE_SECONDS = 0.5  # from the request to the worker claiming the job
+PACES = (3.0, 6.0, 12.0)
+
+
+@dataclass
+class Topic:
+    rng: random.Random
+    adaptive: bool
+    now: float = 0.0
+    arrivals: list[float] = field(default_factory=list)  # times of cards not yet arrived
+    ready: int = 0  # arrived, unseen
+    batch_end: float | None = None
+    batches: list[refill.BatchTiming] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)
+
+    def start_batch(self, size: int = BATCH) -> None:
+        started = self.now + QUEUE_SECONDS
+        first = started + self.rng.uniform(5.0, 8.0)
+        times = [first]
+        for _ in range(size - 1):
+            times.append(times[-1] + self.rng.uniform(4.0, 6.0))
+        self.arrivals = times
+        self.batch_end = times[-1]
+        per_card = (times[-1] - times[0]) / (size - 1)
+        self._pending_timing = refill.BatchTiming(first - started, per_card)
+
+    def advance(self, until: float) -> None:
+        """Move the clock, delivering cards and finishing the batch on the way."""
+        while self.arrivals and self.arrivals[0] <= until:
+            self.arrivals.pop(0)
+            self.ready += 1
+        self.now = until
+        if self.batch_end is not None and self.batch_end <= until:
+            self.batch_end = None
+            self.batches.append(self._pending_timing)
+            self.ensure_buffer()  # the service decides again when a batch finishes
+
+    def ensure_buffer(self) -> None:
+        if self.batch_end is not None:
+            return  # one batch at a time
+        plan = self.plan() if self.adaptive else refill.Refill(below=FLOOR, size=BATCH)
+        if self.ready < max(FLOOR, plan.below):
+            self.start_batch(plan.size)
+
+    def plan(self) -> refill.Refill:
+        """What `pace.refill_plan` computes in the service, from the same inputs."""
+        pace = refill.learner_pace(self.answers[-12:])
+        if pace is None:
+            return refill.Refill(below=FLOOR, size=BATCH)
+        inputs = refill.RefillInputs(
+            rate=refill.card_rate(self.batches[-10:]),
+            learner_pace=pace,
+            batch_size=BATCH,
+            floor=FLOOR,
+            max_unseen=MAX_UNSEEN,
+            quota_left=None,
+        )
+        return refill.plan(inputs)
+
+
+def next_arrival(topic: Topic) -> float:
+    return min([*topic.arrivals[:1], *([topic.batch_end] if topic.batch_end else [])])
+
+
+def session(pace: float, adaptive: bool, cards: int, seed: int) -> tuple[float, int]:
+    """(seconds waited after the first card, unseen cards left at the end)."""
+    topic = Topic(random.Random(seed), adaptive)
+    topic.start_batch()  # creating the topic asks for the first batch
+    waited = 0.0
+    studied = 0
+    while studied < cards:
+        while topic.ready == 0:
+            arrival = next_arrival(topic)
+            if studied > 0:
+                waited += arrival - topic.now
+            topic.advance(arrival)
+        topic.ready -= 1
+        # Studying this card: the clock runs, cards arrive, batches finish.
+        topic.advance(topic.now + pace)
+        topic.answers.append(topic.now)
+        studied += 1
+        topic.ensure_buffer()
+    return waited, topic.ready + len(topic.arrivals)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=60, help="cards each learner studies")
+    parser.add_argument("--seeds", type=int, default=20, help="simulated sessions per learner")
+    args = parser.parse_args()
+    print(f"{args.cards} cards a session, {args.seeds} sessions per row, batches of {BATCH}")
+    print("| learner | policy | waited after the first card: mean | max | sessions that waited | unseen left at the end (mean) |")
+    print("|---|---|---|---|---|---|")
+    for pace in PACES:
+        for adaptive in (False, True):
+            runs = [session(pace, adaptive, args.cards, seed) for seed in range(args.seeds)]
+            waits = [w for w, _ in runs]
+            left = statistics.mean(u for _, u in runs)
+            name = "adaptive" if adaptive else f"fixed (below {FLOOR})"
+            print(
+                f"| {pace:.0f} s a card | {name} | {statistics.mean(waits):.1f} s | "
+                f"{max(waits):.1f} s | {sum(w > 0 for w in waits)} of {len(waits)} | {left:.1f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The measured inputs of the refill policy (refill.py): how fast the provider writes cards,
+how fast this learner answers them, how much of the quota is left; and, from the same
+measurements, when a learner who ran out of cards will get the next one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from srs.accounts.models import User
+from srs.generation import refill, repository
+from srs.kit.settings import Settings
+from srs.metering import service as metering
+from srs.study import service as study
+from srs.topics.models import Topic
+
+RATE_BATCHES = 10  # the newest finished batches that make the provider's measured speed
+
+
+def provider_rate(session: Session) -> refill.CardRate:
+    rows = repository.recent_batch_timings(session, RATE_BATCHES)
+    batches = [
+        refill.BatchTiming(
+            first_card=max(0.0, (first - started).total_seconds()),
+            per_card=(last - first).total_seconds() / (cards - 1) if cards > 1 else None,
+        )
+        for started, first, last, cards in reversed(rows)  # oldest first
+    ]
+    return refill.card_rate(batches)
+
+
+def learner_pace(session: Session, topic_id: int) -> float | None:
+    times = study.recent_review_times(session, topic_id)
+    return refill.learner_pace([t.timestamp() for t in times])
+
+
+def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetime) -> refill.Refill:
+    """When this topic asks for its next batch, and how many cards it asks for."""
+    pace = learner_pace(session, topic.id)
+    if pace is None:  # no pace yet (the first batch is on its way): the fixed refill point
+        return refill.Refill(below=settings.refill_below, size=settings.batch_size)
+    user = session.get(User, topic.user_id)
+    quota_left = metering.quota(session, settings, user, now).remaining if user else 0
+    return refill.plan(
+        refill.RefillInputs(
+            rate=provider_rate(session),
+            learner_pace=pace,
+            batch_size=settings.batch_size,
+            floor=settings.refill_below,
+            max_unseen=settings.max_unseen,
+            quota_left=quota_left,
+        )
+    )
+
+
+def eta_seconds(session: Session, topic_id: int, now: datetime) -> int | None:
+    """Seconds until this topic's next generated card is expected; None with no batch under way."""
+    job = repository.active_job(session, topic_id)
+    if job is None:
+        return None
+    rate = provider_rate(session)
+    if job.status != "running" or job.started_at is None:
+        return refill.eta_seconds(rate, seconds_since_start=None, seconds_since_last_card=None)
+    last = repository.last_card_time(session, job.id) if job.saved else None
+    return refill.eta_seconds(
+        rate,
+        seconds_since_start=(now - job.started_at).total_seconds(),
+        seconds_since_last_card=(now - last).total_seconds() if last else None,
+    )

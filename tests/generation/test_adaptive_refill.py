@@ -1,0 +1,57 @@
+"""The buffer, end to end: a learner who outruns a slow model gets the next batch early (and a
+larger one), and a learner with no card ready is told when the next one is expected."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.generation.conftest import wait_for
+from tests.support.cards import batch_xml, capitals
+from tests.support.llm_server import Reply
+
+pytestmark = pytest.mark.slow
+
+
+def _topic(api, topic_id):
+    return api.get(f"/topics/{topic_id}").json()
+
+
+def test_a_learner_outrunning_a_slow_model_gets_the_next_batch_early(api, llm):
+    # About two seconds a card: slow next to a learner answering every second or so.
+    llm.script([
+        Reply(text=batch_xml(capitals(8)), ttft=0.5, tokens_per_second=12),
+        Reply(text=batch_xml(capitals(10, start=8))),
+    ])
+    llm.default = Reply(status=500, error_message="no more batches in this test")
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "idle", timeout=60)
+    assert len(llm.requests) == 1
+
+    for _ in range(2):
+        card = api.get(f"/topics/{topic['id']}/next").json()["card"]
+        api.post(f"/cards/{card['id']}/review", json={"rating": 3})
+        time.sleep(0.6)
+
+    # Six unseen cards are above the fixed refill point (5), but this learner would empty
+    # them before a new batch caught up: the refill is already asked for, and for more cards.
+    wait_for(lambda: len(llm.requests) == 2, timeout=10)
+    assert _topic(api, topic["id"])["counts"]["ready"] >= 6
+    assert "exactly 20 new cards" in llm.requests[1].json["messages"][1]["content"]
+
+
+def test_a_learner_without_a_card_is_told_when_the_next_is_expected(api, llm):
+    llm.script([Reply(text=batch_xml(capitals(3)), ttft=1.5)])  # under the 2 s chunk timeout
+    llm.default = Reply(status=500, error_message="no more batches in this test")
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+
+    waiting = api.get(f"/topics/{topic['id']}/next").json()
+
+    assert waiting["card"] is None and waiting["generation"]["status"] in {"queued", "running"}
+    assert 1 <= waiting["generation"]["eta_seconds"] <= 8  # no batch measured yet: at most 8 s
+    assert _topic(api, topic["id"])["generation"]["eta_seconds"] >= 1
+    ready = api.get(f"/topics/{topic['id']}/next", params={"wait": 20}).json()
+    assert ready["card"] is not None and ready["generation"]["eta_seconds"] is None, ready
+    with_cards = _topic(api, topic["id"])
+    assert with_cards["counts"]["ready"] >= 1 and with_cards["generation"]["eta_seconds"] is None
