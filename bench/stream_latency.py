@@ -1,10 +1,13 @@
 """Card delivery latency: from the moment the scripted LLM server emits a card's </card> to the
 moment a long-polling client receives that card, through `srs serve` (a separate process) on
-SQLite and PostgreSQL. Also the time to first card, against the same batch parsed only once
+SQLite and PostgreSQL, and on PostgreSQL with the cards made by separate `srs worker` processes
+(woken through LISTEN/NOTIFY, and with the listener off: the old 0.5 s poll). Also the time to
+first card, against the same batch parsed only once
 complete (the moment the last byte of the batch left the server: a whole-batch parser cannot
 show any card earlier than that, so the baseline is a lower bound).
 
     .venv/bin/python bench/stream_latency.py [--batches 5] [--seconds 10] [--postgres URL]
+        [--workers 2] [--separate-only]
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ from tests.support.server import free_port  # noqa: E402
 CARDS = 10
 
 
-def start_app(database_url: str, llm_url: str, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_app(
+    database_url: str, llm_url: str, workdir: Path, workers: int = 0, listen: bool = True
+) -> tuple[list[subprocess.Popen], str]:
+    """`srs serve`, and with `workers` that many separate `srs worker` processes (the API's
+    embedded worker then off). The first process is the API."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
     env.update(
@@ -41,21 +48,27 @@ def start_app(database_url: str, llm_url: str, workdir: Path) -> tuple[subproces
         SRS_LLM_API_KEY="bench", SRS_LLM_MODEL="scripted", SRS_PORT=str(port),
         SRS_PLAN_FREE_TOPICS="1000", SRS_PLAN_FREE_CARDS="100000",
         SRS_REFILL_BELOW="0",  # one batch per topic: no refill competing for scripted replies
+        SRS_PG_LISTEN=str(listen).lower(),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "srs.cli", "--log-level", "warning", "serve"],
-        env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    quiet = dict(env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api_env = dict(env, SRS_WORKER_ENABLED=str(workers == 0).lower())
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "srs.cli", "--log-level", "warning", "serve"], **{**quiet, "env": api_env}
+    )]
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return proc, base
+                procs += [
+                    subprocess.Popen([sys.executable, "-m", "srs.cli", "--log-level", "warning", "worker"], **quiet)
+                    for _ in range(workers)
+                ]
+                return procs, base
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    proc.kill()
+    procs[0].kill()
     raise RuntimeError("srs serve did not start")
 
 
@@ -81,10 +94,12 @@ def run_topic(client: httpx.Client, llm: ScriptedLLMServer, batch: int, seconds:
     return [r - s for r, s in zip(received, sent)], received[0] - started, whole_batch - started
 
 
-def measure(label: str, database_url: str, batches: int, seconds: float) -> dict:
+def measure(
+    label: str, database_url: str, batches: int, seconds: float, workers: int = 0, listen: bool = True
+) -> dict:
     with ScriptedLLMServer(default=Reply(status=400, error_message="bench: no refill")) as llm, \
             tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_app(database_url, llm.base_url, Path(tmp))
+        procs, base = start_app(database_url, llm.base_url, Path(tmp), workers, listen)
         try:
             with httpx.Client(base_url=base, timeout=60) as client:
                 token = client.post("/api/v1/auth/signup", json={
@@ -98,8 +113,10 @@ def measure(label: str, database_url: str, batches: int, seconds: float) -> dict
                     firsts.append(first)
                     wholes.append(whole)
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=20)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     return {
@@ -121,14 +138,22 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0, help="stream duration of a batch")
     parser.add_argument("--postgres", default=os.environ.get("SRS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--workers", type=int, default=2, help="separate `srs worker` processes")
+    parser.add_argument("--separate-only", action="store_true", help="only the separate-worker runs")
     args = parser.parse_args()
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results.append(measure("SQLite", f"sqlite:///{tmp}/bench.db", args.batches, args.seconds))
-    if args.postgres:
+    if not args.separate_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            results.append(measure("SQLite", f"sqlite:///{tmp}/bench.db", args.batches, args.seconds))
+    runs = [] if args.separate_only else [("PostgreSQL", 0, True)]
+    runs += [
+        (f"PostgreSQL, API + {args.workers} `srs worker`, LISTEN/NOTIFY", args.workers, True),
+        (f"PostgreSQL, API + {args.workers} `srs worker`, 0.5 s poll (`SRS_PG_LISTEN=false`)", args.workers, False),
+    ]
+    for label, workers, listen in runs if args.postgres else []:
         url = postgres_database(args.postgres)
         try:
-            results.append(measure("PostgreSQL", url, args.batches, args.seconds))
+            results.append(measure(label, url, args.batches, args.seconds, workers, listen))
         finally:
             with psycopg.connect(args.postgres, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')

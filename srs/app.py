@@ -26,6 +26,7 @@ from srs.kit import metrics, paths
 from srs.kit.db import Database
 from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
 from srs.kit.events import TopicEvents
+from srs.kit.listener import TopicListener
 from srs.kit.middleware import BodyLimit, SecurityHeaders
 from srs.kit.ratelimit import RateLimiter
 from srs.kit.settings import Settings, get_settings
@@ -77,6 +78,13 @@ def _chores(service: GenerationService) -> dict[str, tuple[Callable[[], object],
     }
 
 
+def _start_listener(db: Database, settings: Settings, events: TopicEvents) -> asyncio.Task | None:
+    """On PostgreSQL, wake-ups from every process arrive through LISTEN (SQLite: in-process)."""
+    if db.is_sqlite or not settings.pg_listen:
+        return None
+    return asyncio.create_task(TopicListener(db.url, events).run())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -100,9 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.worker.warm_up()  # in a background thread: start-up does not wait
         if settings.ticker_enabled:
             ticker = start_ticker(_chores(generation))
+        listener = _start_listener(db, settings, events)
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
             if ticker is not None:
                 ticker.shutdown(wait=False)
             if worker_task is not None:

@@ -43,6 +43,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from srs.app import create_app
 
     settings = get_settings()
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        print(
+            "error: --workers needs PostgreSQL. SQLite allows one writer, and wake-ups between "
+            "API processes travel through PostgreSQL's LISTEN/NOTIFY; run one process on "
+            "SQLite, or set SRS_DATABASE_URL to a PostgreSQL database.",
+            file=sys.stderr,
+        )
+        return 2
     if not args.no_migrate:
         cmd_migrate(args)
     if settings.llm_provider == "local":
@@ -51,8 +59,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"LLM: the embedded model {settings.local_model}. {LOCAL_MODELS[settings.local_model].notice}")
     elif not settings.llm_provider:
         print("LLM: none configured; generation will report an error until one is set.")
+    # Several processes: each builds its own app from the same environment.
+    app = "srs.app:create_app" if args.workers > 1 else create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=args.log_level,
@@ -162,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-migrate", action="store_true", help="do not run migrations first")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="API processes (PostgreSQL only; default 1)"
+    )
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="generation worker only").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)

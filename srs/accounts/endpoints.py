@@ -86,8 +86,10 @@ def signup(
 def login(
     body: Credentials, request: Request, response: Response, db: DbSession, settings: AppSettings
 ) -> AuthOut:
-    key = f"{client_address(request)}|{body.email}"
-    request.app.state.limiter.hit("login", key, settings.rate_login_per_5min, 300)
+    address = client_address(request)
+    limiter = request.app.state.limiter
+    limiter.hit("login-ip", address, settings.rate_login_ip_per_5min, 300)
+    limiter.hit("login", f"{address}|{body.email}", settings.rate_login_per_5min, 300)
     issued = service.login(db, body, kind="api", days=settings.session_days)
     return _answer(response, settings, issued)
 

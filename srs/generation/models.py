@@ -3,10 +3,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
+
+_ACTIVE = "status IN ('queued', 'running')"
 
 
 class JobKind(enum.StrEnum):
@@ -18,7 +20,17 @@ class GenerationJob(Base):
     """One request to the LLM for a batch of cards, claimed by a worker under a lease."""
 
     __tablename__ = "generation_jobs"
-    __table_args__ = (Index("ix_generation_jobs_claim", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_generation_jobs_claim", "status", "run_after"),
+        # At most one queued or running job per topic, whichever process asks.
+        Index(
+            "uq_generation_jobs_active_topic",
+            "topic_id",
+            unique=True,
+            postgresql_where=text(_ACTIVE),
+            sqlite_where=text(_ACTIVE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
@@ -20,7 +21,7 @@ from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thres
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
 from srs.generation.outline_stream import ParsedSubtopic
 from srs.generation.xml_stream import ParsedCard
-from srs.kit import metrics
+from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
 from srs.kit.errors import conflict
@@ -167,6 +168,7 @@ class GenerationService:
         self._topic_changed.append(callback)
 
     def _after_commit(self, session: Session, topic_id: int, wake: bool) -> None:
+        events.announce(session, topic_id)  # other processes' long-polls, on commit
         def fire(_session: Session) -> None:
             for callback in self._topic_changed:
                 callback(topic_id)
@@ -211,23 +213,35 @@ class GenerationService:
             self._stop_for_quota(topic, refused)
             self._after_commit(session, topic.id, wake=False)
             return None
-        kind = self._next_kind(session, topic)
-        job = repository.add_job(
-            session,
-            GenerationJob(
-                topic_id=topic.id,
-                user_id=topic.user_id,
-                kind=kind.value,
-                # An outline job writes no card: it holds none of the quota (its tokens count).
-                requested=self.settings.batch_size if kind is JobKind.CARDS else 0,
-                level=level_of(topic),
-                run_after=utcnow(),
-            ),
-        )
+        job = self._add_unless_active(session, topic, self._next_kind(session, topic))
+        if job is None:
+            return repository.active_job(session, topic.id)
         topic.generation_status = "queued"
         topic.generation_error = None
         self._after_commit(session, topic.id, wake=True)
         return job
+
+    def _add_unless_active(
+        self, session: Session, topic: Topic, kind: JobKind
+    ) -> GenerationJob | None:
+        """The new job, or None when another transaction queued one first: the partial unique
+        index allows one active job per topic, and the savepoint keeps our transaction usable."""
+        job = GenerationJob(
+            topic_id=topic.id,
+            user_id=topic.user_id,
+            kind=kind.value,
+            # An outline job writes no card: it holds none of the quota (its tokens count).
+            requested=self.settings.batch_size if kind is JobKind.CARDS else 0,
+            level=level_of(topic),
+            run_after=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                return repository.add_job(session, job)
+        except IntegrityError:
+            if repository.active_job(session, topic.id) is None:
+                raise
+            return None
 
     @staticmethod
     def _show_paused(topic: Topic) -> None:
@@ -307,7 +321,8 @@ class GenerationService:
             job.requested = size
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
-        topic = topics.get_topic(session, user, card.topic_id)
+        # Locked: concurrent reviews in one topic each add their attempt to difficulty_state.
+        topic = topics.get_topic(session, user, card.topic_id, lock=True)
         if log.first_attempt and card.job_id is not None:
             # Only generated cards steer the level: hand-written ones say nothing about it.
             state = difficulty.record_first_attempt(
@@ -441,6 +456,7 @@ class GenerationService:
                 return None
             if vectors is not None and embedding_model is not None:
                 repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
+            events.announce(session, plan.topic_id)
             return row.id
 
     # -- dedup ----------------------------------------------------------------------------

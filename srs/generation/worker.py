@@ -88,6 +88,7 @@ class Worker:
         self._notify = notify
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._tasks: set[asyncio.Task] = set()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -95,9 +96,23 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        """Safe from any thread: request handlers call it from the threadpool, and an
+        asyncio.Event may only be set on its own loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._wake.set()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         log.info("generation worker %s started", self.owner)
         await self._load_embedder()
         while not self._stopping:

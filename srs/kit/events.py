@@ -1,28 +1,110 @@
-"""In-process wake-ups for long-polling clients: "something changed in topic N".
+"""Wake-ups for long-polling clients: "something changed in topic N".
 
 A waiter takes the topic's current event *before* it checks the database, so a card saved
-between the check and the wait still wakes it. Across processes (a separate `srs worker`)
-nothing arrives here; waiters then fall back to a short poll.
+between the check and the wait still wakes it. In one process the change fires the event
+directly. On PostgreSQL every change is also announced with NOTIFY inside its transaction,
+and each API process's listener (srs.kit.listener) fires its events for changes made by any
+process. Waiters re-read the database on a short poll when no listener is up (SQLite, or a
+dropped connection), and only on a slow safety-net poll while it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from srs.kit.errors import AppError
+
+CHANNEL = "srs_topic"
+# Re-read the database this often without a listener (another process cannot wake us)...
+POLL_SECONDS = 0.5
+# ...and this often with one, only in case a notification was lost.
+SAFETY_POLL_SECONDS = 5.0
+
+
+def announce(session: Session, topic_id: int) -> None:
+    """On PostgreSQL, tell every process's listener; NOTIFY is delivered on commit only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, str(topic_id))))
 
 
 class TopicEvents:
+    """Events exist only while someone waits on the topic: `watching` counts the waiters and
+    the last one to leave frees the topic's entry, so polling made-up ids costs nothing."""
+
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
+        self._waiters: dict[int, int] = {}
+        self._polls: dict[int, int] = {}  # open long-polls per learner
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.listening = False  # set by the listener while its LISTEN connection is up
+
+    @property
+    def poll_seconds(self) -> float:
+        return SAFETY_POLL_SECONDS if self.listening else POLL_SECONDS
+
+    def fire_all(self) -> None:
+        """Wake every waiter to re-read: notifications may have been missed."""
+        for topic_id in list(self._events):
+            self._fire(topic_id)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    @contextmanager
+    def watching(self, topic_id: int) -> Iterator[None]:
+        """Call only for a topic the caller owns (checked before)."""
+        self._waiters[topic_id] = self._waiters.get(topic_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._waiters[topic_id] - 1
+            if left:
+                self._waiters[topic_id] = left
+            else:
+                del self._waiters[topic_id]
+                self._events.pop(topic_id, None)
+
+    @contextmanager
+    def polling(self, user_id: int, limit: int | None) -> Iterator[None]:
+        """Hold one of the learner's `limit` long-poll places; 429 when all are taken. None:
+        a request that does not wait holds no place."""
+        if limit is None:
+            yield
+            return
+        held = self._polls.get(user_id, 0)
+        if held >= limit:
+            raise AppError(
+                f"You already have {held} requests waiting for cards; at most {limit} may "
+                "wait at once. Close other tabs or retry without wait.",
+                code="rate_limited",
+                status_code=429,
+                headers={"Retry-After": "1"},
+            )
+        self._polls[user_id] = held + 1
+        try:
+            yield
+        finally:
+            left = self._polls[user_id] - 1
+            if left:
+                self._polls[user_id] = left
+            else:
+                del self._polls[user_id]
+
     def current(self, topic_id: int) -> asyncio.Event:
+        if topic_id not in self._waiters:
+            raise RuntimeError("current() outside watching(): the entry would never be freed")
         event = self._events.get(topic_id)
         if event is None:
             event = self._events[topic_id] = asyncio.Event()
         return event
+
+    def __len__(self) -> int:
+        return len(self._events) + len(self._waiters) + len(self._polls)
 
     def _fire(self, topic_id: int) -> None:
         event = self._events.pop(topic_id, None)

@@ -31,3 +31,12 @@ USAGE_REPORTS_REFUSED = Counter(
 )
 MAILS_SENT = Counter("srs_mails_sent_total", "Emails handed to the SMTP server")
 MAIL_FAILURES = Counter("srs_mail_failures_total", "Emails the SMTP server did not take")
+LISTENER_UP = Gauge("srs_listener_up", "1 while this process's LISTEN connection is up")
+LISTENER_RECONNECTS = Counter(
+    "srs_listener_reconnects_total", "Times the LISTEN connection was lost and reopened"
+)
+LONG_POLL_REREADS = Counter(
+    "srs_long_poll_rereads_total",
+    "Long-poll re-reads on the timer, not a wake-up (safety: listener up; fallback: not)",
+    ["mode"],
+)

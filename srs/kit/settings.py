@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     # Requests per window (0 turns a limit off): per client address, per address+email, per user.
     rate_signup_per_hour: int = 20
-    rate_login_per_5min: int = 10
+    rate_login_per_5min: int = 10  # per IP and email
+    rate_login_ip_per_5min: int = 30  # per IP across emails: spraying many emails is stopped
+    long_polls_per_user: int = 10  # open `next?wait=` requests per learner
     rate_topics_per_hour: int = 60
 
     # LLM. An empty provider means "none configured": generation then fails visibly.
@@ -98,6 +100,8 @@ class Settings(BaseSettings):
     ticker_enabled: bool = True
     tick_seconds: float = 5.0
     worker_concurrency: int = Field(2, ge=1, le=32)
+    # PostgreSQL: wake long-polls through LISTEN/NOTIFY (off: the 0.5 s poll, as before).
+    pg_listen: bool = True
 
     # Learning.
     desired_retention: float = 0.9

@@ -4,12 +4,15 @@ import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
+from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import pace
 from srs.kit.db import Database, utcnow
+from srs.kit import metrics
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
 from srs.study import service
@@ -20,43 +23,44 @@ from srs.topics.schemas import CardOut, FlagIn
 
 router = APIRouter(tags=["study"])
 
-# How often a long-poll re-reads the database when no in-process wake-up came (a worker in
-# another process saves cards without being able to wake us).
-POLL_SECONDS = 0.5
 _ACTIVE = {"queued", "running"}
 
 
 def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut, datetime]:
     db: Database = request.app.state.db
-    settings = request.app.state.settings
     with db.transaction(write=False) as session:
         user = accounts.repository.get_user(session, user_id)
         if user is None:
             raise unauthorized()
-        topic = topics.get_topic(session, user, topic_id)
         now = utcnow()
-        new_per_day = accounts.new_cards_per_day(user, settings)
-        found = service.next_card(session, user, topic, now, new_per_day)
-        eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
-        card = None
-        if found.card is not None:
-            card = StudyCardOut(
-                **views.card_out(found.card).model_dump(), intervals=found.intervals
-            )
-        answer = NextOut(
-            card=card,
-            counts=views.counts_out(found.counts),
-            generation=views.generation_out(session, topic, eta),
-            next_due=found.next_due,
-            new_limit_reached=found.new_limit_reached,
-        )
-        return answer, now
+        return _next_out(session, user, topic_id, request.app.state.settings, now), now
 
 
-def _authenticate(request: Request) -> int:
+def _next_out(session: Session, user: User, topic_id: int, settings, now: datetime) -> NextOut:
+    topic = topics.get_topic(session, user, topic_id)
+    new_per_day = accounts.new_cards_per_day(user, settings)
+    found = service.next_card(session, user, topic, now, new_per_day)
+    eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
+    card = None
+    if found.card is not None:
+        card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
+    return NextOut(
+        card=card,
+        counts=views.counts_out(found.counts),
+        generation=views.generation_out(session, topic, eta),
+        next_due=found.next_due,
+        new_limit_reached=found.new_limit_reached,
+    )
+
+
+def _authenticate_owner(request: Request, topic_id: int) -> int:
+    """The caller's id, once their ownership of the topic is checked (404 otherwise): only
+    then may a long-poll hold a wake-up entry for it."""
     db: Database = request.app.state.db
     with db.transaction(write=False) as session:
-        return get_caller(request, session, request.app.state.settings).user.id
+        user = get_caller(request, session, request.app.state.settings).user
+        topics.get_topic(session, user, topic_id)
+        return user.id
 
 
 @router.get("/topics/{topic_id}/next", response_model=NextOut)
@@ -71,37 +75,57 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
-    user_id = await run_in_threadpool(_authenticate, request)
+    user_id = await run_in_threadpool(_authenticate_owner, request, topic_id)
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
     first = None
-    while True:
-        wake = events.current(topic_id)
-        answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
-        remaining = deadline - loop.time()
-        if answer.card is not None or remaining <= 0:
-            return answer
-        if first is None:
-            first = answer.generation
-        elif changes and answer.generation != first:
-            return answer  # the generation moved on (the outline done, a batch started)
-        pause = min(remaining, POLL_SECONDS)
-        if answer.generation.status not in _ACTIVE:
-            if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
-                return answer  # nothing can arrive before the wait is over
-            pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
-        await events.wait(wake, pause)
+    with events.polling(user_id, places), events.watching(topic_id):
+        while True:
+            wake = events.current(topic_id)
+            answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
+            remaining = deadline - loop.time()
+            if answer.card is not None or remaining <= 0:
+                return answer
+            if first is None:
+                first = answer.generation
+            elif changes and answer.generation != first:
+                return answer  # the generation moved on (the outline done, a batch started)
+            poll = events.poll_seconds
+            pause = min(remaining, poll)
+            if answer.generation.status not in _ACTIVE:
+                if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
+                    return answer  # nothing can arrive before the wait is over
+                pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
+            woken = await events.wait(wake, pause)
+            if not woken and pause == poll:
+                metrics.LONG_POLL_REREADS.labels("safety" if events.listening else "fallback").inc()
 
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)
 def review_card(
-    card_id: RowId, body: ReviewIn, request: Request, user: CurrentUser, db: DbSession
+    card_id: RowId,
+    body: ReviewIn,
+    request: Request,
+    user: CurrentUser,
+    db: DbSession,
+    include_next: bool = Query(
+        False, alias="next", description="also answer with the topic's next card (one round trip)"
+    ),
 ) -> ReviewOut:
-    card, log = service.review(db, user, card_id, body.rating, body.duration_ms)
-    request.app.state.generation.after_review(db, user, card, log)
-    service.record_topic_after(log, topics.get_topic(db, user, card.topic_id))
-    return ReviewOut(card=views.card_out(card))
+    """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
+    answer = service.review_once(
+        db, user, card_id, body.rating, body.duration_ms, body.review_id
+    )
+    if not answer.repeated:
+        request.app.state.generation.after_review(db, user, answer.card, answer.log)
+        service.record_topic_after(answer.log, topics.get_topic(db, user, answer.card.topic_id))
+    out = ReviewOut(card=views.card_out(answer.card))
+    if include_next:
+        settings = request.app.state.settings
+        out.next = _next_out(db, user, answer.card.topic_id, settings, utcnow())
+    return out
 
 
 @router.post("/topics/{topic_id}/undo", response_model=ReviewOut)

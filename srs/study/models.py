@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
@@ -13,7 +13,10 @@ class ReviewLog(Base):
     (card_id, rating, reviewed_at) is what the FSRS optimiser reads."""
 
     __tablename__ = "review_logs"
-    __table_args__ = (Index("ix_review_logs_topic_time", "topic_id", "reviewed_at"),)
+    __table_args__ = (
+        Index("ix_review_logs_topic_time", "topic_id", "reviewed_at"),
+        Index("uq_review_logs_user_review_id", "user_id", "review_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
@@ -25,3 +28,5 @@ class ReviewLog(Base):
     first_attempt: Mapped[bool] = mapped_column(Boolean, default=False)
     card_before: Mapped[dict] = mapped_column(JSON)
     topic_before: Mapped[dict | None] = mapped_column(JSON, default=None)
+    # The client's id for this answer: a repeated one returns the first result.
+    review_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -90,6 +90,12 @@ def add_log(session: Session, log: ReviewLog) -> None:
     session.flush()
 
 
+def log_by_review_id(session: Session, user_id: int, review_id: str) -> ReviewLog | None:
+    return session.scalar(
+        select(ReviewLog).where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
+    )
+
+
 def last_log(session: Session, user_id: int, topic_id: int) -> ReviewLog | None:
     return session.scalar(
         select(ReviewLog)

@@ -32,3 +32,4 @@ class NextOut(BaseModel):
 
 class ReviewOut(BaseModel):
     card: CardOut
+    next: NextOut | None = Field(None, description="with ?next=1: what GET /topics/{id}/next says")

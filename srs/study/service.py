@@ -138,6 +138,34 @@ def _restore(card: Card, snapshot: dict) -> None:
         setattr(card, name, value)
 
 
+@dataclass(frozen=True)
+class Answer:
+    card: Card
+    log: ReviewLog
+    repeated: bool  # the review_id was seen before: nothing was reviewed this time
+
+
+def review_once(
+    session: Session,
+    user: User,
+    card_id: int,
+    rating: int,
+    duration_ms: int | None,
+    review_id: str | None,
+) -> Answer:
+    """Review unless this review_id was answered before; then the first answer stands."""
+    # The card lock comes first: a repeat sent while the first is in flight waits here and
+    # then finds the first answer committed.
+    card = topics.get_card(session, user, card_id, lock=True)
+    first = repository.log_by_review_id(session, user.id, review_id) if review_id else None
+    if first is not None:
+        if first.card_id != card.id:
+            raise conflict("This review_id was already used for another card")
+        return Answer(card=card, log=first, repeated=True)
+    log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
+    return Answer(card=card, log=log, repeated=False)
+
+
 def record_topic_after(log: ReviewLog, topic: Topic) -> None:
     """What the answer left the topic's difficulty at, so undo can take back the answer's own
     change and keep anything pressed since (a "too easy" after the answer survives)."""
@@ -176,11 +204,23 @@ def review(
     duration_ms: int | None,
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
-    now = now or utcnow()
     card = topics.get_card(session, user, card_id, lock=True)
+    return card, _answer(session, user, card, rating, duration_ms, now or utcnow(), None)
+
+
+def _answer(
+    session: Session,
+    user: User,
+    card: Card,
+    rating: int,
+    duration_ms: int | None,
+    now: datetime,
+    review_id: str | None,
+) -> ReviewLog:
     if card.suspended:
         raise conflict("This card is suspended; unsuspend it to review it")
-    topic = topics.get_topic(session, user, card.topic_id)
+    # Locked until commit: after_review rewrites the topic's difficulty state from this read.
+    topic = topics.get_topic(session, user, card.topic_id, lock=True)
     log = ReviewLog(
         card_id=card.id,
         topic_id=card.topic_id,
@@ -191,6 +231,7 @@ def review(
         first_attempt=card.last_review is None,
         card_before=_snapshot(card),
         topic_before={"level": topic.level, "difficulty_state": topic.difficulty_state},
+        review_id=review_id,
     )
     memory = scheduling.review(
         scheduler_for(user), memory_of(card), Rating(rating), now, card.id, card.reps
@@ -204,7 +245,7 @@ def review(
     card.buried_until = None
     topic.last_studied_at = now
     repository.add_log(session, log)
-    return card, log
+    return log
 
 
 def undo_last(session: Session, user: User, topic_id: int) -> Card:

@@ -103,7 +103,8 @@ def delete_cards(session: Session, ids: Sequence[int]) -> None:
 def get_topic(session: Session, user_id: int, topic_id: int, *, lock: bool = False) -> Topic | None:
     query = select(Topic).where(Topic.id == topic_id, Topic.user_id == user_id)
     if lock:
-        query = query.with_for_update()
+        # A locked read must see the row as it is now, not as this session first loaded it.
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)
 
 

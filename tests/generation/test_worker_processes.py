@@ -125,7 +125,11 @@ def test_concurrent_claims_never_take_a_job_twice(database_url, tmp_path):
     topic_id, _ = _seed_topic_with_job(db)
     with db.transaction() as s:
         user_id = s.get(Topic, topic_id).user_id
-        s.add_all(GenerationJob(topic_id=topic_id, user_id=user_id, requested=1, run_after=utcnow()) for _ in range(299))
+        # One active job per topic (a unique index): 299 more topics, a queued job each.
+        extra = [Topic(user_id=user_id, title=f"T{i}", prompt="p") for i in range(299)]
+        s.add_all(extra)
+        s.flush()
+        s.add_all(GenerationJob(topic_id=t.id, user_id=user_id, requested=1, run_after=utcnow()) for t in extra)
     code = (
         "import sys; from tests.generation.test_worker_processes import _claimer; "
         "_claimer(sys.argv[1], sys.argv[2], sys.argv[3])"
