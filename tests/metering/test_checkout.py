@@ -9,7 +9,7 @@ from srs.accounts.models import User
 from srs.kit.db import Database
 from tests.conftest import Api, make_settings
 from tests.support.server import running_app
-from tests.support.stripe_server import CHECKOUT_URL, PORTAL_URL, StripeDouble
+from tests.support.stripe_server import StripeDouble
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_upgrade_creates_a_checkout_session_on_the_local_stripe_double(database_
         user = api.signup("payer@example.com")["user"]
         response = api.post("/billing/checkout")
     assert response.status_code == 200, response.text
-    assert response.json()["url"].startswith(CHECKOUT_URL)
+    assert response.json()["url"].startswith(stripe_api.checkout_url)
     [sent] = stripe_api.requests
     assert sent.path == "/v1/checkout/sessions"
     assert sent.headers["authorization"] == "Bearer sk_test_123"
@@ -60,7 +60,7 @@ def test_manage_billing_opens_the_portal_on_the_local_stripe_double(database_url
         db.dispose()
         response = api.post("/billing/portal")
         again = api.post("/billing/checkout")  # a known customer checks out as that customer
-    assert response.status_code == 200 and response.json()["url"].startswith(PORTAL_URL)
+    assert response.status_code == 200 and response.json()["url"].startswith(stripe_api.portal_url)
     portal = stripe_api.requests[0]
     assert portal.path == "/v1/billing_portal/sessions"
     assert portal.form == {"customer": "cus_portal", "return_url": "https://srs.example.org/"}

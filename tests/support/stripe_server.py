@@ -2,8 +2,9 @@
 
 The official `stripe` library is pointed at it with SRS_STRIPE_API_BASE. It records each
 request (path, form fields, headers) and answers like Stripe: a Checkout session or a
-portal session with a `url`, a meter event. `fail_next(status)` makes the next answer an
-error, as Stripe would send it.
+portal session with a `url` (pointing back at the double, which serves a page there, so a
+browser can land on it), a meter event. `fail_next(status)` makes the next answer an error,
+as Stripe would send it.
 
     with StripeDouble() as stripe_api:
         settings = make_settings(..., stripe_api_key="sk_test_x", stripe_api_base=stripe_api.base_url)
@@ -17,10 +18,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import parse_qsl
-
-CHECKOUT_URL = "https://checkout.stripe.test/c/pay/"
-PORTAL_URL = "https://billing.stripe.test/p/session/"
-
 
 @dataclass(frozen=True)
 class StripeRequest:
@@ -45,6 +42,15 @@ class StripeDouble:
     def fail_next(self, *statuses: int) -> None:
         with self._lock:
             self._failures.extend(statuses)
+
+    @property
+    def checkout_url(self) -> str:
+        """Where the Checkout sessions it makes send the browser (followed by the session id)."""
+        return f"{self.base_url}/checkout/"
+
+    @property
+    def portal_url(self) -> str:
+        return f"{self.base_url}/portal/"
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
@@ -71,11 +77,11 @@ class StripeDouble:
         if request.path == "/v1/checkout/sessions":
             session_id = f"cs_test_{number}"
             return 200, {"id": session_id, "object": "checkout.session",
-                         "url": CHECKOUT_URL + session_id, "mode": request.form.get("mode")}
+                         "url": self.checkout_url + session_id, "mode": request.form.get("mode")}
         if request.path == "/v1/billing_portal/sessions":
             session_id = f"bps_test_{number}"
             return 200, {"id": session_id, "object": "billing_portal.session",
-                         "url": PORTAL_URL + session_id, "customer": request.form.get("customer")}
+                         "url": self.portal_url + session_id, "customer": request.form.get("customer")}
         if request.path == "/v1/billing/meter_events":
             return 200, {"object": "billing.meter_event", "identifier": request.form.get("identifier")}
         return 404, {"error": {"type": "invalid_request_error", "message": "no such path"}}
@@ -97,6 +103,18 @@ class StripeDouble:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.send_header("Request-Id", f"req_{len(double.requests)}")
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:
+                kind, _, session_id = self.path.strip("/").partition("/")
+                title = {"checkout": "Checkout", "portal": "Billing portal"}.get(kind)
+                status = 200 if title else 404
+                page = f"<!doctype html><title>{title}</title><h1>Stripe double: {title} {session_id}</h1>"
+                raw = page.encode() if title else b"not found"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
 

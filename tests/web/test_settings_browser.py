@@ -1,10 +1,7 @@
 """Settings, account and billing pages in a real browser (Debian's Chromium via Playwright),
 against the real app over real HTTP; a real SMTP server (aiosmtpd) for the reset mail and a
 local HTTP double of Stripe's API for checkout.
-
-Two tests need the metering branch's `POST /billing/checkout` (and its settings
-`stripe_api_key`, `stripe_price_pro`, `stripe_api_base`): until it is merged they stop with
-`missing(...)`, which skips locally and fails in CI. Each test runs on SQLite and PostgreSQL."""
+Each test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,7 +23,7 @@ from srs.topics.models import Card
 from tests.conftest import make_settings, missing
 from tests.support.server import running_app
 from tests.support.smtp_server import SmtpServer, reset_link
-from tests.support.stripe_double import StripeDouble
+from tests.support.stripe_server import StripeDouble
 from tests.web.test_browser import _shot
 
 pytestmark = pytest.mark.browser
@@ -57,9 +54,6 @@ class Site:
         with engine.begin() as conn:
             conn.execute(update(Card).where(Card.id == card_id).values(**values))
         engine.dispose()
-
-    def has_route(self, path: str) -> bool:
-        return path in self.app.openapi()["paths"]
 
 
 @contextmanager
@@ -408,23 +402,12 @@ def test_password_reset_by_email_in_the_browser(database_url, browser_context):
         assert errors == []
 
 
-# -- billing: these need the metering branch (POST /billing/checkout), see the module doc ----
-
-
-def _needs_checkout(site: Site) -> None:
-    if not site.has_route("/api/v1/billing/checkout"):
-        missing(
-            "POST /api/v1/billing/checkout comes with the metering branch: runs after the merge"
-        )
+# -- billing ---------------------------------------------------------------------------------
 
 
 def test_upgrade_reaches_checkout_on_a_local_stripe_double(database_url, browser_context):
     from playwright.sync_api import expect
 
-    if "stripe_api_base" not in Settings.model_fields:
-        missing(
-            "settings stripe_api_base/stripe_price_pro come with the metering branch: runs after the merge"
-        )
     with (
         StripeDouble() as stripe,
         _site(
@@ -434,7 +417,6 @@ def test_upgrade_reaches_checkout_on_a_local_stripe_double(database_url, browser
             stripe_api_base=stripe.base_url,
         ) as site,
     ):
-        _needs_checkout(site)
         page, errors = _page(browser_context)
         _sign_up(page, site, "buyer@example.com")
         user_id = page.request.get(site.url + "/api/v1/me").json()["id"]
@@ -445,7 +427,7 @@ def test_upgrade_reaches_checkout_on_a_local_stripe_double(database_url, browser
         expect(page.get_by_role("heading")).to_contain_text("Checkout cs_test_1")
         created = [r for r in stripe.requests if r.path == "/v1/checkout/sessions"]
         assert len(created) == 1
-        assert created[0].authorization == "Bearer sk_test_double"
+        assert created[0].headers["authorization"] == "Bearer sk_test_double"
         assert created[0].form.get("client_reference_id") == str(user_id)
         assert "price_pro_test" in created[0].form.values()
         assert errors == []
@@ -454,7 +436,6 @@ def test_upgrade_reaches_checkout_on_a_local_stripe_double(database_url, browser
 def test_billing_buttons_say_billing_is_not_configured(site, browser_context):
     from playwright.sync_api import expect
 
-    _needs_checkout(site)
     page, errors = _page(browser_context)
     _sign_up(page, site, "nobilling@example.com")
     page.get_by_role("link", name="Usage", exact=True).click()
