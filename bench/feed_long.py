@@ -619,14 +619,30 @@ def _repeat_examples(cards: list[dict], by_front: dict[str, int]) -> list[list[s
 # subprocess (each tree has its own `srs`). Adapt this one snippet if the dedup's API changes.
 DEDUP_REPLAY = """
 import json, sys, time
-from srs.generation.dedup import DedupIndex
+from srs.generation import dedup
 cards = json.load(sys.stdin)
-index, times = DedupIndex(), []
-for front, back in cards:
-    start = time.perf_counter()
-    index.duplicate_of(front)
-    times.append(time.perf_counter() - start)
-    index.add(front)
+times = []
+if hasattr(dedup, "CardText"):  # the semantic check: the time includes embedding the card
+    from srs.embeddings import build_embedder, single_blas_thread
+    from srs.generation.service import embed_cards
+    from srs.kit.settings import Settings
+    embedder = build_embedder(Settings(_env_file=None, env="test", llm_provider=""))
+    index = dedup.DedupIndex()
+    for number, (front, back) in enumerate(cards):
+        text = dedup.CardText(front, back)
+        start = time.perf_counter()
+        (vectors,) = embed_cards(embedder, [text])
+        with single_blas_thread():
+            index.duplicate_of(text, vectors)
+        times.append(time.perf_counter() - start)
+        index.add(number, text, vectors)
+else:  # the signature check it replaced
+    index = dedup.DedupIndex()
+    for front, back in cards:
+        start = time.perf_counter()
+        index.duplicate_of(front)
+        times.append(time.perf_counter() - start)
+        index.add(front)
 print(json.dumps(times))
 """
 
