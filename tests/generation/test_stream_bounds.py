@@ -92,6 +92,8 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
     # Valid cards forever, all the same: dedup drops them, so only the length bound stops it.
     card = batch_xml(capitals(1), prose="").removeprefix("<cards>\n").removesuffix("</cards>\n")
     llm.default = Reply(text="<cards>", endless=card, chunk_chars=CHUNK, send_usage=False)
+    outline_tokens = 100  # the topic's outline comes first, with its own (reported) usage
+    llm.outline_default = Reply(text=llm.outline_default.text, output_tokens=outline_tokens)
     with running_app(llm_settings(database_url, llm, llm_max_tokens=1000)) as (base_url, _app):
         api = Api(base_url)
         api.signup("endless@example.com")
@@ -100,5 +102,5 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
         assert [c["front"] for c in api.get(f"/topics/{failed['id']}/cards").json()["items"]] == [
             capitals(1)[0][0]
         ]
-        # A first batch (its one card saved) and a second one tried three times.
-        assert api.get("/usage").json()["tokens"]["output"] <= 4 * 1000
+        # The outline, a first batch (its one card saved) and a second one tried three times.
+        assert api.get("/usage").json()["tokens"]["output"] <= outline_tokens + 4 * 1000
