@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from srs.kit import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,8 @@ def _in_thread(name: str, chore: Callable[[], object]):
         try:
             await asyncio.to_thread(chore)
         except Exception:
-            # A chore that fails is logged and tried again on the next tick.
+            # A chore that fails is logged, counted and tried again on the next tick.
+            metrics.BACKGROUND_FAILURES.labels(f"chore:{name}").inc()
             log.exception("ticker chore %s failed", name)
 
     run.__name__ = name

@@ -121,6 +121,7 @@ class Worker:
                 job_id = await asyncio.to_thread(self._claim)
             except Exception:
                 self._slots.release()
+                metrics.BACKGROUND_FAILURES.labels("claim").inc()
                 log.exception("claiming a generation job failed; retrying shortly")
                 await asyncio.sleep(IDLE_POLL_SECONDS)
                 continue
@@ -205,6 +206,7 @@ class Worker:
         except asyncio.CancelledError:
             raise  # shutting down: the lease expires and the job is claimed again
         except Exception:
+            metrics.BACKGROUND_FAILURES.labels("job").inc()
             log.exception("job %s crashed", job_id)
             await self._requeue_after_crash(job_id)
         finally:
@@ -217,6 +219,7 @@ class Worker:
             await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
         except Exception:
             # Typically the database is down too: the lease runs out and the ticker requeues it.
+            metrics.BACKGROUND_FAILURES.labels("requeue").inc()
             log.exception("job %s: could not requeue; its lease will expire", job_id)
 
     def _request(self, plan: JobPlan) -> LLMRequest:

@@ -13,6 +13,11 @@ CARDS_SAVED = Counter("srs_cards_generated_total", "Generated cards saved")
 CARDS_REJECTED = Counter("srs_cards_rejected_total", "Generated cards rejected", ["reason"])
 LLM_ERRORS = Counter("srs_llm_errors_total", "LLM failures by kind", ["kind"])
 JOBS_FINISHED = Counter("srs_generation_jobs_total", "Generation jobs ended", ["outcome"])
+# Background work that failed and will be tried again (a chore, a claim, a crashed job): the
+# learner may only see a topic staying "queued", so operators need to see these.
+BACKGROUND_FAILURES = Counter(
+    "srs_background_failures_total", "Background steps that failed and will be retried", ["step"]
+)
 LEASE_EXPIRIES = Counter("srs_lease_expiries_total", "Jobs whose worker lease ran out")
 QUOTA_REFUSALS = Counter("srs_quota_refusals_total", "Batches refused or shrunk by the quota")
 QUEUE_DEPTH = Gauge("srs_generation_queue_depth", "Queued generation jobs")
