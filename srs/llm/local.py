@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from importlib import import_module
@@ -372,16 +372,9 @@ def _generate_chat(
         grammar=_grammar(llama, request.grammar),
         stream=True,
     )
-    output_tokens = 0
-    with closing(chunks):
-        for chunk in chunks:
-            if stop.is_set():
-                return
-            text = chunk["choices"][0]["delta"].get("content")
-            if text:  # one streamed chunk is one sampled token (bar split UTF-8 sequences)
-                output_tokens += 1
-                yield TextDelta(text)
-    yield Usage(max(0, llama.n_tokens - output_tokens), output_tokens)
+    output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["delta"].get("content"))
+    if output_tokens is not None:
+        yield Usage(max(0, llama.n_tokens - output_tokens), output_tokens)
 
 
 def _generate_completion(
@@ -397,16 +390,27 @@ def _generate_completion(
         grammar=_grammar(llama, request.grammar),
         stream=True,
     )
+    output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["text"])
+    if output_tokens is not None:
+        yield Usage(prompt_tokens, output_tokens)
+
+
+def _deltas(
+    chunks: Any, stop: threading.Event, text_of: Callable[[Any], str | None]
+) -> Generator[StreamEvent, None, int | None]:
+    """Yields the text of llama.cpp's streamed chunks and returns how many tokens they were
+    (one chunk is one sampled token, bar split UTF-8 sequences), or None when the caller
+    stopped listening: then no usage is reported."""
     output_tokens = 0
     with closing(chunks):
         for chunk in chunks:
             if stop.is_set():
-                return
-            text = chunk["choices"][0]["text"]
+                return None
+            text = text_of(chunk)
             if text:
                 output_tokens += 1
                 yield TextDelta(text)
-    yield Usage(prompt_tokens, output_tokens)
+    return output_tokens
 
 
 def _grammar(llama: Any, gbnf: str | None) -> Any:
