@@ -349,19 +349,27 @@ class Worker:
         prompt_chars = len(request.system) + len(request.user)
         return prompt_chars // 4, min(chars_read // 4, request.max_tokens), True
 
-    def _base(self, attempt, parser, usage, request, provider) -> dict:
-        tokens_in, tokens_out, estimated = self._tokens(attempt.chars_read, usage, request)
+    def _usage_fields(
+        self, chars_read: int, usage: Usage | None, request: LLMRequest, provider: LLMProvider
+    ) -> dict:
+        """What every attempt's Outcome says about its tokens (counted in the metrics too)."""
+        tokens_in, tokens_out, estimated = self._tokens(chars_read, usage, request)
         metrics.LLM_TOKENS.labels("input").inc(tokens_in)
         metrics.LLM_TOKENS.labels("output").inc(tokens_out)
-        if parser.skipped:
-            metrics.CARDS_REJECTED.labels("invalid").inc(parser.skipped)
         return {
             "tokens_in": tokens_in,
             "tokens_out": tokens_out,
             "tokens_estimated": estimated,
+            "model": provider.model,
+        }
+
+    def _base(self, attempt, parser, usage, request, provider) -> dict:
+        if parser.skipped:
+            metrics.CARDS_REJECTED.labels("invalid").inc(parser.skipped)
+        return {
+            **self._usage_fields(attempt.chars_read, usage, request, provider),
             "duplicates": attempt.duplicates,
             "invalid": parser.skipped,
-            "model": provider.model,
         }
 
     def _retry_delay(self, plan: JobPlan, hint: float | None = None) -> float:
@@ -461,15 +469,7 @@ class Worker:
         error: LLMError | None,
         message: str | None,
     ) -> Outcome:
-        tokens_in, tokens_out, estimated = self._tokens(chars_read, usage, request)
-        metrics.LLM_TOKENS.labels("input").inc(tokens_in)
-        metrics.LLM_TOKENS.labels("output").inc(tokens_out)
-        base = {
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
-            "tokens_estimated": estimated,
-            "model": provider.model,
-        }
+        base = self._usage_fields(chars_read, usage, request, provider)
         if message is None:
             return Outcome(kind="done", **base)
         if error is not None and not error.retryable:
