@@ -124,7 +124,7 @@ def build_request(
     values = {
         **_common(topic, level),
         "count": count,
-        "subtopic": subtopic or "any part of the topic (it has no outline yet)",
+        "subtopic": subtopic or "its essentials, the facts a learner meets first",
         "existing": existing_summary(existing_cards),
     }
     return LLMRequest(

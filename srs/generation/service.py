@@ -268,10 +268,13 @@ class GenerationService:
 
     @staticmethod
     def _next_kind(session: Session, topic: Topic) -> JobKind:
-        """The outline first; then cards, until every subtopic is well covered at the current
-        level: then an extension of the outline, so the feed goes deeper, not round."""
+        """A new topic's first batch, then its outline; then cards, until every subtopic is
+        well covered at the current level: then an extension of the outline, so the feed goes
+        deeper, not round. The first batch comes before the outline so the learner's first card
+        does not wait for it: a local model takes 20-30 s to write an outline."""
         if not outline.subtopics(session, topic.id):
-            return JobKind.OUTLINE
+            first_job = not repository.recent_job_kinds(session, topic.id, 1)
+            return JobKind.CARDS if first_job else JobKind.OUTLINE
         covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
         if covered and not outline.is_full(session, topic.id):
             recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
@@ -380,12 +383,17 @@ class GenerationService:
                 reservation_key=hold.key,
                 subtopic_id=subtopic.id if subtopic else None,
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
-                subtopic_cards=(
-                    topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ)
-                    if subtopic
-                    else []
-                ),
+                subtopic_cards=self._cards_to_list(session, topic, subtopic),
             )
+
+    @staticmethod
+    def _cards_to_list(
+        session: Session, topic: Topic, subtopic: Subtopic | None
+    ) -> list[tuple[str, str]]:
+        """What the prompt tells the model the learner has: the subtopic's cards, then those
+        of no subtopic (the first batch, written before the outline; imported cards)."""
+        own = topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ) if subtopic else []
+        return own + topics.unassigned_cards(session, topic.id, SUBTOPIC_CARDS_READ - len(own))
 
     @staticmethod
     def _target(session: Session, job: GenerationJob, topic: Topic) -> Subtopic | None:
@@ -612,8 +620,8 @@ class GenerationService:
         topic.generation_status = "idle"
         topic.generation_error = None
         session.flush()
-        if job.kind == JobKind.OUTLINE:
-            # An outline job stood in for the batch that was asked for: that batch comes now.
+        if job.kind == JobKind.CARDS and not outline.subtopics(session, topic.id):
+            # A new topic's first batch is in: its outline comes now, full buffer or not.
             self.request_batch(session, topic)
         else:
             self.ensure_buffer(session, topic)

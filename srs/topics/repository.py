@@ -164,3 +164,14 @@ def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple
         .limit(limit)
     )
     return [(front, back) for front, back in rows]
+
+
+def unassigned_cards(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
+    """(front, back) of the topic's cards that belong to no subtopic, newest first."""
+    rows = session.execute(
+        select(Card.front, Card.back)
+        .where(Card.topic_id == topic_id, Card.subtopic_id.is_(None))
+        .order_by(Card.id.desc())
+        .limit(limit)
+    )
+    return [(front, back) for front, back in rows]

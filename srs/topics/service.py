@@ -199,3 +199,7 @@ def cards_per_subtopic(
 
 def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple[str, str]]:
     return repository.subtopic_cards(session, subtopic_id, limit)
+
+
+def unassigned_cards(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
+    return repository.unassigned_cards(session, topic_id, limit)

@@ -1,4 +1,4 @@
-"""The topic outline over real HTTP: written first, batches spread over its subtopics, each
+"""The topic outline over real HTTP: written after the first batch, batches spread over its subtopics, each
 prompt listing only its subtopic's cards, and the outline extended once all are covered."""
 
 from __future__ import annotations
@@ -106,25 +106,34 @@ def one_batch(database_url, llm):
         yield api
 
 
-def test_a_new_topic_gets_its_outline_first_and_cards_carry_their_subtopic(api, llm):
-    llm.script([Reply(text=batch_xml(capitals(10)))])
+def test_a_new_topics_first_batch_comes_before_its_outline_then_batches_use_it(api, llm):
+    """The first card must not wait for the outline (a local model takes 20-30 s to write
+    one): the first batch is on the topic's essentials, the outline comes right after it,
+    full buffer or not, and the cards asked for from then on carry their subtopic."""
+    llm.script([Reply(text=batch_xml(capitals(10))), Reply(text=batch_xml(facts("river", 10)))])
     llm.default = Reply(status=500, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 10)
+    wait_for(lambda: len(_outline(api, topic["id"])) == 8)
     outline = _outline(api, topic["id"])
     assert [s["name"] for s in outline][:3] == ["Basics", "Key terms", "History"]
-    assert len(outline) == 8 and outline[0]["cards"] == 10 and outline[0]["scope"]
-    card = api.get(f"/topics/{topic['id']}/cards").json()["items"][0]
-    assert card["subtopic"] == {"id": outline[0]["id"], "name": "Basics"}
-    # The outline request came first and showed the outline's shape; the card request
-    # showed the cards' shape only, and named the subtopic it was for.
+    assert outline[0]["scope"]
     [asked] = llm.outline_requests
-    assert asked.at < llm.requests[0].at
+    assert llm.requests[0].at < asked.at
+    assert "essentials" in user_prompt(llm.requests[0])
     assert "<outline>" in system_prompt(asked) and "<subtopic>" in system_prompt(asked)
     assert "European capitals" in user_prompt(asked) and "<cards>" not in system_prompt(asked)
     assert "<cards>" in system_prompt(llm.requests[0])
     assert "outline" not in system_prompt(llm.requests[0]) + user_prompt(llm.requests[0])
-    assert "Basics: All about basics" in user_prompt(llm.requests[0])
+    # The buffer asks for more: that batch is aimed at the first subtopic, and its cards say so.
+    api.post(f"/topics/{topic['id']}/generate")
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 20)
+    assert "Basics: All about basics" in user_prompt(llm.requests[1])
+    assert asked.at < llm.requests[1].at
+    cards = api.get(f"/topics/{topic['id']}/cards", params={"limit": 100}).json()["items"]
+    by_front = {c["front"]: c["subtopic"] for c in cards}
+    assert by_front[capitals(10)[0][0]] is None  # written before there was an outline
+    assert by_front[facts("river", 10)[0][0]] == {"id": outline[0]["id"], "name": "Basics"}
+    assert _outline(api, topic["id"])[0]["cards"] == 10
 
 
 def test_the_outline_job_reserves_no_cards_but_its_tokens_are_metered(one_batch, llm):
@@ -150,6 +159,7 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains", "Islands"]))])
     llm.script(
         [
+            Reply(text=batch_xml(capitals(10))),  # the first batch, before the outline
             Reply(text=batch_xml(facts("river", 10))),
             Reply(text=batch_xml(facts("mountain", 10))),
             Reply(text=batch_xml(facts("island", 4))),
@@ -159,16 +169,17 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     llm.default = Reply(status=400, error_message="the script has ended")
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
     wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
-    prompts_sent = [user_prompt(r) for r in llm.requests]
-    assert "Rivers:" in prompts_sent[0] and "(none yet)" in prompts_sent[0]
-    assert "Mountains:" in prompts_sent[1] and "(none yet)" in prompts_sent[1]
+    prompts_sent = [user_prompt(r) for r in llm.requests[1:]]
+    # A subtopic with no card yet: the prompt lists the cards of no subtopic (the first batch).
+    assert "Rivers:" in prompts_sent[0] and "capital of France" in prompts_sent[0]
+    assert "Mountains:" in prompts_sent[1] and "river" not in prompts_sent[1]
     assert "Islands:" in prompts_sent[2]
     # Islands had 4 cards, the others 10: the fourth batch goes back to Islands, and its
     # prompt lists the island cards, not the deck's most recent fronts.
     assert "Islands:" in prompts_sent[3]
     assert "Which island sample is labelled umber?" in prompts_sent[3]
     assert "river" not in prompts_sent[3] and "mountain" not in prompts_sent[3]
-    sizes = [len(system_prompt(r)) + len(user_prompt(r)) for r in llm.requests]
+    sizes = [len(system_prompt(r)) + len(user_prompt(r)) for r in llm.requests[1:]]
     assert sizes[3] <= 1.5 * sizes[1]
     counts = {s["name"]: s["cards"] for s in _outline(api, topic["id"])}
     assert [counts[name] for name in ("Rivers", "Mountains", "Islands")] == [10, 10, 10]
@@ -183,7 +194,8 @@ def test_when_every_subtopic_is_covered_the_outline_is_extended(refilling, llm):
         ]
     )
     llm.script(
-        [Reply(text=batch_xml(facts(s, 10))) for s in ("river", "mountain", "island")]
+        [Reply(text=batch_xml(capitals(10)))]
+        + [Reply(text=batch_xml(facts(s, 10))) for s in ("river", "mountain", "island")]
         + [Reply(text=batch_xml(facts("delta", 10)))]
     )
     llm.default = Reply(status=400, error_message="the script has ended")
@@ -194,7 +206,7 @@ def test_when_every_subtopic_is_covered_the_outline_is_extended(refilling, llm):
     assert "deeper" in user_prompt(extension) and "<outline>" in system_prompt(extension)
     names = [s["name"] for s in _outline(api, topic["id"])]
     assert names == ["Rivers", "Mountains", "Islands", "Deltas and estuaries", "Glaciers"]
-    assert "Deltas and estuaries:" in user_prompt(llm.requests[3])
+    assert "Deltas and estuaries:" in user_prompt(llm.requests[4])
 
 
 def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
@@ -208,11 +220,12 @@ def test_a_failed_outline_is_a_visible_error_and_retry_writes_it(api, llm):
     )
     assert "outline could not be written" in failed["generation"]["error"]
     assert "outline service down" in failed["generation"]["error"]
-    assert llm.requests == [] and _outline(api, topic["id"]) == []
+    # The first batch came before the outline: its cards stay, to study meanwhile.
+    assert len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 3
+    assert _outline(api, topic["id"]) == []
     llm.outline_default = Reply(text=outline_xml())
     api.post(f"/topics/{topic['id']}/generate")
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 3)
-    assert len(_outline(api, topic["id"])) == 8
+    wait_for(lambda: len(_outline(api, topic["id"])) == 8)
 
 
 def test_the_card_prompt_for_batch_50_is_within_one_and_a_half_times_batch_2s():

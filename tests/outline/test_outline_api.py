@@ -20,13 +20,16 @@ def _outline(api, topic_id):
 
 @pytest.fixture
 def topic(api, llm):
-    """A topic whose outline (Rivers, Mountains, Islands) is written and whose first batch
-    of three cards went to Rivers."""
+    """A topic whose first batch (three cards, before there was an outline) is in, whose
+    outline (Rivers, Mountains, Islands) is written, and whose next three cards went to Rivers."""
     llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains", "Islands"]))])
-    llm.script([Reply(text=batch_xml(capitals(3)))])
+    llm.script([Reply(text=batch_xml(capitals(3))), Reply(text=batch_xml(capitals(3, start=3)))])
     llm.default = Reply(status=400, error_message="no more batches in this test")
     created = api.post("/topics", json={"prompt": "Physical geography"}).json()
-    wait_for(lambda: api.get(f"/topics/{created['id']}").json()["generation"]["status"] == "failed")
+    wait_for(
+        lambda: api.get(f"/topics/{created['id']}").json()["generation"]["status"] == "idle"
+        and len(api.get(f"/topics/{created['id']}/cards").json()["items"]) == 6
+    )
     return created
 
 
@@ -49,12 +52,12 @@ def test_rename_remove_and_add_persist_and_cards_follow(api, topic):
         ("Volcanoes", "Eruptions and hot spots", 0),
     ]
     cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
-    assert {c["subtopic"]["name"] for c in cards} == {"Rivers and lakes"}
+    assert [c["subtopic"]["name"] for c in cards if c["subtopic"]] == ["Rivers and lakes"] * 3
     # Removing a subtopic keeps its cards, with no subtopic.
     only_islands = {"subtopics": [{"id": islands["id"], "name": "Islands"}]}
     assert api.put(f"/topics/{topic['id']}/outline", json=only_islands).status_code == 200
     cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
-    assert len(cards) == 3 and all(c["subtopic"] is None for c in cards)
+    assert len(cards) == 6 and all(c["subtopic"] is None for c in cards)
     assert mountains["id"] not in [s["id"] for s in _outline(api, topic["id"])]
 
 
@@ -80,6 +83,7 @@ def test_bad_outlines_are_422_and_change_nothing(api, topic, subtopics, message)
 
 
 def test_an_id_from_another_topic_is_422(api, topic, llm):
+    llm.default = Reply()  # the other topic's first batch succeeds, so its outline is written
     other = api.post("/topics", json={"prompt": "Another topic"}).json()
     foreign = wait_for(lambda: _outline(api, other["id"]))[0]
     body = {"subtopics": [{"id": foreign["id"], "name": "Stolen"}]}
@@ -110,13 +114,14 @@ def test_deleting_the_topic_deletes_its_outline(api, topic, database_url):
 
 def test_a_subtopic_removed_while_its_batch_streams_leaves_the_cards_without_one(api, llm):
     llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains"]))])
-    llm.script([Reply(text=batch_xml(capitals(6)), ttft=1.0, tokens_per_second=30)])
+    first = Reply(text=batch_xml(capitals(2)))  # before the outline: for no subtopic
+    llm.script([first, Reply(text=batch_xml(capitals(6, start=2)), ttft=1.0, tokens_per_second=30)])
     llm.default = Reply(status=400, error_message="no more batches in this test")
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
-    wait_for(lambda: llm.requests)  # the first batch (for Rivers) is streaming
+    wait_for(lambda: len(llm.requests) == 2)  # the batch for Rivers is streaming
     mountains = _outline(api, topic["id"])[1]
     only = {"subtopics": [{"id": mountains["id"], "name": "Mountains"}]}
     assert api.put(f"/topics/{topic['id']}/outline", json=only).status_code == 200
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 6)
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 8)
     cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
     assert all(c["subtopic"] is None for c in cards)
