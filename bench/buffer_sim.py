@@ -9,9 +9,9 @@ asks when and for as many as `refill.plan_from(...)` and `refill.wants_batch(...
 with the finished batches and the answer times: the same functions the service calls
 (srs/generation/pace.py), for the topic's first batch too (sized before any answer).
 
-Reports, per learner and policy, the seconds spent waiting after the first card, and how many
-unseen cards were left when the session ended (cards generated ahead, the cost of refilling
-early).
+Reports, per learner and policy, the size of the topic's first batch, the seconds spent waiting
+after the first card, and how many unseen cards were left when the session ended (cards
+generated ahead, the cost of refilling early and in larger batches).
 
     .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 50]
 """
@@ -94,9 +94,14 @@ def next_arrival(topic: Topic) -> float:
     return min([*topic.arrivals[:1], *([topic.batch_end] if topic.batch_end else [])])
 
 
-def session(pace: float, adaptive: bool, cards: int, seed: int) -> tuple[float, int, float]:
-    """(seconds waited after the first card, unseen cards left at the end, the slowest batch's
-    seconds per card from its start to its last card)."""
+@dataclass(frozen=True)
+class Run:
+    waited: float  # seconds waited for a card, after the first card
+    left: int  # unseen cards (ready or being written) when the session ended
+    slowest: float  # the slowest batch's seconds a card, from its start to its last card
+
+
+def session(pace: float, adaptive: bool, cards: int, seed: int) -> Run:
     topic = Topic(random.Random(seed), adaptive)
     topic.start_batch(topic.plan().size)  # creating the topic asks for the first batch
     waited = 0.0
@@ -113,7 +118,7 @@ def session(pace: float, adaptive: bool, cards: int, seed: int) -> tuple[float, 
         topic.answers.append(topic.now)
         studied += 1
         topic.ensure_buffer()
-    return waited, topic.ready + len(topic.arrivals), max(topic.speeds)
+    return Run(waited, topic.ready + len(topic.arrivals), max(topic.speeds))
 
 
 def main() -> None:
@@ -131,9 +136,9 @@ def main() -> None:
     for pace in PACES:
         for adaptive in (False, True):
             runs = [session(pace, adaptive, args.cards, seed) for seed in range(args.seeds)]
-            waits = [w for w, _, _ in runs]
-            left = statistics.mean(u for _, u, _ in runs)
-            slowest = max(slowest, *(s for _, _, s in runs))
+            waits = [run.waited for run in runs]
+            left = statistics.mean(run.left for run in runs)
+            slowest = max(slowest, *(run.slowest for run in runs))
             name = "adaptive" if adaptive else f"fixed (below {FLOOR})"
             first = Topic(random.Random(0), adaptive).plan().size
             print(
