@@ -61,8 +61,9 @@ class CardRate:
     per_card: float  # seconds between two saved cards of a batch
 
 
-# Before any batch has finished: about the embedded model's warm speed on two cores, so an
-# unknown provider is assumed slow (an early refill costs little, a learner waiting costs more).
+# Before any batch has finished: about the embedded model's warm speed on two cores, so the
+# embedded model (and, for the ETA, any provider) is assumed slow: an early or larger refill
+# costs little, a learner waiting costs more.
 UNMEASURED = CardRate(first_card=8.0, per_card=5.0)
 # A hosted API (SRS_LLM_PROVIDER openai or anthropic) before its first batch: a card in about a
 # second. It sizes the first batch of the first topics like today's (a brisk learner does not
