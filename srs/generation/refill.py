@@ -9,7 +9,7 @@ card k of the batch,
 
     first_card + (k - 1) * per_card <= (unseen + k - 1) * learner
 
-which, for k from 1 to the batch size, holds exactly when
+which, for k from 1 to the batch size (of the batch the refill asks for), holds exactly when
 
     unseen >= (first_card + (batch - 1) * max(0, per_card - learner)) / learner.
 
@@ -129,7 +129,9 @@ def refill_threshold(inputs: RefillInputs) -> int:
         return min(inputs.floor, ceiling)  # no pace yet: today's fixed point
     pace = max(inputs.learner_pace, 0.5)
     rate = inputs.rate
-    lag = rate.first_card + (inputs.batch_size - 1) * max(0.0, rate.per_card - pace)
+    # The batch this refill asks for: a larger one falls further behind a faster learner.
+    size = refill_size(inputs)
+    lag = rate.first_card + (size - 1) * max(0.0, rate.per_card - pace)
     needed = math.ceil(lag / pace) + MARGIN_CARDS
     return max(min(inputs.floor, ceiling), min(needed, ceiling))
 

@@ -37,10 +37,13 @@ def test_a_learner_slower_than_the_model_only_needs_the_first_card_covered() -> 
 
 
 def test_a_learner_faster_than_the_model_starts_the_batch_earlier() -> None:
-    # 4 s a card against 5 s: the whole batch falls behind by 9 s; (7 + 9) / 4 + 1 = 5.
-    assert refill_threshold(inputs(learner_pace=4.0)) == 5
-    # 3 s a card: (7 + 9 * 2) / 3 -> 9, + 1 = 10.
-    assert refill_threshold(inputs(learner_pace=3.0)) == 10
+    # 4 s a card against 5 s: the refill is a batch of 20 (they keep pace), which falls
+    # behind by 19 s; (7 + 19) / 4 -> 7, + 1 = 8.
+    assert refill_threshold(inputs(learner_pace=4.0)) == 8
+    # 3 s a card: (7 + 19 * 2) / 3 = 15, + 1 = 16.
+    assert refill_threshold(inputs(learner_pace=3.0)) == 16
+    # With the batch held at 10 by the bounds: (7 + 9 * 2) / 3 -> 9, + 1 = 10.
+    assert refill_threshold(inputs(learner_pace=3.0, max_unseen=10)) == 10
     # 1 s a card: far ahead of the model; the bound holds it.
     assert refill_threshold(inputs(learner_pace=1.0)) == 40
 
