@@ -5,15 +5,15 @@ A simulated clock runs a scripted model at the embedded model's measured speed (
 service does) and learners who take 3, 6 or 12 s a card. After each answer, and when a batch
 finishes, the buffer decision is made the way `GenerationService.ensure_buffer` makes it: the
 fixed policy asks for a batch of 10 below 5 unseen cards (SRS_REFILL_BELOW); the adaptive one
-asks when and for as many as `refill.plan(...)` says, fed by `refill.card_rate` over the
-finished batches and `refill.learner_pace` over the answers: the same functions the service
-calls (srs/generation/pace.py).
+asks when and for as many as `refill.plan_from(...)` and `refill.wants_batch(...)` say, fed
+with the finished batches and the answer times: the same functions the service calls
+(srs/generation/pace.py), for the topic's first batch too (sized before any answer).
 
-Reports, per learner and policy, the seconds spent waiting after the first card, and how many
-unseen cards were left when the session ended (cards generated ahead, the cost of refilling
-early).
+Reports, per learner and policy, the size of the topic's first batch, the seconds spent waiting
+after the first card, and how many unseen cards were left when the session ended (cards
+generated ahead, the cost of refilling early and in larger batches).
 
-    .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 20]
+    .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 50]
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ class Topic:
     batch_end: float | None = None
     batches: list[refill.BatchTiming] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)
+    speeds: list[float] = field(default_factory=list)  # each batch: seconds a card, start to last
 
-    def start_batch(self, size: int = BATCH) -> None:
+    def start_batch(self, size: int) -> None:
         started = self.now + QUEUE_SECONDS
         first = started + self.rng.uniform(5.0, 8.0)
         times = [first]
@@ -51,6 +52,7 @@ class Topic:
             times.append(times[-1] + self.rng.uniform(4.0, 6.0))
         self.arrivals = times
         self.batch_end = times[-1]
+        self.speeds.append((times[-1] - started) / size)
         per_card = (times[-1] - times[0]) / (size - 1)
         self._pending_timing = refill.BatchTiming(first - started, per_card)
 
@@ -68,34 +70,40 @@ class Topic:
     def ensure_buffer(self) -> None:
         if self.batch_end is not None:
             return  # one batch at a time
-        plan = self.plan() if self.adaptive else refill.Refill(below=FLOOR, size=BATCH)
-        if self.ready < max(FLOOR, plan.below):
+        plan = self.plan()
+        if refill.wants_batch(self.ready, plan, FLOOR):
             self.start_batch(plan.size)
 
     def plan(self) -> refill.Refill:
-        """What `pace.refill_plan` computes in the service, from the same inputs."""
-        pace = refill.learner_pace(self.answers[-12:])
-        if pace is None:
+        """What `pace.refill_plan` computes in the service, from the same inputs (the newest
+        10 finished batches, the newest 12 answers); today's fixed point for the baseline."""
+        if not self.adaptive:
             return refill.Refill(below=FLOOR, size=BATCH)
-        inputs = refill.RefillInputs(
-            rate=refill.card_rate(self.batches[-10:]),
-            learner_pace=pace,
+        return refill.plan_from(
+            self.batches[-10:],
+            self.answers[-12:],
             batch_size=BATCH,
             floor=FLOOR,
             max_unseen=MAX_UNSEEN,
             quota_left=None,
+            prior=refill.UNMEASURED,  # the embedded model (SRS_LLM_PROVIDER=local)
         )
-        return refill.plan(inputs)
 
 
 def next_arrival(topic: Topic) -> float:
     return min([*topic.arrivals[:1], *([topic.batch_end] if topic.batch_end else [])])
 
 
-def session(pace: float, adaptive: bool, cards: int, seed: int) -> tuple[float, int]:
-    """(seconds waited after the first card, unseen cards left at the end)."""
+@dataclass(frozen=True)
+class Run:
+    waited: float  # seconds waited for a card, after the first card
+    left: int  # unseen cards (ready or being written) when the session ended
+    slowest: float  # the slowest batch's seconds a card, from its start to its last card
+
+
+def session(pace: float, adaptive: bool, cards: int, seed: int) -> Run:
     topic = Topic(random.Random(seed), adaptive)
-    topic.start_batch()  # creating the topic asks for the first batch
+    topic.start_batch(topic.plan().size)  # creating the topic asks for the first batch
     waited = 0.0
     studied = 0
     while studied < cards:
@@ -110,27 +118,37 @@ def session(pace: float, adaptive: bool, cards: int, seed: int) -> tuple[float, 
         topic.answers.append(topic.now)
         studied += 1
         topic.ensure_buffer()
-    return waited, topic.ready + len(topic.arrivals)
+    return Run(waited, topic.ready + len(topic.arrivals), max(topic.speeds))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=60, help="cards each learner studies")
-    parser.add_argument("--seeds", type=int, default=20, help="simulated sessions per learner")
+    parser.add_argument("--seeds", type=int, default=50, help="simulated sessions per learner")
     args = parser.parse_args()
-    print(f"{args.cards} cards a session, {args.seeds} sessions per row, batches of {BATCH}")
-    print("| learner | policy | waited after the first card: mean | max | sessions that waited | unseen left at the end (mean) |")
-    print("|---|---|---|---|---|---|")
+    print(f"{args.cards} cards a session, {args.seeds} sessions per row, usual batch {BATCH}")
+    print(
+        "| learner | policy | first batch | waited after the first card: mean | max "
+        "| sessions that waited | unseen left at the end (mean) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    slowest = 0.0
     for pace in PACES:
         for adaptive in (False, True):
             runs = [session(pace, adaptive, args.cards, seed) for seed in range(args.seeds)]
-            waits = [w for w, _ in runs]
-            left = statistics.mean(u for _, u in runs)
+            waits = [run.waited for run in runs]
+            left = statistics.mean(run.left for run in runs)
+            slowest = max(slowest, *(run.slowest for run in runs))
             name = "adaptive" if adaptive else f"fixed (below {FLOOR})"
+            first = Topic(random.Random(0), adaptive).plan().size
             print(
-                f"| {pace:.0f} s a card | {name} | {statistics.mean(waits):.1f} s | "
+                f"| {pace:.0f} s a card | {name} | {first} | {statistics.mean(waits):.1f} s | "
                 f"{max(waits):.1f} s | {sum(w > 0 for w in waits)} of {len(waits)} | {left:.1f} |"
             )
+    print(
+        f"Slowest batch simulated: {slowest:.2f} s a card from its start to its last card "
+        f"({slowest * BATCH:.0f} s for {BATCH} cards)"
+    )
 
 
 if __name__ == "__main__":

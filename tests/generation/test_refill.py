@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from srs.generation.refill import (
+    HOSTED,
     UNMEASURED,
     BatchTiming,
     CardRate,
@@ -10,8 +11,10 @@ from srs.generation.refill import (
     card_rate,
     eta_seconds,
     learner_pace,
+    plan_from,
     refill_size,
     refill_threshold,
+    wants_batch,
 )
 
 LOCAL = CardRate(first_card=7.0, per_card=5.0)
@@ -34,10 +37,13 @@ def test_a_learner_slower_than_the_model_only_needs_the_first_card_covered() -> 
 
 
 def test_a_learner_faster_than_the_model_starts_the_batch_earlier() -> None:
-    # 4 s a card against 5 s: the whole batch falls behind by 9 s; (7 + 9) / 4 + 1 = 5.
-    assert refill_threshold(inputs(learner_pace=4.0)) == 5
-    # 3 s a card: (7 + 9 * 2) / 3 -> 9, + 1 = 10.
-    assert refill_threshold(inputs(learner_pace=3.0)) == 10
+    # 4 s a card against 5 s: the refill is a batch of 20 (they keep pace), which falls
+    # behind by 19 s; (7 + 19) / 4 -> 7, + 1 = 8.
+    assert refill_threshold(inputs(learner_pace=4.0)) == 8
+    # 3 s a card: (7 + 19 * 2) / 3 = 15, + 1 = 16.
+    assert refill_threshold(inputs(learner_pace=3.0)) == 16
+    # With the batch held at 10 by the bounds: (7 + 9 * 2) / 3 -> 9, + 1 = 10.
+    assert refill_threshold(inputs(learner_pace=3.0, max_unseen=10)) == 10
     # 1 s a card: far ahead of the model; the bound holds it.
     assert refill_threshold(inputs(learner_pace=1.0)) == 40
 
@@ -87,6 +93,37 @@ def test_a_learner_who_keeps_up_with_the_model_gets_larger_refills() -> None:
     # Every batch boundary costs a prompt and a first card: fewer boundaries, less waiting.
     assert refill_size(inputs(learner_pace=6.0)) == 20
     assert refill_size(inputs(learner_pace=12.0)) == 10  # well behind the model: no need
-    assert refill_size(inputs(learner_pace=None)) == 10
     assert refill_size(inputs(learner_pace=3.0, max_unseen=15)) == 15
     assert refill_size(inputs(learner_pace=3.0, quota_left=40)) == 10  # never below a batch
+
+
+def test_the_first_batch_is_sized_for_a_brisk_learner_when_the_provider_is_slow() -> None:
+    # No answer yet: a learner who keeps pace with a 5 s a card model builds no buffer during
+    # a batch of 10 and waits at its end for the next first card; 20 cards put them ahead.
+    assert refill_size(inputs(learner_pace=None)) == 20
+    assert refill_size(inputs(learner_pace=None, max_unseen=12)) == 12  # still bounded
+    # A hosted API writes a card in about a second: no learner keeps pace, the usual batch.
+    assert refill_size(inputs(learner_pace=None, rate=HOSTED)) == 10
+    assert refill_size(inputs(learner_pace=None, rate=CardRate(1.5, 0.4))) == 10
+
+
+def test_a_fast_learner_with_a_slow_provider_is_refilled_early_and_in_bulk() -> None:
+    # The embedded model measured at 7 s to the first card and 5 s a card, over three batches;
+    # the learner answered every 3 s. Studying a batch of 20 takes them 60 s, writing it takes
+    # the model 7 + 19 * 5 = 102 s: the batch must start (7 + 19 * 2) / 3 = 15 cards, + 1 of
+    # margin, before they run out.
+    batches = [BatchTiming(first_card=7.0, per_card=5.0)] * 3
+    answers = [100.0 + 3.0 * i for i in range(12)]
+    bounds = {"batch_size": 10, "floor": 5, "max_unseen": 40, "quota_left": None}
+    plan = plan_from(batches, answers, **bounds)
+    assert (plan.below, plan.size) == (16, 20)
+    assert wants_batch(15, plan, floor=5) and not wants_batch(16, plan, floor=5)
+    # The same learner before their second answer, on a new topic: the first batch is doubled.
+    first = plan_from(batches, [100.0], **bounds)
+    assert (first.below, first.size) == (5, 20)
+    assert plan_from([], [], **bounds, prior=HOSTED).size == 10  # a hosted API's first batch
+    # The plan's bounds: a quarter of the quota left (40 cards -> 10 unseen), never below the
+    # fixed refill point, never a batch smaller than the usual one.
+    tight = plan_from(batches, answers, **{**bounds, "quota_left": 40})
+    assert (tight.below, tight.size) == (10, 10)
+    assert wants_batch(4, plan_from(batches, answers, **{**bounds, "max_unseen": 3}), floor=5)
