@@ -318,7 +318,7 @@ class GenerationService:
             self._resize(self.request_batch(session, topic), plan.size)
 
     def _request_planned(self, session: Session, topic: Topic) -> None:
-        """Ask for a batch now (a new topic, a retry, the cards after an outline), of the size
+        """Ask for a batch now (a new topic, a retry), of the size
         the refill plan says: the first batch of a topic is sized before the learner's pace is
         known (refill.refill_size)."""
         job = self.request_batch(session, topic)
