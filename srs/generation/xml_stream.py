@@ -674,12 +674,13 @@ class CardStreamParser:
         kind = attributes.get("type", "").strip().lower()
         if any(len(v) > self.max_field_chars for v in fields.values()):
             return self._skip(f"a field is longer than {self.max_field_chars} characters")
-        # A model that forgets the attribute but writes a cloze text still wrote a cloze card.
-        if kind == "cloze" or (
+        # A cloze card is its <text>; a model that forgets the attribute but writes a cloze
+        # text still wrote one. Marked cloze but written as front and back, it is basic.
+        if (kind == "cloze" and "text" in fields) or (
             not kind and "front" not in fields and cloze.looks_like_cloze(fields.get("text", ""))
         ):
             return self._to_cloze(fields, attributes)
-        if kind not in ("", "basic"):
+        if kind not in ("", "basic", "cloze"):
             return self._skip(f"unknown card type {kind[:20]!r}")
         front, back = fields.pop("front", ""), fields.pop("back", "")
         if not front or not back:

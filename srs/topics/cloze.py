@@ -106,11 +106,11 @@ def parse(text: str) -> ClozeNote:
             raise ClozeError(f"deletion numbers go from c1 to c{MAX_ORDINAL}, not c{ordinal}")
         deletions.append(Deletion(ordinal, answer, hint or None, match.start(), match.end()))
     leftover.append(text[pos:])
-    if not deletions:
-        raise ClozeError("the cloze text has no deletion such as {{c1::answer}}")
     rest = "".join(leftover)
     if "{{" in rest or "}}" in rest:
         raise ClozeError("the cloze text has unbalanced {{ or }}")
+    if not deletions:
+        raise ClozeError("the cloze text has no deletion such as {{c1::answer}}")
     if len({d.ordinal for d in deletions}) > MAX_CARDS:
         raise ClozeError(f"a cloze text may have at most {MAX_CARDS} deletion numbers")
     if not "".join(leftover).strip():
