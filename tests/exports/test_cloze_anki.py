@@ -13,7 +13,8 @@ TEXT = "{{c1::Sodium}} has the symbol {{c2::Na}} and the atomic number {{c3::11:
 
 
 def _plain(html: str) -> str:
-    return re.sub(r"<[^>]+>", "", html).replace("&nbsp;", " ")
+    without_css = re.sub(r"<style>.*?</style>", "", html, flags=re.DOTALL)
+    return re.sub(r"<[^>]+>", "", without_css).replace("&nbsp;", " ").strip()
 
 
 def _finished(api, job: dict) -> dict:
