@@ -56,12 +56,12 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     page.get_by_label("Cards:").select_option(label="Fill in the gap (cloze)")
     prompt = page.get_by_label("What do you want to learn?")
     prompt.fill("Cell biology")
+    _shot(page, "cloze-new-topic")
     prompt.press("Enter")
     expect(page).to_have_url(re.compile(r"#/topics/\d+$"))
     topic_id = int(page.url.rsplit("/", 1)[1])
     topic = page.request.get(f"{site}/api/v1/topics/{topic_id}").json()
     assert topic["card_style"] == "cloze"
-    assert "Write cloze cards only" in llm.requests[0].json["messages"][1]["content"]
 
     # The gap is shown, the answer is not.
     front = page.locator("#card-front")
@@ -69,6 +69,7 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     expect(page.locator("#card-front .cloze-gap")).to_have_text("[...]")
     expect(page.locator("#card-back")).to_have_count(0)
     expect(page.locator(".card-label").first).to_have_text("Fill the gap")
+    assert "Write cloze cards only" in llm.requests[0].json["messages"][1]["content"]
     _shot(page, "cloze-front")
 
     # Space reveals the whole text with the deletion marked; the ratings are the usual ones.
