@@ -673,7 +673,8 @@ class CardStreamParser:
         attributes = dict(element.attrib)
         kind = attributes.get("type", "").strip().lower()
         if any(len(v) > self.max_field_chars for v in fields.values()):
-            return self._skip(f"a field is longer than {self.max_field_chars} characters")
+            self._skip(f"a field is longer than {self.max_field_chars} characters")
+            return None
         # A cloze card is its <text>; a model that forgets the attribute but writes a cloze
         # text still wrote one. Marked cloze but written as front and back, it is basic.
         if (kind == "cloze" and "text" in fields) or (
@@ -681,10 +682,12 @@ class CardStreamParser:
         ):
             return self._to_cloze(fields, attributes)
         if kind not in ("", "basic", "cloze"):
-            return self._skip(f"unknown card type {kind[:20]!r}")
+            self._skip(f"unknown card type {kind[:20]!r}")
+            return None
         front, back = fields.pop("front", ""), fields.pop("back", "")
         if not front or not back:
-            return self._skip("a card had no front or no back")
+            self._skip("a card had no front or no back")
+            return None
         return ParsedCard(front=front, back=back, extra=fields, attributes=attributes)
 
     def _to_cloze(self, fields: dict[str, str], attributes: dict[str, str]) -> ParsedCard | None:
@@ -694,7 +697,8 @@ class CardStreamParser:
         try:
             note = cloze.parse(text)
         except ClozeError as error:
-            return self._skip(f"a cloze card was refused: {error}")
+            self._skip(f"a cloze card was refused: {error}")
+            return None
         return ParsedCard(
             front=note.front(note.ordinals[0]),
             back=note.back(),
@@ -707,4 +711,3 @@ class CardStreamParser:
     def _skip(self, reason: str) -> None:
         self.skipped += 1
         self.skip_reason = reason
-        return None

@@ -21,7 +21,6 @@ from lxml import etree
 
 from srs.imports.anki_collection import AnkiCard, AnkiCollectionData, RevlogEntry
 from srs.kit.text import strip_control_characters
-from srs.topics import cloze
 from srs.study.scheduling import (
     LEARNING_STEPS,
     RELEARNING_STEPS,
@@ -30,6 +29,7 @@ from srs.study.scheduling import (
     State,
     replay,
 )
+from srs.topics import cloze
 
 _MEDIA = re.compile(r"\[sound:[^\]]*\]|<img\b[^>]*>|<audio\b[^>]*>|<video\b[^>]*>", re.IGNORECASE)
 _BREAKS = re.compile(r"<br\s*/?>|</(?:div|p|li|tr|h[1-6])\s*>", re.IGNORECASE)

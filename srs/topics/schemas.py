@@ -14,11 +14,10 @@ from pydantic import (
 )
 
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
+from srs.kit.text import refuse_control_characters
 from srs.outline.schemas import SubtopicRef
 from srs.topics.cloze import MAX_TEXT_CHARS
 from srs.topics.models import CardStyle, CardType
-
-from srs.kit.text import refuse_control_characters
 
 # Control characters (NUL, Anki's U+001F...) are refused with a 422 on every text field.
 NoControl = AfterValidator(refuse_control_characters)

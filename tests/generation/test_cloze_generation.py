@@ -43,7 +43,12 @@ def test_a_cloze_note_becomes_one_card_per_deletion_each_scheduled_on_its_own(ap
     # Three cards from the first note, the basic card, two from the second; the broken one
     # (an unclosed deletion) is dropped.
     assert [(c["type"], c["cloze_ordinal"]) for c in cards] == [
-        ("cloze", 1), ("cloze", 2), ("cloze", 3), ("basic", None), ("cloze", 1), ("cloze", 2)
+        ("cloze", 1),
+        ("cloze", 2),
+        ("cloze", 3),
+        ("basic", None),
+        ("cloze", 1),
+        ("cloze", 2),
     ]
     cell = cards[:3]
     assert {c["text"] for c in cell} == {CELL}

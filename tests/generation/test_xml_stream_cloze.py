@@ -63,9 +63,7 @@ def test_a_cloze_text_without_the_type_attribute_is_still_a_cloze_card() -> None
     ],
 )
 def test_bad_cloze_cards_are_dropped_and_the_rest_kept(card: str) -> None:
-    cards, parser = parse(
-        f"<cards>{card}<card><front>Kept?</front><back>Yes</back></card></cards>"
-    )
+    cards, parser = parse(f"<cards>{card}<card><front>Kept?</front><back>Yes</back></card></cards>")
     assert [c.front for c in cards] == ["Kept?"]
     assert parser.skipped == 1 and parser.skip_reason
     assert parser.complete

@@ -23,7 +23,9 @@ def test_a_cloze_text_gives_a_card_per_deletion(api):
     assert created.status_code == 201, created.text
     first = created.json()
     assert (first["type"], first["cloze_ordinal"], first["front"]) == (
-        "cloze", 1, "[...] has the symbol Na"
+        "cloze",
+        1,
+        "[...] has the symbol Na",
     )
     cards = _cards(api, topic["id"])
     assert [(c["cloze_ordinal"], c["front"]) for c in cards] == [
@@ -65,7 +67,8 @@ def test_editing_the_text_rewords_every_card_and_keeps_their_schedules(api):
     second = _cards(api, topic["id"])[1]
 
     edited = api.patch(
-        f"/cards/{second['id']}", json={"text": "{{c1::Iron}} has the symbol {{c2::Fe}} ({{c3::26}})"}
+        f"/cards/{second['id']}",
+        json={"text": "{{c1::Iron}} has the symbol {{c2::Fe}} ({{c3::26}})"},
     )
     assert edited.status_code == 200, edited.text
     assert edited.json()["front"] == "Iron has the symbol [...] (26)"
