@@ -97,4 +97,20 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     page.keyboard.press("4")
     expect(front).to_have_text("The mitochondrion turns glucose into [a molecule]")
     _shot(page, "cloze-hint")
+
+    # In the card browser a cloze card edits its text, and every card of the note follows,
+    # each keeping its own schedule.
+    page.get_by_role("link", name="Browse this topic’s cards").click()
+    page.get_by_role("button", name="Edit “The [...] turns glucose into ATP”").click()
+    text = page.get_by_label("Cloze text")
+    expect(text).to_have_value(CELL)
+    text.fill(CELL.replace("turns", "converts"))
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".row-front").first).to_have_text("The [...] converts glucose into ATP")
+    expect(page.locator(".row-front").nth(1)).to_have_text("The mitochondrion converts [...] into ATP")
+    cards = page.request.get(f"{site}/api/v1/topics/{topic_id}/cards").json()["items"]
+    edited = {c["cloze_ordinal"]: c for c in cards if c["type"] == "cloze"}
+    assert edited[1]["reps"] == 1 and edited[2]["reps"] == 1 and edited[3]["reps"] == 0
+    assert edited[1]["due"] == by_number[1]["due"]
+    _shot(page, "cloze-card-browser")
     assert errors == []
