@@ -107,7 +107,9 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     text.fill(CELL.replace("turns", "converts"))
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".row-front").first).to_have_text("The [...] converts glucose into ATP")
-    expect(page.locator(".row-front").nth(1)).to_have_text("The mitochondrion converts [...] into ATP")
+    expect(page.locator(".row-front").nth(1)).to_have_text(
+        "The mitochondrion converts [...] into ATP"
+    )
     cards = page.request.get(f"{site}/api/v1/topics/{topic_id}/cards").json()["items"]
     edited = {c["cloze_ordinal"]: c for c in cards if c["type"] == "cloze"}
     assert edited[1]["reps"] == 1 and edited[2]["reps"] == 1 and edited[3]["reps"] == 0
