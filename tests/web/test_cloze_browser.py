@@ -97,6 +97,11 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     page.keyboard.press("4")
     expect(front).to_have_text("The mitochondrion turns glucose into [a molecule]")
     _shot(page, "cloze-hint")
+    # E opens the edit form of the card: for a cloze card, its text.
+    page.locator("#card").focus()
+    page.keyboard.press("e")
+    expect(page.get_by_label("Text", exact=True)).to_have_value(CELL)
+    page.get_by_role("button", name="Cancel").click()
 
     # In the card browser a cloze card edits its text, and every card of the note follows,
     # each keeping its own schedule.
