@@ -52,12 +52,16 @@ class CardSchedule:
 
 @dataclass(frozen=True)
 class PackageNote:
+    """One card of the package, with its note's guid and fields; the cards of a cloze note
+    share a guid and differ by `ord` (Anki's card number: deletion cN has ord N - 1)."""
+
     guid: str
-    front: str  # already Anki field HTML
-    back: str
+    front: str  # already Anki field HTML (a cloze note: its Text field)
+    back: str  # (a cloze note: its Back Extra field)
     tags: tuple[str, ...]
     schedule: CardSchedule
     reviews: tuple[LoggedReview, ...] = ()
+    ord: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,10 +206,15 @@ def _write_schedules(
 ) -> None:
     epoch = collection.epoch([n.schedule for n in notes])
     cursor.execute("UPDATE col SET crt = ?", (int(epoch.timestamp()),))
-    ids = dict(cursor.execute("SELECT n.guid, c.id FROM cards c JOIN notes n ON n.id = c.nid"))
+    ids = {
+        (guid, ord_): card_id
+        for guid, ord_, card_id in cursor.execute(
+            "SELECT n.guid, c.ord, c.id FROM cards c JOIN notes n ON n.id = c.nid"
+        )
+    }
     used_times: set[int] = set()
     for position, note in enumerate(notes, start=1):
-        card_id = ids[note.guid]
+        card_id = ids[(note.guid, note.ord)]
         columns = card_columns(collection, epoch, note.schedule, position)
         assignments = ", ".join(f"{name} = ?" for name in columns)
         cursor.execute(f"UPDATE cards SET {assignments} WHERE id = ?", (*columns.values(), card_id))
@@ -222,7 +231,8 @@ def _write_schedules(
 
 
 def build_apkg(deck: genanki.Deck, collection: Collection, notes: Sequence[PackageNote]) -> bytes:
-    """`deck` already holds one genanki note per entry of `notes`, with the same guids."""
+    """`deck` already holds the genanki note of every entry of `notes`, with the same guids
+    (one note for all the cards of a cloze note)."""
     package = genanki.Package(deck)
     with tempfile.TemporaryDirectory(prefix="srs-export-") as folder:
         database = Path(folder) / "collection.anki2"

@@ -60,6 +60,23 @@ _MODEL = genanki.Model(
     ],
     css=".card { font-family: sans-serif; font-size: 20px; text-align: center; }",
 )
+_CLOZE_MODEL_ID = 1_607_392_320  # fixed: every export's cloze notes share "srs cloze"
+# Anki's own Cloze note type shape: a Text field with {{cN::...}}, one card per number.
+_CLOZE_MODEL = genanki.Model(
+    _CLOZE_MODEL_ID,
+    "srs cloze",
+    model_type=genanki.Model.CLOZE,
+    fields=[{"name": "Text"}, {"name": "Back Extra"}],
+    templates=[
+        {
+            "name": "Cloze",
+            "qfmt": "{{cloze:Text}}",
+            "afmt": "{{cloze:Text}}<br>{{Back Extra}}",
+        }
+    ],
+    css=".card { font-family: sans-serif; font-size: 20px; text-align: center; }\n"
+    ".cloze { font-weight: bold; color: #1d4ed8; }",
+)
 
 
 def deck_id(topic_id: int) -> int:
@@ -134,10 +151,18 @@ def _schedule(values: dict, *, suspended: bool = False, buried: bool = False) ->
 def _package_note(card: Card, logs: Sequence[ReviewLog], now: datetime) -> PackageNote:
     current = {name: getattr(card, name) for name in study.SNAPSHOT_FIELDS}
     buried = card.buried_until is not None and card.buried_until > now
+    if card.cloze_text is not None:
+        # One Anki note for the note's cards: its guid (an imported note keeps Anki's own).
+        guid = card.note_guid or genanki.guid_for("srs-card", card.id)
+        fields, ord_ = (anki_field(card.cloze_text), ""), (card.cloze_ordinal or 1) - 1
+    else:
+        guid = genanki.guid_for("srs-card", card.id)
+        fields, ord_ = (anki_field(card.front), anki_field(card.back)), 0
     return PackageNote(
-        guid=genanki.guid_for("srs-card", card.id),
-        front=anki_field(card.front),
-        back=anki_field(card.back),
+        guid=guid,
+        ord=ord_,
+        front=fields[0],
+        back=fields[1],
         tags=("srs", "flagged") if card.flag_reason else ("srs",),
         schedule=_schedule(current, suspended=card.suspended, buried=buried),
         reviews=tuple(
@@ -160,10 +185,16 @@ def cards_apkg(
         by_card[log.card_id].append(log)
     notes = [_package_note(card, by_card[card.id], now) for card in cards]
     deck = genanki.Deck(deck_id(topic.id), _header_value(topic.title))
+    cloze_guids = {n.guid for n, c in zip(notes, cards, strict=True) if c.cloze_text is not None}
+    added: set[str] = set()
     for note in notes:
+        if note.guid in added:
+            continue  # a cloze note's next card: the note is in already
+        added.add(note.guid)
+        model = _CLOZE_MODEL if note.guid in cloze_guids else _MODEL
         deck.add_note(
             genanki.Note(
-                model=_MODEL, fields=[note.front, note.back], guid=note.guid, tags=list(note.tags)
+                model=model, fields=[note.front, note.back], guid=note.guid, tags=list(note.tags)
             )
         )
     collection = Collection(user.timezone, user.desired_retention, now)

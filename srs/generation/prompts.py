@@ -45,8 +45,13 @@ def _grammar_template() -> str:
     return files("srs.generation").joinpath("cards.gbnf").read_text(encoding="utf-8")
 
 
-def grammar(count: int) -> str:
-    return _grammar_template().replace("COUNT", str(max(1, count)))
+# What a topic's card style (srs.topics.models.CardStyle) lets the grammar write.
+_GRAMMAR_KINDS = {"basic": "basic", "cloze": "cloze", "mixed": "basic | cloze"}
+
+
+def grammar(count: int, card_style: str = "basic") -> str:
+    kinds = _GRAMMAR_KINDS[card_style]
+    return _grammar_template().replace("COUNT", str(max(1, count))).replace("KINDS", kinds)
 
 
 def system_prompt() -> str:
@@ -115,14 +120,16 @@ def build_request(
     existing_cards: Sequence[tuple[str, str]],
     *,
     subtopic: str | None = None,
+    card_style: str = "basic",
     max_tokens: int,
     temperature: float,
 ) -> LLMRequest:
     """A batch of cards on one subtopic (a `subtopic_line`); `existing_cards` are that
-    subtopic's (front, back) pairs, newest first."""
+    subtopic's (front, back) pairs, newest first; `card_style` a CardStyle value."""
     s = _sections()
     values = {
         **_common(topic, level),
+        "style": s[f"style {card_style}"],
         "count": count,
         "subtopic": subtopic or "its essentials, the facts a learner meets first",
         "existing": existing_summary(existing_cards),
@@ -131,7 +138,7 @@ def build_request(
         system=system_prompt(),
         user=s["user"].format(**values),
         completion_prompt=s["completion"].format(**values) + "\n",
-        grammar=grammar(count),
+        grammar=grammar(count, card_style),
         max_tokens=max_tokens,
         temperature=temperature,
     )

@@ -65,6 +65,8 @@ class JobPlan:
     subtopic_cards: list[tuple[str, str]] = field(default_factory=list)
     # An outline job: the (name, scope) pairs the outline has (empty: write the first one).
     outline: list[tuple[str, str]] = field(default_factory=list)
+    # The topic's CardStyle value: basic, cloze or mixed cards.
+    card_style: str = "basic"
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,7 @@ class GenerationService:
                 count=count,
                 attempt=job.attempts,
                 reservation_key=hold.key,
+                card_style=topic.card_style,
                 subtopic_id=subtopic.id if subtopic else None,
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
                 subtopic_cards=self._cards_to_list(session, topic, subtopic),
@@ -452,9 +455,11 @@ class GenerationService:
         model: str | None,
         vectors: CardVectors | None = None,
         embedding_model: str | None = None,
+        note_guid: str | None = None,
     ) -> int | None:
         """Commit one card with its (job, ordinal) key and its dedup vectors; None when our
-        lease was lost."""
+        lease was lost. A cloze card carries its note's text and `note_guid`, shared with the
+        note's other cards."""
         expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
         with self.db.transaction() as session:
             ordinal = repository.take_ordinal(session, plan.job_id, owner, expires)
@@ -472,6 +477,9 @@ class GenerationService:
                 ordinal=ordinal,
                 subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
+                cloze_text=card.cloze.text if card.cloze is not None else None,
+                cloze_ordinal=card.cloze_ordinal if card.cloze is not None else None,
+                note_guid=note_guid if card.cloze is not None else None,
             )
             topics.add_generated_card(session, row)
             if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):

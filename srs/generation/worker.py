@@ -229,6 +229,7 @@ class Worker:
             plan.count,
             plan.subtopic_cards,
             subtopic=plan.subtopic,
+            card_style=plan.card_style,
             max_tokens=self.settings.llm_max_tokens,
             temperature=self.settings.llm_temperature,
         )
@@ -311,23 +312,29 @@ class Worker:
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
                 await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue
-            card_id = await asyncio.to_thread(
-                self.service.save_card,
-                attempt.plan,
-                self.owner,
-                card,
-                model,
-                vectors,
-                attempt.embedder.model,
-            )
-            if card_id is None:
-                raise LeaseLost()
-            if attempt.saved == 0:
-                metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
-            attempt.saved += 1
-            attempt.dedup.add(card_id, text, vectors)
-            metrics.CARDS_SAVED.inc()
-            self._notify(attempt.plan.topic_id)
+            # A cloze note is checked for repeats once, by its first card; its siblings share
+            # its text by design. Each card is saved (and billed) on its own, while the batch
+            # has room: a note cut short by the batch's end keeps the cards saved.
+            note_guid = uuid.uuid4().hex if card.cloze is not None else None
+            for sibling in card.cards()[: attempt.wanted]:
+                card_id = await asyncio.to_thread(
+                    self.service.save_card,
+                    attempt.plan,
+                    self.owner,
+                    sibling,
+                    model,
+                    vectors,
+                    attempt.embedder.model,
+                    note_guid,
+                )
+                if card_id is None:
+                    raise LeaseLost()
+                if attempt.saved == 0:
+                    metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
+                attempt.saved += 1
+                attempt.dedup.add(card_id, CardText(sibling.front, sibling.back), vectors)
+                metrics.CARDS_SAVED.inc()
+                self._notify(attempt.plan.topic_id)
 
     async def _heartbeat(self, job_id: int) -> None:
         """Keep the lease while the model is slow between cards (saving a card renews it too)."""
@@ -483,7 +490,7 @@ def _outline_error(reason: str) -> str:
 
 def _no_card_reason(parser: CardStreamParser) -> str:
     if parser.skipped:
-        return "no card had both a front and a back"
+        return parser.skip_reason or "no card had both a front and a back"
     return "the reply held no card"
 
 

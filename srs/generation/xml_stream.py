@@ -26,11 +26,14 @@ from __future__ import annotations
 import enum
 import re
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.entities import html5
 from typing import Final, Literal, NamedTuple
 
 from lxml import etree
+
+from srs.topics import cloze
+from srs.topics.cloze import ClozeError, ClozeNote
 
 _CONTAINERS: Final = frozenset({"cards", "card"})
 # Card fields whose end tag a model may swap (`<front>q</back>`): read as the field's end.
@@ -510,12 +513,28 @@ class ParsedCard:
     """One card as the model wrote it. Every field is normalised (`_normalise_field`);
     `extra` maps each other child element to its text, first occurrence winning, and
     `attributes` holds the `<card>` element's own (`type="cloze"`). Both are left out of the
-    hash so that cards can go in sets."""
+    hash so that cards can go in sets.
+
+    A cloze card (`<card type="cloze"><text>...{{c1::x}}...</text></card>`) is one note:
+    `cloze` holds its checked text, which gives one card per deletion number (`cards()`);
+    `front`, `back` and `cloze_ordinal` are then those of its first card."""
 
     front: str
     back: str
     extra: dict[str, str] = field(default_factory=dict, hash=False)
     attributes: dict[str, str] = field(default_factory=dict, hash=False)
+    cloze: ClozeNote | None = None
+    cloze_ordinal: int | None = None
+
+    def cards(self) -> list[ParsedCard]:
+        """The cards this note gives: one per deletion number of a cloze note, each scheduled
+        on its own; a basic card is its own one card."""
+        if self.cloze is None:
+            return [self]
+        return [
+            replace(self, front=self.cloze.front(number), cloze_ordinal=number)
+            for number in self.cloze.ordinals
+        ]
 
 
 # Text is handed to the escaper and lxml in slices of at most this many characters, so the
@@ -531,8 +550,9 @@ class CardStreamParser:
       wrapper); the stream is whole.
     - `truncated`: it ended early (inside a card, before `</cards>`, or held no card).
     - `error`: why it is not complete (a syntax error, a bound, or the truncation).
-    - `skipped`: cards dropped for a missing or empty front or back, or a field longer than
-      `max_field_chars`.
+    - `skipped`: cards dropped for a missing or empty front or back, a field longer than
+      `max_field_chars`, an unknown `type`, or a cloze text that `cloze.parse` refuses;
+      `skip_reason` says why the last one was dropped.
     `failed` is set at once (with `error`) when nothing more can be parsed: a syntax error,
     more than `max_prose_chars` before the first card, or more than `max_card_chars` since
     the last card ended (a tag that never closes). Later feeds then return nothing, so the
@@ -549,6 +569,7 @@ class CardStreamParser:
         self.max_card_chars = max_card_chars
         self.max_prose_chars = max_prose_chars
         self.skipped = 0
+        self.skip_reason: str | None = None
         self.complete = False
         self.truncated = False
         self.failed = False
@@ -649,9 +670,44 @@ class CardStreamParser:
         for child in element:
             if isinstance(child.tag, str):
                 fields.setdefault(child.tag, _normalise_field("".join(child.itertext())))
-        front, back = fields.pop("front", ""), fields.pop("back", "")
-        too_long = any(len(v) > self.max_field_chars for v in (front, back, *fields.values()))
-        if not front or not back or too_long:
-            self.skipped += 1
+        attributes = dict(element.attrib)
+        kind = attributes.get("type", "").strip().lower()
+        if any(len(v) > self.max_field_chars for v in fields.values()):
+            self._skip(f"a field is longer than {self.max_field_chars} characters")
             return None
-        return ParsedCard(front=front, back=back, extra=fields, attributes=dict(element.attrib))
+        # A cloze card is its <text>; a model that forgets the attribute but writes a cloze
+        # text still wrote one. Marked cloze but written as front and back, it is basic.
+        if (kind == "cloze" and "text" in fields) or (
+            not kind and "front" not in fields and cloze.looks_like_cloze(fields.get("text", ""))
+        ):
+            return self._to_cloze(fields, attributes)
+        if kind not in ("", "basic", "cloze"):
+            self._skip(f"unknown card type {kind[:20]!r}")
+            return None
+        front, back = fields.pop("front", ""), fields.pop("back", "")
+        if not front or not back:
+            self._skip("a card had no front or no back")
+            return None
+        return ParsedCard(front=front, back=back, extra=fields, attributes=attributes)
+
+    def _to_cloze(self, fields: dict[str, str], attributes: dict[str, str]) -> ParsedCard | None:
+        text = fields.pop("text", "")
+        fields.pop("front", None)
+        fields.pop("back", None)
+        try:
+            note = cloze.parse(text)
+        except ClozeError as error:
+            self._skip(f"a cloze card was refused: {error}")
+            return None
+        return ParsedCard(
+            front=note.front(note.ordinals[0]),
+            back=note.back(),
+            extra=fields,
+            attributes={**attributes, "type": "cloze"},
+            cloze=note,
+            cloze_ordinal=note.ordinals[0],
+        )
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reason = reason

@@ -60,6 +60,7 @@ class AnkiCard:
 @dataclass(frozen=True)
 class AnkiNote:
     id: int
+    guid: str
     notetype_id: int
     fields: tuple[str, ...]
     tags: str
@@ -232,8 +233,10 @@ def read_collection(path: Path) -> AnkiCollectionData:
         note_types = _schema18_note_types(db) if schema18 else _legacy_note_types(models)
         deck_names = _schema18_decks(db) if schema18 else _legacy_decks(decks)
         notes = {
-            nid: AnkiNote(nid, mid, tuple(flds.split(FIELD_SEPARATOR)), tags)
-            for nid, mid, flds, tags in db.execute("SELECT id, mid, flds, tags FROM notes")
+            nid: AnkiNote(nid, guid, mid, tuple(flds.split(FIELD_SEPARATOR)), tags)
+            for nid, guid, mid, flds, tags in db.execute(
+                "SELECT id, guid, mid, flds, tags FROM notes"
+            )
         }
         cards = {
             row[0]: AnkiCard(*row)

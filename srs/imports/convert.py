@@ -29,6 +29,7 @@ from srs.study.scheduling import (
     State,
     replay,
 )
+from srs.topics import cloze
 
 _MEDIA = re.compile(r"\[sound:[^\]]*\]|<img\b[^>]*>|<audio\b[^>]*>|<video\b[^>]*>", re.IGNORECASE)
 _BREAKS = re.compile(r"<br\s*/?>|</(?:div|p|li|tr|h[1-6])\s*>", re.IGNORECASE)
@@ -57,6 +58,18 @@ class ImportedCard:
     lapses: int
     suspended: bool
     history: tuple[ImportedReview, ...] = ()
+    # A card of an Anki Cloze note: the note's text, this card's deletion number, Anki's guid.
+    cloze_text: str | None = None
+    cloze_ordinal: int | None = None
+    note_guid: str | None = None
+
+
+@dataclass(frozen=True)
+class Sides:
+    front: str
+    back: str
+    cloze_text: str | None = None
+    cloze_ordinal: int | None = None
 
 
 def html_to_text(field: str) -> str:
@@ -161,15 +174,32 @@ def schedule_card(
     return memory, max(card.reps, len(history)), max(card.lapses, lapses), history
 
 
-def _sides(data: AnkiCollectionData, card: AnkiCard, counts: Counter) -> tuple[str, str] | None:
+def _cloze_sides(note_type, note, card: AnkiCard, counts: Counter) -> Sides | None:
+    """A card of a Cloze note: the note's Text field (the first field where a note type has
+    no field of that name) checked as our cloze notes are; Anki's ord N - 1 is deletion cN."""
+    field = note.fields[note_type.fields.index("Text")] if "Text" in note_type.fields else ""
+    field = field or (note.fields[0] if note.fields else "")
+    counts["media_references"] += media_references(field)
+    try:
+        parsed = cloze.parse(html_to_text(field))
+    except cloze.ClozeError:
+        counts["skipped_cloze_cards"] += 1  # a text our cloze notes refuse (nested, too long)
+        return None
+    number = card.ordinal + 1
+    if number not in parsed.ordinals:
+        counts["skipped_empty"] += 1  # Anki's "empty card": its deletion left the text
+        return None
+    return Sides(parsed.front(number), parsed.back(), parsed.text, number)
+
+
+def _sides(data: AnkiCollectionData, card: AnkiCard, counts: Counter) -> Sides | None:
     note = data.notes.get(card.note_id)
     note_type = data.note_types.get(note.notetype_id) if note else None
     if note is None or note_type is None:
         counts["skipped_broken"] += 1
         return None
     if note_type.cloze:
-        counts["skipped_cloze_cards"] += 1  # no cloze cards in the service yet
-        return None
+        return _cloze_sides(note_type, note, card, counts)
     sides = note_type.sides.get(card.ordinal)
     if sides is None or max(sides) >= len(note.fields):
         counts["skipped_unsupported"] += 1
@@ -180,7 +210,7 @@ def _sides(data: AnkiCollectionData, card: AnkiCard, counts: Counter) -> tuple[s
     if not front_text or not back_text:
         counts["skipped_empty"] += 1  # e.g. an image-only side: its media are not imported
         return None
-    return front_text, back_text
+    return Sides(front_text, back_text)
 
 
 def convert_collection(
@@ -191,6 +221,7 @@ def convert_collection(
     counts: Counter = Counter()
     cards: list[ImportedCard] = []
     notes: set[int] = set()
+    cloze_notes: set[int] = set()
     total = max(len(data.cards), 1)
     for number, card in enumerate(data.cards):
         if number % 500 == 0:
@@ -201,11 +232,30 @@ def convert_collection(
         notes.add(card.note_id)
         memory, reps, lapses, history = schedule_card(data, card, scheduler, counts)
         deck = data.decks.get(card.deck_id) or "Imported"
+        is_cloze = sides.cloze_text is not None
+        if is_cloze:
+            cloze_notes.add(card.note_id)
         cards.append(
-            ImportedCard(deck, sides[0], sides[1], memory, reps, lapses, card.queue == -1, history)
+            ImportedCard(
+                deck,
+                sides.front,
+                sides.back,
+                memory,
+                reps,
+                lapses,
+                card.queue == -1,
+                history,
+                cloze_text=sides.cloze_text,
+                cloze_ordinal=sides.cloze_ordinal,
+                note_guid=data.notes[card.note_id].guid if is_cloze else None,
+            )
         )
     counts["cards"] = len(cards)
     counts["notes"] = len(notes)
+    counts["cloze_notes"] = len(cloze_notes)
+    # Cloze notes none of whose cards could be taken (a text our cloze notes refuse).
     cloze_types = {ntid for ntid, kind in data.note_types.items() if kind.cloze}
-    counts["skipped_cloze_notes"] = sum(n.notetype_id in cloze_types for n in data.notes.values())
+    counts["skipped_cloze_notes"] = sum(
+        nid not in cloze_notes and n.notetype_id in cloze_types for nid, n in data.notes.items()
+    )
     return cards, counts

@@ -13,7 +13,7 @@ class ImportOut(BaseModel):
     progress: float = Field(description="0 to 1")
     counts: dict[str, int] = Field(
         description="cards, notes, reviews, topics, media_files, media_references, "
-        "skipped_cloze_notes, skipped_cloze_cards, skipped_empty, skipped_unsupported..."
+        "cloze_notes, skipped_cloze_notes, skipped_cloze_cards, skipped_empty, skipped_unsupported..."
     )
     topic_ids: list[int] = Field(description="the topics that received the cards")
     filename: str

@@ -158,6 +158,9 @@ def _card_row(card: ImportedCard) -> dict:
         "reps": card.reps,
         "lapses": card.lapses,
         "suspended": card.suspended,
+        "cloze_text": card.cloze_text,
+        "cloze_ordinal": card.cloze_ordinal,
+        "note_guid": card.note_guid,
     }
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import (
@@ -21,6 +22,19 @@ from srs.kit.db import Base, UTCDateTime, utcnow
 from srs.outline.models import Subtopic
 
 
+class CardStyle(enum.StrEnum):
+    """What kind of cards a topic's batches ask the model for."""
+
+    BASIC = "basic"
+    CLOZE = "cloze"
+    MIXED = "mixed"
+
+
+class CardType(enum.StrEnum):
+    BASIC = "basic"
+    CLOZE = "cloze"
+
+
 class Topic(Base):
     __tablename__ = "topics"
 
@@ -38,6 +52,9 @@ class Topic(Base):
     )
     generation_status: Mapped[str] = mapped_column(String(32), default="idle")
     generation_error: Mapped[str | None] = mapped_column(Text, default=None)
+    card_style: Mapped[str] = mapped_column(
+        String(16), default=CardStyle.BASIC.value, server_default=CardStyle.BASIC.value
+    )
     # Batches in a row that added no card (all duplicates): stops a repetitive model looping.
     fruitless_batches: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -60,6 +77,7 @@ class Card(Base):
         # A retried generation job can never save the same card twice.
         UniqueConstraint("job_id", "ordinal"),
         Index("ix_cards_topic_due", "topic_id", "suspended", "due"),
+        Index("ix_cards_topic_note", "topic_id", "note_guid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +92,12 @@ class Card(Base):
         ForeignKey("generation_jobs.id", ondelete="SET NULL"), default=None
     )
     ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    # A cloze card: its note's text (`{{c1::...}}`, see srs.topics.cloze), the deletion number
+    # it tests, and the note it shares with its siblings (one card per number, as in Anki).
+    # `front` and `back` hold the text rendered for that number. All null on a basic card.
+    cloze_text: Mapped[str | None] = mapped_column(Text, default=None)
+    cloze_ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    note_guid: Mapped[str | None] = mapped_column(String(64), default=None)
     # The outline entry the card was written for; a removed subtopic leaves its cards (null).
     subtopic_id: Mapped[int | None] = mapped_column(
         ForeignKey("subtopics.id", ondelete="SET NULL"), default=None, index=True
@@ -96,3 +120,7 @@ class Card(Base):
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def type(self) -> CardType:
+        return CardType.CLOZE if self.cloze_text is not None else CardType.BASIC

@@ -129,6 +129,16 @@ def get_card(session: Session, user_id: int, card_id: int, *, lock: bool = False
     return session.scalar(query)
 
 
+def note_cards(session: Session, topic_id: int, note_guid: str) -> list[Card]:
+    """The cards of one cloze note, by deletion number."""
+    query = (
+        select(Card)
+        .where(Card.topic_id == topic_id, Card.note_guid == note_guid)
+        .order_by(Card.cloze_ordinal, Card.id)
+    )
+    return list(session.scalars(query))
+
+
 def topic_cards(session: Session, topic_id: int) -> list[Card]:
     return list(session.scalars(select(Card).where(Card.topic_id == topic_id).order_by(Card.id)))
 

@@ -3,12 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
-from srs.outline.schemas import SubtopicRef
-
 from srs.kit.text import refuse_control_characters
+from srs.outline.schemas import SubtopicRef
+from srs.topics.cloze import MAX_TEXT_CHARS
+from srs.topics.models import CardStyle, CardType
 
 # Control characters (NUL, Anki's U+001F...) are refused with a 422 on every text field.
 NoControl = AfterValidator(refuse_control_characters)
@@ -24,6 +33,11 @@ Front = Annotated[
 Back = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), NoControl
 ]
+ClozeText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    NoControl,
+]
 
 # "paused": the topic writes no cards (generation turned off, or the topic archived).
 GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded", "paused"]
@@ -33,9 +47,13 @@ CardFilter = Literal["new", "learning", "review", "suspended", "flagged"]
 BulkAction = Literal["suspend", "unsuspend", "delete"]
 
 
+STYLE_HELP = "basic: question and answer cards; cloze: {{c1::...}} deletions; mixed: both"
+
+
 class TopicIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: Prompt
+    card_style: CardStyle = Field(CardStyle.BASIC, description=STYLE_HELP)
 
 
 class TopicPatch(BaseModel):
@@ -45,6 +63,7 @@ class TopicPatch(BaseModel):
         None, ge=0, le=1000, description="new cards a day for this topic; null: the default"
     )
     generation_enabled: StrictBool | None = Field(None, description="false: write no new cards")
+    card_style: CardStyle | None = Field(None, description=STYLE_HELP + "; for later batches")
 
 
 class Counts(BaseModel):
@@ -80,6 +99,7 @@ class TopicOut(BaseModel):
         None, description="this topic's own limit; null when the learner's default applies"
     )
     generation_enabled: bool = True
+    card_style: CardStyle = CardStyle.BASIC
     archived: bool = False
     archived_at: datetime | None = None
     counts: Counts
@@ -89,15 +109,32 @@ class TopicOut(BaseModel):
 
 
 class CardIn(BaseModel):
+    """A basic card (`front` and `back`), or a cloze note (`text`), which gives one card per
+    deletion number."""
+
     model_config = ConfigDict(extra="forbid")
-    front: Front
-    back: Back
+    front: Front | None = None
+    back: Back | None = None
+    text: ClozeText | None = Field(
+        None, description="a cloze note: `The {{c1::mitochondrion}} makes {{c2::ATP}}`"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CardIn:
+        if self.text is None and (self.front is None or self.back is None):
+            raise ValueError("send front and back, or a cloze text")
+        if self.text is not None and (self.front is not None or self.back is not None):
+            raise ValueError("send front and back, or a cloze text, not both")
+        return self
 
 
 class CardPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     front: Front | None = None
     back: Back | None = None
+    text: ClozeText | None = Field(
+        None, description="a cloze card's note text, for all its cards; same deletion numbers"
+    )
 
 
 class FlagIn(BaseModel):
@@ -113,6 +150,11 @@ class CardOut(BaseModel):
     front: str
     back: str
     extra: dict[str, str] | None = None
+    type: CardType = CardType.BASIC
+    text: str | None = Field(None, description="a cloze card: its note's text, `{{c1::...}}`")
+    cloze_ordinal: int | None = Field(
+        None, description="a cloze card: the deletion number it asks for (N of cN)"
+    )
     state: CardState
     due: datetime
     level: int | None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.kit.db import utcnow
-from srs.kit.errors import not_found
+from srs.kit.errors import invalid, not_found
 from srs.kit.pagination import Page, PageRequest, decode_cursor, page_of
 from srs.kit.settings import Settings
 from srs.metering import service as metering
-from srs.topics import repository
+from srs.topics import cloze, repository
 from srs.topics.models import Card, Topic
 from srs.topics.repository import CardQuery
 from srs.topics.schemas import BulkIn, CardIn, CardPatch, TopicIn, TopicPatch
@@ -26,7 +28,12 @@ def title_from_prompt(prompt: str) -> str:
 
 
 def create_topic(session: Session, user: User, data: TopicIn) -> Topic:
-    topic = Topic(user_id=user.id, title=title_from_prompt(data.prompt), prompt=data.prompt)
+    topic = Topic(
+        user_id=user.id,
+        title=title_from_prompt(data.prompt),
+        prompt=data.prompt,
+        card_style=data.card_style.value,
+    )
     repository.add(session, topic)
     return topic
 
@@ -58,6 +65,8 @@ def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch)
         topic.new_per_day = patch.new_per_day
     if patch.generation_enabled is not None:
         topic.generation_enabled = patch.generation_enabled
+    if patch.card_style is not None:
+        topic.card_style = patch.card_style.value  # batches asked from now on
     topic.updated_at = utcnow()
     session.flush()
     return topic
@@ -101,15 +110,58 @@ def get_card(session: Session, user: User, card_id: int, *, lock: bool = False) 
     return card
 
 
+def parse_cloze(text: str) -> cloze.ClozeNote:
+    """A cloze text checked, or a 422 that says what is wrong with it."""
+    try:
+        return cloze.parse(text)
+    except cloze.ClozeError as error:
+        raise invalid(f"The cloze text is not usable: {error}.") from None
+
+
+def cloze_card_rows(note: cloze.ClozeNote, note_guid: str) -> list[dict]:
+    """The columns each card of a cloze note gets: one card per deletion number."""
+    return [
+        {
+            "front": note.front(number),
+            "back": note.back(),
+            "cloze_text": note.text,
+            "cloze_ordinal": number,
+            "note_guid": note_guid,
+        }
+        for number in note.ordinals
+    ]
+
+
 def add_manual_card(session: Session, user: User, topic_id: int, data: CardIn) -> Card:
+    """A basic card, or a cloze note's cards (answering the first: its siblings follow it)."""
     topic = get_topic(session, user, topic_id)
-    card = Card(topic_id=topic.id, user_id=user.id, front=data.front, back=data.back, due=utcnow())
-    repository.add(session, card)
-    return card
+    if data.text is None:
+        card = Card(
+            topic_id=topic.id, user_id=user.id, front=data.front, back=data.back, due=utcnow()
+        )
+        repository.add(session, card)
+        return card
+    note = parse_cloze(data.text)
+    cards = [
+        Card(topic_id=topic.id, user_id=user.id, due=utcnow(), **row)
+        for row in cloze_card_rows(note, uuid.uuid4().hex)
+    ]
+    for card in cards:
+        repository.add(session, card)
+    return cards[0]
 
 
 def edit_card(session: Session, user: User, card_id: int, patch: CardPatch) -> Card:
+    """A basic card's front or back; a cloze card's text, which all its note's cards share."""
     card = get_card(session, user, card_id)
+    if card.cloze_text is not None:
+        if patch.front is not None or patch.back is not None:
+            raise invalid("A cloze card's question and answer come from its text: send text.")
+        if patch.text is not None:
+            _edit_cloze_note(session, card, patch.text)
+        return card
+    if patch.text is not None:
+        raise invalid("Only a cloze card has a text: send front or back.")
     if patch.front is not None:
         card.front = patch.front
     if patch.back is not None:
@@ -117,6 +169,30 @@ def edit_card(session: Session, user: User, card_id: int, patch: CardPatch) -> C
     card.updated_at = utcnow()
     session.flush()
     return card
+
+
+def _edit_cloze_note(session: Session, card: Card, text: str) -> None:
+    """New wording for every card of the note. Each deletion number keeps its card and its
+    schedule; a new number adds a card (as Anki does); dropping one is refused."""
+    note = parse_cloze(text)
+    siblings = (
+        repository.note_cards(session, card.topic_id, card.note_guid) if card.note_guid else [card]
+    )
+    numbers = {sibling.cloze_ordinal for sibling in siblings}
+    if lost := sorted(numbers - set(note.ordinals)):
+        gone = ", ".join(f"c{n}" for n in lost)
+        raise invalid(f"The new text drops {gone}, which has a card: delete that card instead.")
+    now = utcnow()
+    for sibling in siblings:
+        sibling.cloze_text = note.text
+        sibling.front = note.front(sibling.cloze_ordinal)
+        sibling.back = note.back()
+        sibling.updated_at = now
+    card.note_guid = card.note_guid or uuid.uuid4().hex
+    for row in cloze_card_rows(note, card.note_guid):
+        if row["cloze_ordinal"] not in numbers:
+            repository.add(session, Card(topic_id=card.topic_id, user_id=card.user_id, due=now, **row))
+    session.flush()
 
 
 def delete_card(session: Session, user: User, card_id: int) -> None:

@@ -629,11 +629,14 @@ def test_entities_from_a_doctype_stay_inert_even_with_html_names() -> None:
     assert "root:" not in repr(outcome)
 
 
-def test_a_cloze_shaped_card_does_not_break_the_stream() -> None:
+def test_a_cloze_card_beside_a_basic_card_does_not_break_the_stream() -> None:
     cloze = '<card type="cloze"><text>The {{c1::Bastille}} fell in 1789</text></card>'
     outcome = run([cards_xml(cloze, card_xml("q", "a"))])
-    assert outcome.cards == [ParsedCard("q", "a", {})]
-    assert (outcome.skipped, outcome.error) == (1, None)
+    assert [(c.front, c.back) for c in outcome.cards] == [
+        ("The [...] fell in 1789", "The Bastille fell in 1789"),
+        ("q", "a"),
+    ]
+    assert (outcome.skipped, outcome.error) == (0, None)
 
 
 # --- bounds -----------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ def test_a_deck_made_in_anki_arrives_with_its_memory_states_and_due_dates(api, t
     job = finished(api, response.json())
     assert job["status"] == "done", job
     counts = job["counts"]
-    assert counts["cards"] == len(expected) and counts["skipped_cloze_notes"] == 3
+    # The three cloze notes (one deletion each) arrive as cloze cards, no longer skipped.
+    assert counts["cards"] == len(expected) + 3 and counts["cloze_notes"] == 3
+    assert counts.get("skipped_cloze_notes", 0) == counts.get("skipped_cloze_cards", 0) == 0
     assert counts["media_references"] == 40 and counts["reviews"] > 300
     titles = {t["title"]: t["id"] for t in api.get("/topics").json()["items"]}
     assert set(titles) == {"Spanish", "Spanish / Verbs"}
@@ -80,7 +82,9 @@ def test_anki_to_srs_to_anki_keeps_every_card_and_its_schedule(api, tmp_path):
     for card_id in col.find_cards(""):
         card = col.get_card(card_id)
         back[html_to_text(card.note().fields[0])] = card
-    assert len(back) == len(expected)
+    clozes = {text: card for text, card in back.items() if "{{c1::" in text}
+    assert len(clozes) == 3 and len(back) == len(expected) + 3
+    assert {card.note().note_type()["type"] for card in clozes.values()} == {1}  # Cloze
     for original in expected:
         card = back[html_to_text(original["front"])]
         if original["new"]:
@@ -103,7 +107,11 @@ def test_everything_goes_into_a_chosen_topic_and_nothing_is_generated_or_billed(
     assert job["status"] == "done" and job["topic_ids"] == [chosen["id"]]
     assert len(api.get("/topics").json()["items"]) == 1
     cards = api.get(f"/topics/{chosen['id']}/cards").json()["items"]
-    assert len(cards) == len(expected) and all(c["model"] is None for c in cards)
+    assert len(cards) == len(expected) + 3 and all(c["model"] is None for c in cards)
+    clozes = [c for c in cards if c["type"] == "cloze"]  # the deck's three cloze notes
+    assert [(c["front"], c["cloze_ordinal"]) for c in clozes] == [
+        (f"The [...] number {n}", 1) for n in range(3)
+    ]
     assert api.get("/usage").json()["cards"]["used"] == 0
 
 

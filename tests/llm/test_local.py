@@ -198,3 +198,24 @@ async def test_an_invalid_grammar_is_a_bad_request_not_a_crash(provider: LocalPr
 
     assert result.error is not None and result.error.kind == "bad_request"
     assert result.text == ""
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_cloze_topic_gets_grammar_shaped_cloze_cards_the_parser_takes(
+    provider: LocalProvider,
+) -> None:
+    from srs.generation.xml_stream import CardStreamParser
+
+    request = prompts.build_request(
+        "Cell biology", 2, 2, [], card_style="cloze", max_tokens=200, temperature=0.7
+    )
+
+    result = await collect(provider.stream(request))
+
+    assert result.error is None
+    parser = CardStreamParser()
+    cards = parser.feed(result.text) + parser.close()
+    assert parser.complete and parser.skipped == 0, (parser.skip_reason, result.text)
+    assert cards and all(card.cloze is not None for card in cards), result.text

@@ -245,6 +245,7 @@ export function cardsView(ctx, topicId) {
   }
 
   function edit(card) {
+    if (card.type === 'cloze') return editCloze(card);
     const row = list.querySelector(`li[data-id="${card.id}"]`);
     if (!row) return;
     const errors = h('div');
@@ -288,6 +289,51 @@ export function cardsView(ctx, topicId) {
     row.replaceWith(formRow);
     state.editing = { id: card.id, row: formRow };
     front.focus();
+  }
+
+  // A cloze card's text is its note's, shared with its other cards: all of them are redrawn.
+  function editCloze(card) {
+    const row = list.querySelector(`li[data-id="${card.id}"]`);
+    if (!row) return;
+    const errors = h('div');
+    const text = h('textarea', { id: `edit-text-${card.id}`, rows: 3, maxlength: 2000, required: true, 'aria-describedby': `edit-text-help-${card.id}` });
+    text.value = card.text;
+    const close = () => {
+      state.editing = null;
+      const fresh = cardRow(state.cards.find((c) => c.id === card.id) || card);
+      formRow.replaceWith(fresh);
+      fresh.querySelector('.row-actions button')?.focus();
+    };
+    const save = async (event) => {
+      event.preventDefault();
+      try {
+        await patch(`/cards/${card.id}`, { text: text.value }, { signal });
+        state.changes += 1;
+        state.editing = null;
+        await reload();
+        list.querySelector(`li[data-id="${card.id}"] .row-actions button`)?.focus();
+        announce('Card saved, with the other cards of its text.');
+      } catch (error) {
+        if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
+      }
+    };
+    const formRow = h('li', { class: 'card-row editing', 'data-id': card.id },
+      h('form', { class: 'row-edit', onsubmit: save, 'aria-label': `Edit “${short(card.front)}”` },
+        h('div', { class: 'field' }, h('label', { for: `edit-text-${card.id}` }, 'Cloze text'), text),
+        h('p', { id: `edit-text-help-${card.id}`, class: 'hint' }, 'Mark what to recall as {{c1::answer}}; each number is a card of its own.'),
+        errors,
+        h('div', { class: 'form-row start' },
+          h('button', { type: 'submit', class: 'primary' }, 'Save'),
+          h('button', { type: 'button', onclick: close }, 'Cancel'))));
+    formRow.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        close();
+      }
+    });
+    row.replaceWith(formRow);
+    state.editing = { id: card.id, row: formRow };
+    text.focus();
   }
 
   // -- several cards ----------------------------------------------------------------------------

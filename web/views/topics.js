@@ -6,6 +6,19 @@ import { announce, errorBox, h, replace, sleep, typingIn } from '../dom.js';
 import { STATUS_TEXT, number, percent } from '../format.js';
 
 const MAX_PROMPT = 500;
+// The topic's card style (srs.topics.models.CardStyle), as the learner reads it.
+const CARD_STYLES = [
+  ['basic', 'Questions and answers'],
+  ['cloze', 'Fill in the gap (cloze)'],
+  ['mixed', 'Both'],
+];
+
+function styleSelect(id, value) {
+  const select = h('select', { id, name: 'card_style' },
+    CARD_STYLES.map(([style, label]) => h('option', { value: style }, label)));
+  select.value = value;
+  return select;
+}
 const ACTIVE = new Set(['queued', 'running']);
 
 export function generationLine(generation) {
@@ -59,13 +72,16 @@ function managePanel(topic, actions) {
   const writes = h('input', { id: `generate-${id}`, type: 'checkbox' });
   writes.checked = topic.generation_enabled;
   writes.disabled = topic.archived;
+  const style = styleSelect(`style-${id}`, topic.card_style || 'basic');
   const settingsForm = h('form', {
     class: 'manage-row',
-    onsubmit: run(() => actions.saveSettings(topic, perDay.value.trim(), writes.checked)),
+    onsubmit: run(() => actions.saveSettings(topic, perDay.value.trim(), writes.checked, style.value)),
   },
   h('label', { for: `per-day-${id}` }, 'New cards per day'),
   h('p', { id: `per-day-help-${id}`, class: 'hint' }, 'Leave empty to use your default.'),
   h('div', { class: 'inline-field' }, perDay),
+  h('label', { for: `style-${id}` }, 'Kind of new cards'),
+  h('div', { class: 'inline-field' }, style),
   h('div', { class: 'check' }, writes, h('label', { for: `generate-${id}` }, 'Write new cards for this topic')),
   h('button', { type: 'submit' }, 'Save settings'));
 
@@ -145,6 +161,7 @@ export function topicsView(ctx) {
     'aria-describedby': 'prompt-help prompt-count',
   });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create and study');
+  const newStyle = styleSelect('new-card-style', 'basic');
 
   prompt.addEventListener('input', () => { counter.textContent = `${prompt.value.length}/${MAX_PROMPT}`; });
   prompt.addEventListener('keydown', (event) => {
@@ -167,7 +184,7 @@ export function topicsView(ctx) {
     submit.disabled = true;
     submit.textContent = 'Creating…';
     try {
-      const topic = await post('/topics', { prompt: text }, { signal });
+      const topic = await post('/topics', { prompt: text, card_style: newStyle.value }, { signal });
       announce(`Topic “${topic.title}” created. Generating cards.`);
       ctx.app.navigate(`#/topics/${topic.id}`);
     } catch (error) {
@@ -183,7 +200,8 @@ export function topicsView(ctx) {
     h('label', { for: 'prompt' }, 'What do you want to learn?'),
     h('p', { id: 'prompt-help', class: 'hint' }, 'Describe a topic; cards are written for you as you study. Enter creates it, Shift+Enter adds a line.'),
     prompt,
-    h('div', { class: 'form-row' }, counter, submit),
+    h('div', { class: 'form-row' }, counter,
+      h('label', { for: 'new-card-style', class: 'inline-label' }, 'Cards:'), newStyle, submit),
     formErrors);
 
   // -- what the "Manage" panels do (each answer redraws the list) ------------------------------
@@ -199,16 +217,17 @@ export function topicsView(ctx) {
       announce(`Renamed to “${saved.title}”.`);
       await refresh(true);
     },
-    async saveSettings(topic, perDay, generationEnabled) {
+    async saveSettings(topic, perDay, generationEnabled, cardStyle) {
       const newPerDay = perDay === '' ? null : Number(perDay);
       if (newPerDay !== null && !(Number.isInteger(newPerDay) && newPerDay >= 0 && newPerDay <= 1000)) {
         throw new Error('New cards per day is a whole number from 0 to 1000, or empty for your default.');
       }
-      const body = { new_per_day: newPerDay };
+      const body = { new_per_day: newPerDay, card_style: cardStyle };
       if (!topic.archived) body.generation_enabled = generationEnabled;
       const saved = await patch(`/topics/${topic.id}`, body, { signal });
       announce(`Settings of “${saved.title}” saved: ${saved.new_per_day} new cards a day, `
-        + `${saved.generation_enabled ? 'new cards are written' : 'generation paused'}.`);
+        + `${saved.generation_enabled ? 'new cards are written' : 'generation paused'}, `
+        + `${CARD_STYLES.find(([style]) => style === saved.card_style)[1].toLowerCase()}.`);
       await refresh(true);
     },
     async archive(topic) {

@@ -24,7 +24,34 @@ export function createPanels(view) {
     screen().flash(message);
   }
 
+  function clozeEditForm(current, errors) {
+    const text = h('textarea', { id: 'edit-text', rows: 4, maxlength: 2000, required: true, 'aria-describedby': 'edit-text-help' });
+    text.value = current.text;
+    const save = async (event) => {
+      event.preventDefault();
+      await busyWith(async () => {
+        try {
+          const saved = await patch(`/cards/${current.id}`, { text: text.value }, { signal });
+          if (card() && card().id === saved.id) Object.assign(state.next.card, { front: saved.front, back: saved.back, text: saved.text });
+          afterChange('Card saved, with the other cards of its text.');
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
+        }
+      });
+    };
+    const form = h('form', { class: 'panel', onsubmit: save, 'aria-labelledby': 'edit-title' },
+      h('h2', { id: 'edit-title' }, 'Edit this cloze card'),
+      h('div', { class: 'field' }, h('label', { for: 'edit-text' }, 'Text'), text),
+      h('p', { id: 'edit-text-help', class: 'hint' }, 'Mark what to recall as {{c1::answer}}; each number is a card of its own, and all of them share this text.'),
+      errors,
+      h('div', { class: 'form-row' },
+        h('button', { type: 'submit', class: 'primary' }, 'Save card'),
+        h('button', { type: 'button', onclick: () => close() }, 'Cancel')));
+    return { form, first: text };
+  }
+
   function editForm(current, errors) {
+    if (current.type === 'cloze') return clozeEditForm(current, errors);
     const front = h('textarea', { id: 'edit-front', rows: 3, maxlength: 2000, required: true });
     const back = h('textarea', { id: 'edit-back', rows: 4, maxlength: 5000, required: true });
     front.value = current.front;

@@ -1,6 +1,7 @@
 // The study screen's page and how it is drawn: the header, the counts, the banners, the card,
 // or what to say while no card is ready. Draws only; what the buttons do is in actions.js.
 
+import { clozeNodes } from '../../cloze.js';
 import { errorBox, h, replace } from '../../dom.js';
 import { RATINGS, interval, percent, until } from '../../format.js';
 import { outlineSection } from '../outline.js';
@@ -216,16 +217,20 @@ export function createScreen(view) {
 
   function renderCard() {
     const current = card();
+    const cloze = current.type === 'cloze' && current.text;
+    // A cloze card shows its text with a gap, then the whole text with the answer marked.
+    const front = cloze ? clozeNodes(current, false) : current.front;
+    const back = cloze ? clozeNodes(current, true) : current.back;
     const article = h('article', {
       class: `card${state.revealed ? ' revealed' : ''}`,
       id: 'card',
       tabindex: '-1',
       'aria-label': state.revealed ? 'Card, answer shown' : 'Card, question',
     },
-    h('p', { class: 'card-label' }, 'Question'),
-    h('div', { class: 'card-front', id: 'card-front' }, current.front),
+    h('p', { class: 'card-label' }, cloze ? 'Fill the gap' : 'Question'),
+    h('div', { class: `card-front${cloze ? ' cloze' : ''}`, id: 'card-front' }, front),
     state.revealed
-      ? [h('hr'), h('p', { class: 'card-label' }, 'Answer'), h('div', { class: 'card-back', id: 'card-back' }, current.back)]
+      ? [h('hr'), h('p', { class: 'card-label' }, 'Answer'), h('div', { class: `card-back${cloze ? ' cloze' : ''}`, id: 'card-back' }, back)]
       : null,
     current.flag_reason ? h('p', { class: 'flagged-note' }, `You flagged this card: ${current.flag_reason}`) : null,
     h('p', { class: 'card-meta' }, `${current.state}${current.level ? ` · level ${current.level}` : ''}${current.model ? ` · ${current.model}` : ' · written by hand'}`));
