@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
 from srs.outline.schemas import SubtopicRef
+from srs.sources.schemas import CitationRef
 
 from srs.kit.text import refuse_control_characters
 
@@ -118,6 +119,9 @@ class CardOut(BaseModel):
     level: int | None
     model: str | None
     subtopic: SubtopicRef | None = Field(None, description="the outline entry it was written for")
+    source: CitationRef | None = Field(
+        None, description="the passage of a source it was written from, with the quoted span"
+    )
     model_notice: str | None = Field(
         None, description="how far to trust the model that wrote it (set for the embedded models)"
     )
