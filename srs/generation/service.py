@@ -28,7 +28,9 @@ from srs.kit.errors import conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.outline import service as outline
-from srs.outline.models import Subtopic
+from srs.outline.models import NAME_CHARS, Subtopic
+from srs.sources import service as sources
+from srs.sources.grounding import Citation, PassageRef
 from srs.study.models import ReviewLog
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
@@ -65,6 +67,8 @@ class JobPlan:
     subtopic_cards: list[tuple[str, str]] = field(default_factory=list)
     # An outline job: the (name, scope) pairs the outline has (empty: write the first one).
     outline: list[tuple[str, str]] = field(default_factory=list)
+    # A grounded batch (the topic has sources): the passages its cards must come from.
+    passages: list[PassageRef] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ class GenerationService:
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
+        if sources.holds_back(session, topic.id):
+            return None  # its source is being read (it asks for the batch when ready)
         if not topic.generates:
             self._show_paused(topic)
             return None
@@ -272,6 +278,8 @@ class GenerationService:
         level: then an extension of the outline, so the feed goes deeper, not round."""
         if not outline.subtopics(session, topic.id):
             return JobKind.OUTLINE
+        if sources.grounded(session, topic.id):
+            return JobKind.CARDS  # its outline is its sources' headings: never extended
         covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
         if covered and not outline.is_full(session, topic.id):
             recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
@@ -368,7 +376,12 @@ class GenerationService:
                 self._refuse(session, job, topic, user, now)
                 return None
             self._after_commit(session, topic.id, wake=False)
-            subtopic = self._target(session, job, topic)
+            grounding = sources.batch_passages(
+                session, topic.id, job.id, self.settings.source_batch_chars
+            ) if sources.grounded(session, topic.id) else []
+            subtopic = self._grounded_target(session, job, topic, grounding) or self._target(
+                session, job, topic
+            )
             return JobPlan(
                 job_id=job.id,
                 topic_id=topic.id,
@@ -385,7 +398,23 @@ class GenerationService:
                     if subtopic
                     else []
                 ),
+                passages=grounding,
             )
+
+    @staticmethod
+    def _grounded_target(
+        session: Session, job: GenerationJob, topic: Topic, grounding: list[PassageRef]
+    ) -> Subtopic | None:
+        """A grounded batch's subtopic: the heading its first passage sits under."""
+        section = next((p.section for p in grounding if p.section), None)
+        if section is None:
+            return None
+        key = section[:NAME_CHARS].casefold()  # headings become subtopics cut to NAME_CHARS
+        for subtopic in outline.subtopics(session, topic.id):
+            if subtopic.name.casefold() == key:
+                job.subtopic_id = subtopic.id
+                return subtopic
+        return None
 
     @staticmethod
     def _target(session: Session, job: GenerationJob, topic: Topic) -> Subtopic | None:
@@ -429,6 +458,7 @@ class GenerationService:
         model: str | None,
         vectors: CardVectors | None = None,
         embedding_model: str | None = None,
+        citation: Citation | None = None,
     ) -> int | None:
         """Commit one card with its (job, ordinal) key and its dedup vectors; None when our
         lease was lost."""
@@ -456,6 +486,8 @@ class GenerationService:
                 return None
             if vectors is not None and embedding_model is not None:
                 repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
+            if citation is not None:
+                sources.cite(session, row.id, citation)
             events.announce(session, plan.topic_id)
             return row.id
 
@@ -593,6 +625,7 @@ class GenerationService:
         job.status = kind
         job.error = outcome.error
         job.finished_at = now
+        sources.finish_batch(session, job.id, worked=kind == "done")
         # The batch is over: what it did not use goes back to the quota (exactly once).
         metering.release(session, job.reservation_key, now)
         if topic is None:
