@@ -114,6 +114,7 @@ def test_unreadable_pdfs_fail_clearly_and_write_no_card(api, llm, data, message)
 def test_oversized_uploads_and_the_monthly_limits_are_refused(api, llm, app):
     llm.responder = faithful_reply
     settings = app.state.settings
+    settings.source_max_bytes = 100_000
     too_big = b"%PDF" + b"x" * settings.source_max_bytes
     answer = upload(api, "/sources", too_big)
     assert answer.status_code == 413 and answer.json()["error"]["code"] in (
