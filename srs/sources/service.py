@@ -322,13 +322,16 @@ def batch_passages(
     session: Session, topic_id: int, job_id: int, budget_chars: int
 ) -> list[PassageRef]:
     """The passages a card batch covers: those it already holds (a retry keeps them), else
-    the next least-worked ones in reading order, as many as fit `budget_chars` (at least one)."""
+    the next least-worked ones in reading order, as many as fit `budget_chars` (at least one)
+    and all under one heading (so the batch's subtopic is theirs)."""
     held = repository.job_passages(session, job_id)
     if not held:
         used = 0
         for passage in repository.next_passages(session, topic_id, MAX_BATCH_PASSAGES):
-            if held and used + len(passage.text) > budget_chars:
-                break
+            if held and (used + len(passage.text) > budget_chars
+                         or (passage.source_id, passage.section)
+                         != (held[0].source_id, held[0].section)):
+                break  # full, or the next section: a batch stays under one heading
             if passage.job_id is not None and passage.job_id != job_id:
                 passage.job_id = None  # left by a batch that ended without finishing it
             passage.job_id = job_id
