@@ -332,9 +332,7 @@ def batch_passages(
                          or (passage.source_id, passage.section)
                          != (held[0].source_id, held[0].section)):
                 break  # full, or the next section: a batch stays under one heading
-            if passage.job_id is not None and passage.job_id != job_id:
-                passage.job_id = None  # left by a batch that ended without finishing it
-            passage.job_id = job_id
+            passage.job_id = job_id  # any earlier holder's batch has ended (one per topic)
             used += len(passage.text)
             held.append(passage)
         session.flush()
