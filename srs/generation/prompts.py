@@ -181,7 +181,8 @@ def _passage_block(passage: PassageRef) -> str:
     """One passage for the prompt: its id and label, then its text between markers it cannot
     close (the source is the learner's data, never instructions)."""
     body = passage.text.replace(PASSAGE_MARK, "~ ~ ~")
-    return f"Passage {passage.id} ({_data_line(passage.label)}):\n{PASSAGE_MARK}\n{body}\n{PASSAGE_MARK}"
+    head = f"Passage {passage.id} ({_data_line(passage.label)}):"
+    return f"{head}\n{PASSAGE_MARK}\n{body}\n{PASSAGE_MARK}"
 
 
 def grounded_grammar(count: int, passage_ids: Sequence[int]) -> str:

@@ -25,10 +25,10 @@ from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
 from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
-from srs.sources.grounding import Ungrounded, cite
 from srs.kit.db import utcnow
 from srs.kit.settings import Settings
 from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
+from srs.sources.grounding import Ungrounded, cite
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import time
 import uuid
 from contextvars import ContextVar

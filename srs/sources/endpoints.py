@@ -13,6 +13,7 @@ from srs.accounts.dependencies import CurrentUser
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import AppError, invalid
 from srs.sources.dependencies import Sources
+from srs.sources.models import SourceKind
 from srs.sources.schemas import (
     CardPassageOut,
     PassageList,
@@ -21,7 +22,6 @@ from srs.sources.schemas import (
     SourceOut,
 )
 from srs.sources.service import Upload, too_large
-from srs.sources.models import SourceKind
 
 router = APIRouter(tags=["sources"])
 CHUNK = 1 << 20
@@ -36,8 +36,11 @@ _BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": "PDF, Markdown, plain text, HTML or EPUB"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "PDF, Markdown, plain text, HTML or EPUB",
+                        },
                         "title": {"type": "string", "maxLength": 200},
                     },
                 }
@@ -70,11 +73,19 @@ async def _upload(request: Request, settings: AppSettings) -> Upload:
                 raise invalid(f"title: {error.errors()[0]['msg']}") from None
         if not data:
             raise invalid("file: the file is empty")
-        return Upload(SourceKind.FILE, title=title, data=bytes(data), filename=file.filename,
-                      content_type=file.content_type)
+        return Upload(
+            SourceKind.FILE,
+            title=title,
+            data=bytes(data),
+            filename=file.filename,
+            content_type=file.content_type,
+        )
     if kind != "application/json":
-        raise AppError("Send JSON ({text} or {url}) or a multipart file upload",
-                       code="unsupported_media_type", status_code=415)
+        raise AppError(
+            "Send JSON ({text} or {url}) or a multipart file upload",
+            code="unsupported_media_type",
+            status_code=415,
+        )
     body = await request.body()
     try:
         data = SourceIn.model_validate_json(body)

@@ -21,8 +21,21 @@ MIN_CHARS_PER_PAGE = 20
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # Elements whose text is a paragraph of its own (when no such element is inside them).
 BLOCKS = {"p", "li", "pre", "blockquote", "td", "th", "dd", "dt", "figcaption", "caption"}
-DROPPED = {"script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside",
-           "form", "button", "iframe", "object"}
+DROPPED = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "iframe",
+    "object",
+}
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 SECTION_CHARS = 300
 
@@ -54,18 +67,27 @@ def format_of(filename: str, content_type: str | None = None) -> SourceFormat:
     """The format from the file name's extension, else from the content type."""
     name = filename.lower()
     by_extension = {
-        ".pdf": SourceFormat.PDF, ".md": SourceFormat.MARKDOWN, ".markdown": SourceFormat.MARKDOWN,
-        ".txt": SourceFormat.PLAIN, ".text": SourceFormat.PLAIN, ".html": SourceFormat.HTML,
-        ".htm": SourceFormat.HTML, ".xhtml": SourceFormat.HTML, ".epub": SourceFormat.EPUB,
+        ".pdf": SourceFormat.PDF,
+        ".md": SourceFormat.MARKDOWN,
+        ".markdown": SourceFormat.MARKDOWN,
+        ".txt": SourceFormat.PLAIN,
+        ".text": SourceFormat.PLAIN,
+        ".html": SourceFormat.HTML,
+        ".htm": SourceFormat.HTML,
+        ".xhtml": SourceFormat.HTML,
+        ".epub": SourceFormat.EPUB,
     }
     for extension, found in by_extension.items():
         if name.endswith(extension):
             return found
     kind = (content_type or "").split(";")[0].strip().lower()
     by_type = {
-        "application/pdf": SourceFormat.PDF, "text/markdown": SourceFormat.MARKDOWN,
-        "text/plain": SourceFormat.PLAIN, "text/html": SourceFormat.HTML,
-        "application/xhtml+xml": SourceFormat.HTML, "application/epub+zip": SourceFormat.EPUB,
+        "application/pdf": SourceFormat.PDF,
+        "text/markdown": SourceFormat.MARKDOWN,
+        "text/plain": SourceFormat.PLAIN,
+        "text/html": SourceFormat.HTML,
+        "application/xhtml+xml": SourceFormat.HTML,
+        "application/epub+zip": SourceFormat.EPUB,
     }
     if kind in by_type:
         return by_type[kind]
@@ -151,7 +173,7 @@ def read_pdf(data: bytes, max_pages: int) -> Document:
     for number, page in enumerate(reader.pages, start=1):
         try:
             text = _clean(page.extract_text() or "")
-        except Exception as error:  # pypdf raises many types on damaged pages
+        except Exception as error:  # noqa: BLE001  (pypdf raises many types on damaged pages)
             raise ExtractionError(f"Page {number} of this PDF cannot be read ({error})") from None
         blocks.append(Block(text=text, section=sections.get(number), page=number))
     if sum(len(b.text) for b in blocks) < MIN_CHARS_PER_PAGE * max(1, count):
@@ -176,13 +198,13 @@ def _pdf_sections(reader, count: int) -> dict[int, str]:
                 continue
             try:
                 page = reader.get_destination_page_number(item) + 1
-            except Exception:
+            except Exception:  # noqa: BLE001, S112  (a bookmark to nowhere is only skipped)
                 continue
             starts.append((page, _heading(str(item.title))))
 
     try:
         walk(reader.outline, 0)
-    except Exception:
+    except Exception:  # noqa: BLE001  (a damaged outline: the pages still read, unlabelled)
         return {}
     starts.sort(key=lambda pair: pair[0])
     sections: dict[int, str] = {}
@@ -230,7 +252,9 @@ def read_markdown(text: str) -> Document:
         else:
             buffer.append(line)
     flush()
-    return Document(blocks=blocks, headings=_unique(headings), title=headings[0] if headings else None)
+    return Document(
+        blocks=blocks, headings=_unique(headings), title=headings[0] if headings else None
+    )
 
 
 def read_html(text: str) -> Document:
@@ -286,9 +310,7 @@ def read_epub(data: bytes) -> Document:
             rootfile = container.find(f".//{_CONTAINER}rootfile").get("full-path")
             package = etree.fromstring(book.read(rootfile), parser)
             base = posixpath.dirname(rootfile)
-            manifest = {
-                item.get("id"): item.get("href") for item in package.iter(f"{_OPF}item")
-            }
+            manifest = {item.get("id"): item.get("href") for item in package.iter(f"{_OPF}item")}
             documents = []
             for itemref in package.iter(f"{_OPF}itemref"):
                 href = manifest.get(itemref.get("idref"))
@@ -297,14 +319,22 @@ def read_epub(data: bytes) -> Document:
                 info = book.getinfo(posixpath.normpath(posixpath.join(base, href)))
                 if info.file_size > EPUB_MAX_CHAPTER_BYTES:
                     raise ExtractionError("A chapter of this EPUB is too large to read")
-                documents.append(_html_document(
-                    lxml_html.document_fromstring(book.read(info).decode("utf-8", "replace"))
-                ))
+                documents.append(
+                    _html_document(
+                        lxml_html.document_fromstring(book.read(info).decode("utf-8", "replace"))
+                    )
+                )
             title_element = package.find(".//{http://purl.org/dc/elements/1.1/}title")
     except ExtractionError:
         raise
-    except (zipfile.BadZipFile, KeyError, AttributeError, etree.XMLSyntaxError,
-            etree.ParserError, ValueError) as error:
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        AttributeError,
+        etree.XMLSyntaxError,
+        etree.ParserError,
+        ValueError,
+    ) as error:
         raise ExtractionError(f"This file is not a readable EPUB ({error})") from None
     blocks = [block for doc in documents for block in doc.blocks]
     headings = _unique([name for doc in documents for name in doc.headings])

@@ -79,8 +79,11 @@ def fetch(url: str, policy: FetchPolicy, transport: httpx.BaseTransport | None =
             request = client.build_request(
                 "GET",
                 _address_url(target, address),
-                headers={"Host": target.host_header, "User-Agent": USER_AGENT,
-                         "Accept": "text/html, application/pdf, text/plain, text/markdown, */*"},
+                headers={
+                    "Host": target.host_header,
+                    "User-Agent": USER_AGENT,
+                    "Accept": "text/html, application/pdf, text/plain, text/markdown, */*",
+                },
                 extensions={"sni_hostname": target.host},
                 timeout=httpx.Timeout(remaining),
             )

@@ -58,12 +58,12 @@ class Passage(Base):
     """A bounded piece of a source (one page's text, or a section's), in reading order."""
 
     __tablename__ = "passages"
-    __table_args__ = (Index("ix_passages_topic_order", "topic_id", "rounds", "source_id", "position"),)
+    __table_args__ = (
+        Index("ix_passages_topic_order", "topic_id", "rounds", "source_id", "position"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_id: Mapped[int] = mapped_column(
-        ForeignKey("sources.id", ondelete="CASCADE"), index=True
-    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     section: Mapped[str | None] = mapped_column(String(300), default=None)

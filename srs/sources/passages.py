@@ -81,8 +81,9 @@ def split(blocks: Sequence[Block], max_chars: int) -> list[PassageDraft]:
         position = len(drafts)
         section, page = where
         drafts.append(
-            PassageDraft(position, section, page, label_for(section, page, position),
-                         start, end, body)
+            PassageDraft(
+                position, section, page, label_for(section, page, position), start, end, body
+            )
         )
 
     def flush() -> None:

@@ -32,8 +32,9 @@ def topic_sources(session: Session, topic_id: int) -> list[Source]:
 def usage(session: Session, user_id: int, start: datetime, end: datetime) -> tuple[int, int]:
     """(bytes, pages) of the learner's sources added in [start, end), failed ones aside."""
     row = session.execute(
-        select(func.coalesce(func.sum(Source.size_bytes), 0),
-               func.coalesce(func.sum(Source.pages), 0)).where(
+        select(
+            func.coalesce(func.sum(Source.size_bytes), 0), func.coalesce(func.sum(Source.pages), 0)
+        ).where(
             Source.user_id == user_id,
             Source.created_at >= start,
             Source.created_at < end,
@@ -65,13 +66,16 @@ def add_passages(session: Session, passages: Sequence[Passage]) -> None:
 
 
 def has_passages(session: Session, topic_id: int) -> bool:
-    return session.scalar(select(Passage.id).where(Passage.topic_id == topic_id).limit(1)) is not None
+    return (
+        session.scalar(select(Passage.id).where(Passage.topic_id == topic_id).limit(1)) is not None
+    )
 
 
 def job_passages(session: Session, job_id: int) -> list[Passage]:
     return list(
         session.scalars(
-            select(Passage).where(Passage.job_id == job_id)
+            select(Passage)
+            .where(Passage.job_id == job_id)
             .order_by(Passage.source_id, Passage.position)
         )
     )

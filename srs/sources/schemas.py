@@ -3,7 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from srs.kit.text import refuse_control_characters
 from srs.sources.models import SourceStatus
@@ -20,11 +27,14 @@ class SourceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, StringConstraints(min_length=1)] | None = None
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
+    url: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+        | None
+    ) = None
     title: SourceTitle | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "SourceIn":
+    def _one(self) -> SourceIn:
         if (self.text is None) == (self.url is None):
             raise ValueError("give either text or url (or upload a file)")
         if self.text is not None and not self.text.strip():

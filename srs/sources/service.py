@@ -133,9 +133,7 @@ class SourceService:
         title = _title(upload)
         if topic_id is None:
             metering.ensure_topic_allowed(session, self.settings, user)
-            topic = topics.create_topic(
-                session, user, TopicIn(prompt=title[:PROMPT_TITLE_CHARS])
-            )
+            topic = topics.create_topic(session, user, TopicIn(prompt=title[:PROMPT_TITLE_CHARS]))
         else:
             topic = topics.get_topic(session, user, topic_id, lock=True)
         source = repository.add(
@@ -152,8 +150,10 @@ class SourceService:
         )
         source_id = source.id
         event.listen(
-            session, "after_commit",
-            lambda _s: self._pool.submit(self._read_safely, source_id, upload), once=True,
+            session,
+            "after_commit",
+            lambda _s: self._pool.submit(self._read_safely, source_id, upload),
+            once=True,
         )
         return source
 
@@ -293,8 +293,10 @@ class SourceService:
             source.finished_at = utcnow()
             topic = session.get(Topic, source.topic_id)
             if topic is not None and self._request_batch is not None:
-                if topic.generation_status == "failed" and topic.generation_error and (
-                    topic.generation_error.startswith("The topic's source could not be read")
+                if (
+                    topic.generation_status == "failed"
+                    and topic.generation_error
+                    and (topic.generation_error.startswith("The topic's source could not be read"))
                 ):
                     topic.generation_status, topic.generation_error = "idle", None
                 session.flush()
@@ -328,9 +330,10 @@ def batch_passages(
     if not held:
         used = 0
         for passage in repository.next_passages(session, topic_id, MAX_BATCH_PASSAGES):
-            if held and (used + len(passage.text) > budget_chars
-                         or (passage.source_id, passage.section)
-                         != (held[0].source_id, held[0].section)):
+            if held and (
+                used + len(passage.text) > budget_chars
+                or (passage.source_id, passage.section) != (held[0].source_id, held[0].section)
+            ):
                 break  # full, or the next section: a batch stays under one heading
             passage.job_id = job_id  # any earlier holder's batch has ended (one per topic)
             used += len(passage.text)

@@ -5,10 +5,10 @@ import re
 import pytest
 
 from tests.generation.conftest import llm, llm_settings  # noqa: F401  (fixtures)
-from tests.support.llm_server import Reply, ReceivedRequest
+from tests.support.llm_server import ReceivedRequest, Reply
 from tests.support.server import running_app
 
-PASSAGE = re.compile(r"Passage (\d+) \(([^)\n]*)\):\n~~~\n(.*?)\n~~~", re.S)
+PASSAGE = re.compile(r"Passage (\d+) \(([^)\n]*)\):\n~~~\n(.*?)\n~~~", re.DOTALL)
 FACT = re.compile(r"The capital of (\w+) is (\w+)\.")
 
 
@@ -22,8 +22,10 @@ def batch_passages(request: ReceivedRequest) -> list[tuple[int, str, str]]:
 
 
 def card(front: str, back: str, passage: int | str, quote: str) -> str:
-    return (f"<card><front>{front}</front><back>{back}</back>"
-            f"<passage>{passage}</passage><quote>{quote}</quote></card>\n")
+    return (
+        f"<card><front>{front}</front><back>{back}</back>"
+        f"<passage>{passage}</passage><quote>{quote}</quote></card>\n"
+    )
 
 
 def faithful_reply(request: ReceivedRequest) -> Reply:
@@ -32,13 +34,16 @@ def faithful_reply(request: ReceivedRequest) -> Reply:
     for passage_id, _label, text in batch_passages(request):
         found = FACT.search(text)
         if found:
-            cards.append(card(f"What is the capital of {found[1]}?", found[2], passage_id, found[0]))
-    return Reply(text="<cards>\n" + "".join(cards) + "</cards>\n", chunk_chars=16,
-                 tokens_per_second=300)
+            cards.append(
+                card(f"What is the capital of {found[1]}?", found[2], passage_id, found[0])
+            )
+    return Reply(
+        text="<cards>\n" + "".join(cards) + "</cards>\n", chunk_chars=16, tokens_per_second=300
+    )
 
 
 @pytest.fixture
-def gen_settings(database_url, llm):
+def gen_settings(database_url, llm):  # noqa: F811  (the fixture imported above)
     return llm_settings(
         database_url,
         llm,

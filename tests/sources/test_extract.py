@@ -57,15 +57,19 @@ def test_an_epub_reads_its_chapters_in_spine_order():
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as book:
         book.writestr("mimetype", "application/epub+zip")
-        book.writestr("META-INF/container.xml",
-                      '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
-                      '<rootfiles><rootfile full-path="OEBPS/book.opf"/></rootfiles></container>')
-        book.writestr("OEBPS/book.opf",
-                      '<package xmlns="http://www.idpf.org/2007/opf"><metadata '
-                      'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Tiny</dc:title>'
-                      '</metadata><manifest><item id="a" href="one.xhtml"/>'
-                      '<item id="b" href="two.xhtml"/></manifest>'
-                      '<spine><itemref idref="b"/><itemref idref="a"/></spine></package>')
+        book.writestr(
+            "META-INF/container.xml",
+            '<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+            '<rootfiles><rootfile full-path="OEBPS/book.opf"/></rootfiles></container>',
+        )
+        book.writestr(
+            "OEBPS/book.opf",
+            '<package xmlns="http://www.idpf.org/2007/opf"><metadata '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Tiny</dc:title>'
+            '</metadata><manifest><item id="a" href="one.xhtml"/>'
+            '<item id="b" href="two.xhtml"/></manifest>'
+            '<spine><itemref idref="b"/><itemref idref="a"/></spine></package>',
+        )
         book.writestr("OEBPS/one.xhtml", "<html><body><h1>One</h1><p>First.</p></body></html>")
         book.writestr("OEBPS/two.xhtml", "<html><body><h1>Two</h1><p>Second.</p></body></html>")
     document = extract(out.getvalue(), SourceFormat.EPUB, max_pages=1)

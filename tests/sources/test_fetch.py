@@ -17,7 +17,7 @@ HTML = b"<html><head><title>Rivers</title></head><body><h1>Nile</h1><p>Long.</p>
 
 
 def policy(**overrides) -> FetchPolicy:
-    values = dict(max_bytes=100_000, timeout=5.0)
+    values = {"max_bytes": 100_000, "timeout": 5.0}
     values.update(overrides)
     return FetchPolicy(**values)
 
@@ -71,7 +71,9 @@ def test_an_ipv6_loopback_server_is_refused():
 
 
 def test_an_allowlisted_host_is_fetched_with_its_host_header(web):
-    fetched = fetch(web.url("/page", host="localhost"), policy(allow_hosts=frozenset({"localhost"})))
+    fetched = fetch(
+        web.url("/page", host="localhost"), policy(allow_hosts=frozenset({"localhost"}))
+    )
     assert fetched.body == HTML and fetched.content_type == "text/html"
     assert web.seen == [("/page", f"localhost:{web.port}")]
 
@@ -106,7 +108,9 @@ def test_dns_rebinding_cannot_move_the_connection(monkeypatch):
         return httpx.Response(200, headers={"Content-Type": "text/html"}, content=HTML)
 
     rebinding = policy(resolver=lambda host, port: next(answers))
-    fetched = fetch("https://rebind.example/page", rebinding, transport=httpx.MockTransport(handler))
+    fetched = fetch(
+        "https://rebind.example/page", rebinding, transport=httpx.MockTransport(handler)
+    )
     assert fetched.body == HTML
     (request,) = seen
     assert request.url.host == "93.184.216.34"
@@ -120,8 +124,10 @@ def test_dns_rebinding_cannot_move_the_connection(monkeypatch):
 def test_size_is_capped(web):
     web.page("/big", b"x" * 5000, "text/plain")
     with pytest.raises(FetchError, match="larger than"):
-        fetch(web.url("/big", host="localhost"),
-              policy(max_bytes=1000, allow_hosts=frozenset({"localhost"})))
+        fetch(
+            web.url("/big", host="localhost"),
+            policy(max_bytes=1000, allow_hosts=frozenset({"localhost"})),
+        )
 
 
 def test_time_is_capped():
@@ -132,6 +138,9 @@ def test_time_is_capped():
     port = listener.getsockname()[1]
     try:
         with pytest.raises(FetchError, match="could not be fetched"):
-            fetch(f"http://localhost:{port}/", policy(timeout=0.5, allow_hosts=frozenset({"localhost"})))
+            fetch(
+                f"http://localhost:{port}/",
+                policy(timeout=0.5, allow_hosts=frozenset({"localhost"})),
+            )
     finally:
         listener.close()

@@ -37,7 +37,9 @@ def test_a_long_block_is_cut_into_bounded_pieces_at_sentences():
 
 
 def test_markdown_and_html_headings_become_sections():
-    md = read_markdown("# Intro\n\nHello there.\n\n## Details\n\nMore text.\n\n```\n# not a heading\n```\n")
+    md = read_markdown(
+        "# Intro\n\nHello there.\n\n## Details\n\nMore text.\n\n```\n# not a heading\n```\n"
+    )
     assert md.headings == ["Intro", "Details"]
     assert [b.section for b in md.blocks] == ["Intro", "Details", "Details"]
     page = read_html(
@@ -47,7 +49,9 @@ def test_markdown_and_html_headings_become_sections():
     )
     assert page.title == "T" and page.headings == ["Rivers", "Lakes"]
     assert [(b.text, b.section) for b in page.blocks] == [
-        ("The Nile is long.", "Rivers"), ("Delta", "Rivers"), ("Baikal is deep.", "Lakes")
+        ("The Nile is long.", "Rivers"),
+        ("Delta", "Rivers"),
+        ("Baikal is deep.", "Lakes"),
     ]
 
 
@@ -58,8 +62,10 @@ def test_quotes_are_found_whatever_their_spacing_and_case():
     assert find_quote(passage, "   ") is None
 
 
-BATCH = [PassageRef(11, "p. 1", None, "Paris is the capital of France."),
-         PassageRef(12, "p. 2", None, "Madrid is the capital of Spain.")]
+BATCH = [
+    PassageRef(11, "p. 1", None, "Paris is the capital of France."),
+    PassageRef(12, "p. 2", None, "Madrid is the capital of Spain."),
+]
 
 
 def test_a_good_citation_is_kept_with_the_passage_s_own_words():

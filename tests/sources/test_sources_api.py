@@ -23,6 +23,7 @@ def source_when_done(api, source_id: int) -> dict:
     def done():
         found = api.get(f"/sources/{source_id}").json()
         return found if found["status"] in ("ready", "failed") else None
+
     return wait_for(done, timeout=30)
 
 
@@ -46,8 +47,9 @@ def test_a_30_page_pdf_becomes_a_topic_whose_cards_cite_its_pages_in_order(api, 
     assert progress["covered"] < 30
     assert first["source"]["page"] == 1 and first["source"]["label"] == "Chapter 1, p. 1"
     first_batch = batch_passages(llm.requests[0])
-    assert [label for _, label, _ in first_batch][0] == "Chapter 1, p. 1"
-    assert len(first_batch) < 30 and "Chapter 3, p. 30" not in [l for _, l, _ in first_batch]
+    labels = [label for _, label, _ in first_batch]
+    assert labels[0] == "Chapter 1, p. 1"
+    assert len(labels) < 30 and "Chapter 3, p. 30" not in labels
 
     # The whole PDF is worked through, batch after batch, in reading order.
     wait_for(lambda: api.get(f"/sources/{source['id']}").json()["covered"] == 30, timeout=90)
@@ -81,18 +83,22 @@ def test_cards_citing_a_passage_that_does_not_exist_or_is_outside_the_batch_are_
         batch = batch_passages(request)
         (first_id, _, first_text), last_id = batch[0], batch[-1][0]
         quote = first_text.split("\n")[0]
-        return Reply(text="<cards>\n"
-                     + card("Ghost question?", "Ghost", 999999, "The capital")
-                     + card("Outside question?", "Outside", last_id + 1, "The capital")
-                     + card("Made-up quote?", "Nowhere", first_id, "The moon is made of cheese.")
-                     + card("No citation?", "None", "", "")
-                     + card("Which chapter does the atlas start with?", "Chapter 1", first_id, quote)
-                     + "</cards>\n")
+        return Reply(
+            text="<cards>\n"
+            + card("Ghost question?", "Ghost", 999999, "The capital")
+            + card("Outside question?", "Outside", last_id + 1, "The capital")
+            + card("Made-up quote?", "Nowhere", first_id, "The moon is made of cheese.")
+            + card("No citation?", "None", "", "")
+            + card("Which chapter does the atlas start with?", "Chapter 1", first_id, quote)
+            + "</cards>\n"
+        )
 
     llm.responder = untrusted
     source = upload(api, "/sources", pdfs.book(30)).json()
-    wait_for(lambda: api.get(f"/topics/{source['topic_id']}").json()["generation"]["status"]
-             == "failed", timeout=30)
+    wait_for(
+        lambda: api.get(f"/topics/{source['topic_id']}").json()["generation"]["status"] == "failed",
+        timeout=30,
+    )
     cards = all_cards(api, source["topic_id"])
     assert [c["front"] for c in cards] == ["Which chapter does the atlas start with?"]
     assert cards[0]["source"]["page"] == 1
@@ -118,13 +124,19 @@ def test_oversized_uploads_and_the_monthly_limits_are_refused(api, llm, app):
     too_big = b"%PDF" + b"x" * settings.source_max_bytes
     answer = upload(api, "/sources", too_big)
     assert answer.status_code == 413 and answer.json()["error"]["code"] in (
-        "source_too_large", "payload_too_large")
+        "source_too_large",
+        "payload_too_large",
+    )
     topic = api.post("/topics", json={"prompt": "Atlas"}).json()
     # The free plan's pages a month: 300 by default; a 1-page allowance is left after this.
     settings.plan_free_source_pages = 31
-    first = source_when_done(api, upload(api, f"/topics/{topic['id']}/sources", pdfs.book(30)).json()["id"])
+    first = source_when_done(
+        api, upload(api, f"/topics/{topic['id']}/sources", pdfs.book(30)).json()["id"]
+    )
     assert first["status"] == "ready"
-    second = source_when_done(api, upload(api, f"/topics/{topic['id']}/sources", pdfs.book(2)).json()["id"])
+    second = source_when_done(
+        api, upload(api, f"/topics/{topic['id']}/sources", pdfs.book(2)).json()["id"]
+    )
     assert second["status"] == "failed" and "31 source pages" in second["error"]
     settings.plan_free_source_bytes = 1000
     refused = api.post(f"/topics/{topic['id']}/sources", json={"text": "y" * 2000})
@@ -135,13 +147,17 @@ def test_oversized_uploads_and_the_monthly_limits_are_refused(api, llm, app):
 
 def test_pasted_markdown_becomes_passages_under_its_headings(api, llm):
     llm.responder = faithful_reply
-    text = ("# Northern Europe\n\nThe capital of Norway is Oslo.\n\n"
-            "# Southern Europe\n\nThe capital of Malta is Valletta.\n")
+    text = (
+        "# Northern Europe\n\nThe capital of Norway is Oslo.\n\n"
+        "# Southern Europe\n\nThe capital of Malta is Valletta.\n"
+    )
     source = api.post("/sources", json={"text": text}).json()
     assert source_when_done(api, source["id"])["status"] == "ready"
     cards = wait_for(lambda: (c := all_cards(api, source["topic_id"])) and len(c) == 2 and c)
     assert [(c["back"], c["source"]["label"]) for c in cards] == [
-        ("Oslo", "Northern Europe"), ("Valletta", "Southern Europe")]
+        ("Oslo", "Northern Europe"),
+        ("Valletta", "Southern Europe"),
+    ]
     outline = api.get(f"/topics/{source['topic_id']}/outline").json()["subtopics"]
     assert [s["name"] for s in outline] == ["Northern Europe", "Southern Europe"]
 
@@ -149,17 +165,29 @@ def test_pasted_markdown_becomes_passages_under_its_headings(api, llm):
 def test_a_web_page_is_fetched_and_internal_addresses_are_refused(api, llm):
     llm.responder = faithful_reply
     with WebServer() as web:
-        web.page("/atlas", b"<html><head><title>Web atlas</title></head><body><h1>North</h1>"
-                 b"<p>The capital of Iceland is Reykjavik.</p></body></html>")
+        web.page(
+            "/atlas",
+            b"<html><head><title>Web atlas</title></head><body><h1>North</h1>"
+            b"<p>The capital of Iceland is Reykjavik.</p></body></html>",
+        )
         web.redirect("/escape", web.url("/atlas"))  # to 127.0.0.1, not allowlisted
         topic = api.post("/topics", json={"prompt": "Atlas"}).json()
         path = f"/topics/{topic['id']}/sources"
-        fetched = source_when_done(api, api.post(path, json={"url": web.url("/atlas", "localhost")}).json()["id"])
+        fetched = source_when_done(
+            api, api.post(path, json={"url": web.url("/atlas", "localhost")}).json()["id"]
+        )
         assert fetched["status"] == "ready" and fetched["title"] == "Web atlas"
-        for url in (web.url("/atlas"), "http://169.254.169.254/latest/meta-data/",
-                    "http://10.0.0.1/", "http://[::1]/", "file:///etc/passwd"):
+        for url in (
+            web.url("/atlas"),
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/",
+            "http://[::1]/",
+            "file:///etc/passwd",
+        ):
             refused = api.post(path, json={"url": url})
-            assert refused.status_code == 422 and refused.json()["error"]["code"] == "url_refused", url
+            assert (
+                refused.status_code == 422 and refused.json()["error"]["code"] == "url_refused"
+            ), url
         redirected = api.post(path, json={"url": web.url("/escape", "localhost")}).json()
         done = source_when_done(api, redirected["id"])
         assert done["status"] == "failed" and "loopback" in done["error"]
@@ -175,15 +203,23 @@ def test_other_learners_sources_and_passages_are_not_found(api, api_factory, llm
     assert other.get(f"/sources/{source['id']}").status_code == 404
     assert other.get(f"/sources/{source['id']}/passages").status_code == 404
     assert other.get(f"/cards/{card_id}/passage").status_code == 404
-    assert other.post(f"/topics/{source['topic_id']}/sources", json={"text": "x"}).status_code == 404
-    manual = api.post(f"/topics/{source['topic_id']}/cards", json={"front": "Q", "back": "A"}).json()
+    assert (
+        other.post(f"/topics/{source['topic_id']}/sources", json={"text": "x"}).status_code == 404
+    )
+    manual = api.post(
+        f"/topics/{source['topic_id']}/cards", json={"front": "Q", "back": "A"}
+    ).json()
     assert api.get(f"/cards/{manual['id']}/passage").status_code == 404
 
 
 @pytest.mark.parametrize(
     "body, status",
-    [({}, 422), ({"text": "a", "url": "http://x.test/"}, 422), ({"text": "   "}, 422),
-     ({"text": "a", "colour": "red"}, 422)],
+    [
+        ({}, 422),
+        ({"text": "a", "url": "http://x.test/"}, 422),
+        ({"text": "   "}, 422),
+        ({"text": "a", "colour": "red"}, 422),
+    ],
 )
 def test_bad_source_requests_are_4xx(api, body, status):
     assert api.post("/sources", json=body).status_code == status

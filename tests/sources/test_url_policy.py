@@ -10,19 +10,38 @@ from srs.sources.url_policy import RefusedURL, parse, refusal, vet
 @pytest.mark.parametrize(
     "address",
     [
-        "127.0.0.1", "127.5.5.5", "10.0.0.1", "10.255.1.2", "172.16.0.1", "192.168.1.1",
-        "169.254.169.254", "0.0.0.0", "100.64.0.1", "224.0.0.1", "255.255.255.255",
-        "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254",
-        "64:ff9b::7f00:1", "2002:7f00:1::1", "fec0::1",
+        "127.0.0.1",
+        "127.5.5.5",
+        "10.0.0.1",
+        "10.255.1.2",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "100.64.0.1",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "64:ff9b::7f00:1",
+        "2002:7f00:1::1",
+        "fec0::1",
     ],
 )
 def test_private_loopback_link_local_and_disguised_addresses_are_refused(address):
     assert refusal(address) is not None
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111",
-                                     "::ffff:93.184.216.34"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:93.184.216.34"]
+)
 def test_public_addresses_are_allowed(address):
     assert refusal(address) is None
 

@@ -21,7 +21,7 @@ class WebServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.seen.append((self.path, self.headers.get("Host", "")))
                 status, headers, body = outer.pages.get(
                     self.path, (404, {"Content-Type": "text/plain"}, b"no such page")
