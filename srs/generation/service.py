@@ -207,7 +207,11 @@ class GenerationService:
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
-        if sources.holds_back(session, topic.id):
+        waiting = sources.holds_back(session, topic.id)
+        if waiting == sources.NO_SOURCE_READ:
+            topic.generation_status, topic.generation_error = "failed", waiting
+            return None
+        if waiting:
             return None  # its source is being read (it asks for the batch when ready)
         if not topic.generates:
             self._show_paused(topic)

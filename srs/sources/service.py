@@ -222,7 +222,7 @@ class SourceService:
             topic = session.get(Topic, source.topic_id)
             if topic is not None and not repository.has_passages(session, topic.id):
                 topic.generation_status = "failed"
-                topic.generation_error = f"The topic's source could not be read: {message}"
+                topic.generation_error = f"{SOURCE_FAILED}{message}"
 
     def _read(self, source_id: int, upload: Upload) -> None:
         self._set(source_id, status=SourceStatus.EXTRACTING.value, progress=0.05)
@@ -293,27 +293,39 @@ class SourceService:
             source.finished_at = utcnow()
             topic = session.get(Topic, source.topic_id)
             if topic is not None and self._request_batch is not None:
-                if (
-                    topic.generation_status == "failed"
-                    and topic.generation_error
-                    and (topic.generation_error.startswith("The topic's source could not be read"))
-                ):
+                if topic.generation_status == "failed" and _source_failure(topic.generation_error):
                     topic.generation_status, topic.generation_error = "idle", None
                 session.flush()
                 self._request_batch(session, topic)
 
 
+SOURCE_FAILED = "The topic's source could not be read: "
+
+
+def _source_failure(error: str | None) -> bool:
+    """Whether a topic's generation error is one of ours (cleared when a source is ready)."""
+    return bool(error) and (error.startswith(SOURCE_FAILED) or error == NO_SOURCE_READ)
+
+
 # -- for the generation service --------------------------------------------------------------
 
 
-def holds_back(session: Session, topic_id: int) -> bool:
-    """Whether no batch may start yet: a source is still being read, or the topic has sources
-    and none could be read (its cards must come from them, not from the model's memory)."""
+NO_SOURCE_READ = (
+    "None of this topic's sources could be read (see each source's error): add one that can be."
+)
+
+
+def holds_back(session: Session, topic_id: int) -> str | None:
+    """Why no batch may start now, or None: a source is still being read ("reading"), or the
+    topic has sources and none could be read (NO_SOURCE_READ): its cards must come from
+    them, not from the model's memory."""
     if repository.unfinished(session, topic_id):
-        return True
-    return bool(repository.topic_sources(session, topic_id)) and not repository.has_passages(
+        return "reading"
+    if repository.topic_sources(session, topic_id) and not repository.has_passages(
         session, topic_id
-    )
+    ):
+        return NO_SOURCE_READ
+    return None
 
 
 def grounded(session: Session, topic_id: int) -> bool:

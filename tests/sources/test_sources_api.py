@@ -115,6 +115,20 @@ def test_unreadable_pdfs_fail_clearly_and_write_no_card(api, llm, data, message)
     topic = api.get(f"/topics/{source['topic_id']}").json()
     assert topic["generation"]["status"] == "failed" and message in topic["generation"]["error"]
     assert all_cards(api, source["topic_id"]) == [] and llm.requests == []
+    # Retrying writes nothing from the model's memory: the topic's cards come from sources.
+    assert api.post(f"/topics/{source['topic_id']}/generate").status_code == 200
+    topic = api.get(f"/topics/{source['topic_id']}").json()
+    assert topic["generation"]["status"] == "failed"
+    assert "None of this topic's sources could be read" in topic["generation"]["error"]
+    assert llm.requests == []
+    # A readable source brings the topic back.
+    llm.responder = faithful_reply
+    text = api.post(
+        f"/topics/{source['topic_id']}/sources", json={"text": "The capital of Malta is Valletta."}
+    ).json()
+    assert source_when_done(api, text["id"])["status"] == "ready"
+    cards = wait_for(lambda: all_cards(api, source["topic_id"]))
+    assert cards[0]["back"] == "Valletta"
 
 
 def test_oversized_uploads_and_the_monthly_limits_are_refused(api, llm, app):
