@@ -137,3 +137,33 @@ def source_passages(session: Session, source_id: int) -> list[Passage]:
             select(Passage).where(Passage.source_id == source_id).order_by(Passage.position)
         )
     )
+
+
+def user_sources(session: Session, user_id: int) -> list[Source]:
+    return list(
+        session.scalars(select(Source).where(Source.user_id == user_id).order_by(Source.id))
+    )
+
+
+def user_passages(session: Session, user_id: int) -> list[Passage]:
+    mine = select(Source.id).where(Source.user_id == user_id)
+    return list(
+        session.scalars(
+            select(Passage)
+            .where(Passage.source_id.in_(mine))
+            .order_by(Passage.source_id, Passage.position)
+        )
+    )
+
+
+def user_citations(session: Session, user_id: int) -> list[CardCitation]:
+    mine = select(Passage.id).where(
+        Passage.source_id.in_(select(Source.id).where(Source.user_id == user_id))
+    )
+    return list(
+        session.scalars(
+            select(CardCitation)
+            .where(CardCitation.passage_id.in_(mine))
+            .order_by(CardCitation.card_id)
+        )
+    )

@@ -174,6 +174,12 @@ def test_pasted_markdown_becomes_passages_under_its_headings(api, llm):
     ]
     outline = api.get(f"/topics/{source['topic_id']}/outline").json()["subtopics"]
     assert [s["name"] for s in outline] == ["Northern Europe", "Southern Europe"]
+    # The learner's export carries the source, its passages and the cards' citations.
+    exported = api.get("/me/export").json()
+    assert [s["id"] for s in exported["sources"]] == [source["id"]]
+    assert exported["sources"][0]["text"].startswith("The capital of Norway is Oslo.")
+    assert [p["label"] for p in exported["passages"]] == ["Northern Europe", "Southern Europe"]
+    assert {c["card_id"] for c in exported["card_citations"]} == {c["id"] for c in cards}
 
 
 def test_a_web_page_is_fetched_and_internal_addresses_are_refused(api, llm):
