@@ -35,6 +35,8 @@ from srs.metering import service as metering
 from srs.metering import stripe_sync
 from srs.metering.endpoints import router as metering_router
 from srs.outline.endpoints import router as outline_router
+from srs.sources.endpoints import router as sources_router
+from srs.sources.service import SourceService
 from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
 from srs.study.tasks import fit_due_learners
@@ -101,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db_turn = db.admission()
         fail_interrupted(db)
         app.state.imports = ImportRunner(db)
+        app.state.sources = SourceService(db, settings, generation.request_batch)
+        app.state.sources.fail_interrupted()
         worker_task = ticker = None
         if settings.worker_enabled:
             app.state.worker = build_worker(generation, settings, events)
@@ -120,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await app.state.worker.stop()
                 worker_task.cancel()
             app.state.imports.shutdown()
+            app.state.sources.shutdown()
             db.dispose()
 
     app = FastAPI(
@@ -141,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
         metering_router,
         outline_router,
+        sources_router,
     ):
         api.include_router(router)
     app.include_router(api)
@@ -152,7 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        larger={"/api/v1/imports": settings.import_max_bytes + 64 * 1024},
+        larger={
+            "/api/v1/imports": settings.import_max_bytes + 64 * 1024,
+            "/api/v1/sources": settings.source_max_bytes + 64 * 1024,
+        },
+        larger_patterns={r"/api/v1/topics/\d+/sources": settings.source_max_bytes + 64 * 1024},
     )
     app.add_middleware(SecurityHeaders)
     return app

@@ -6,6 +6,7 @@ from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.outline.models import Subtopic
+from srs.sources.models import CardCitation, Passage, Source
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic
 
@@ -13,13 +14,16 @@ __all__ = [
     "AuthToken",
     "Base",
     "Card",
+    "CardCitation",
     "CardEmbedding",
     "DuplicateRejection",
     "GenerationJob",
     "PasswordResetToken",
     "ImportJob",
+    "Passage",
     "ProcessedWebhookEvent",
     "ReviewLog",
+    "Source",
     "Subtopic",
     "Topic",
     "UsageCounter",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from srs.accounts import repository
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import unauthorized
+from srs.sources import service as sources
 from srs.study import service as study
 from srs.topics import service as topics
 
@@ -67,6 +68,9 @@ def document(session: Session, user_id: int) -> Iterator[str]:
     yield from _array(_cards(session, topic_list))
     yield ',\n"reviews": '
     yield from _array(study.review_history(session, user))
+    for name, rows in sources.export_rows(session, user.id).items():
+        yield f',\n"{name}": '
+        yield from _array(rows)
     yield "\n}\n"
 
 

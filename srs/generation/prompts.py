@@ -10,6 +10,7 @@ from importlib.resources import files
 
 from srs.generation.dedup import CardText
 from srs.llm.base import LLMRequest
+from srs.sources.grounding import PassageRef
 
 # A card request lists its subtopic's newest fronts within a fixed budget, so it never grows
 # with the deck: the request for batch 50 stays within 1.5x of batch 2's. The smallest request
@@ -174,5 +175,62 @@ def build_outline_request(
         # The grammar lets a small local model stop early rather than be cut off mid-outline.
         grammar=outline_grammar(min(low, 3), high),
         max_tokens=max(max_tokens, OUTLINE_MIN_TOKENS),
+        temperature=temperature,
+    )
+
+
+# -- a batch grounded in the learner's own material (srs/sources) ------------------------------
+
+PASSAGE_MARK = "~~~"
+
+
+def _passage_block(passage: PassageRef) -> str:
+    """One passage for the prompt: its id and label, then its text between markers it cannot
+    close (the source is the learner's data, never instructions)."""
+    body = passage.text.replace(PASSAGE_MARK, "~ ~ ~")
+    head = f"Passage {passage.id} ({_data_line(passage.label)}):"
+    return f"{head}\n{PASSAGE_MARK}\n{body}\n{PASSAGE_MARK}"
+
+
+def grounded_grammar(count: int, passage_ids: Sequence[int]) -> str:
+    """The card grammar with the citation elements, the passage id one of the batch's."""
+    ids = " | ".join(f'"{i}"' for i in passage_ids) or '"0"'
+    return (
+        f'root ::= "<cards>\\n" card{{1,{max(1, count)}}} "</cards>"\n'
+        'card ::= "<card><front>" text "</front><back>" text "</back><passage>" pid '
+        '"</passage><quote>" text "</quote></card>\\n"\n'
+        f"pid ::= {ids}\n"
+        "text ::= [^<>&\\n ] [^<>&\\n]{0,160}\n"
+    )
+
+
+def build_grounded_request(
+    topic: str,
+    level: int,
+    count: int,
+    existing_cards: Sequence[tuple[str, str]],
+    passages: Sequence[PassageRef],
+    *,
+    subtopic: str | None = None,
+    max_tokens: int,
+    temperature: float,
+) -> LLMRequest:
+    """A batch of cards written from `passages` (in reading order), each citing one of them
+    by id with a quote; the worker rejects a card whose citation does not check out."""
+    s = _sections()
+    values = {
+        **_common(topic, level),
+        "count": count,
+        "subtopic": subtopic or "the passages below",
+        "existing": existing_summary(existing_cards),
+        "passages": "\n\n".join(_passage_block(p) for p in passages),
+        "first_id": passages[0].id if passages else 0,
+    }
+    return LLMRequest(
+        system=system_prompt(),
+        user=s["grounded user"].format(**values),
+        completion_prompt=s["grounded completion"].format(**values) + "\n",
+        grammar=grounded_grammar(count, [p.id for p in passages]),
+        max_tokens=max_tokens,
         temperature=temperature,
     )

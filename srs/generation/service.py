@@ -28,7 +28,9 @@ from srs.kit.errors import conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.outline import service as outline
-from srs.outline.models import Subtopic
+from srs.outline.models import NAME_CHARS, Subtopic
+from srs.sources import service as sources
+from srs.sources.grounding import Citation, PassageRef
 from srs.study.models import ReviewLog
 from srs.topics import service as topics
 from srs.topics.models import Card, Topic
@@ -67,6 +69,8 @@ class JobPlan:
     outline: list[tuple[str, str]] = field(default_factory=list)
     # The topic's CardStyle value: basic, cloze or mixed cards.
     card_style: str = "basic"
+    # A grounded batch (the topic has sources): the passages its cards must come from.
+    passages: list[PassageRef] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,12 @@ class GenerationService:
         existing = repository.active_job(session, topic.id)
         if existing is not None:
             return existing
+        waiting = sources.holds_back(session, topic.id)
+        if waiting == sources.NO_SOURCE_READ:
+            topic.generation_status, topic.generation_error = "failed", waiting
+            return None
+        if waiting:
+            return None  # its source is being read (it asks for the batch when ready)
         if not topic.generates:
             self._show_paused(topic)
             return None
@@ -277,6 +287,8 @@ class GenerationService:
         if not outline.subtopics(session, topic.id):
             first_job = not repository.recent_job_kinds(session, topic.id, 1)
             return JobKind.CARDS if first_job else JobKind.OUTLINE
+        if sources.grounded(session, topic.id):
+            return JobKind.CARDS  # its outline is its sources' headings: never extended
         covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
         if covered and not outline.is_full(session, topic.id):
             recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
@@ -388,7 +400,12 @@ class GenerationService:
                 self._refuse(session, job, topic, user, now)
                 return None
             self._after_commit(session, topic.id, wake=False)
-            subtopic = self._target(session, job, topic)
+            grounding = sources.batch_passages(
+                session, topic.id, job.id, self.settings.source_batch_chars
+            ) if sources.grounded(session, topic.id) else []
+            subtopic = self._grounded_target(session, job, topic, grounding) or self._target(
+                session, job, topic
+            )
             return JobPlan(
                 job_id=job.id,
                 topic_id=topic.id,
@@ -402,6 +419,7 @@ class GenerationService:
                 subtopic_id=subtopic.id if subtopic else None,
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
                 subtopic_cards=self._cards_to_list(session, topic, subtopic),
+                passages=grounding,
             )
 
     @staticmethod
@@ -412,6 +430,21 @@ class GenerationService:
         of no subtopic (the first batch, written before the outline; imported cards)."""
         own = topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ) if subtopic else []
         return own + topics.unassigned_cards(session, topic.id, SUBTOPIC_CARDS_READ - len(own))
+
+    @staticmethod
+    def _grounded_target(
+        session: Session, job: GenerationJob, topic: Topic, grounding: list[PassageRef]
+    ) -> Subtopic | None:
+        """A grounded batch's subtopic: the heading its first passage sits under."""
+        section = next((p.section for p in grounding if p.section), None)
+        if section is None:
+            return None
+        key = section[:NAME_CHARS].casefold()  # headings become subtopics cut to NAME_CHARS
+        for subtopic in outline.subtopics(session, topic.id):
+            if subtopic.name.casefold() == key:
+                job.subtopic_id = subtopic.id
+                return subtopic
+        return None
 
     @staticmethod
     def _target(session: Session, job: GenerationJob, topic: Topic) -> Subtopic | None:
@@ -456,6 +489,7 @@ class GenerationService:
         vectors: CardVectors | None = None,
         embedding_model: str | None = None,
         note_guid: str | None = None,
+        citation: Citation | None = None,
     ) -> int | None:
         """Commit one card with its (job, ordinal) key and its dedup vectors; None when our
         lease was lost. A cloze card carries its note's text and `note_guid`, shared with the
@@ -487,6 +521,8 @@ class GenerationService:
                 return None
             if vectors is not None and embedding_model is not None:
                 repository.store_embeddings(session, [_stored(row.id, embedding_model, vectors)])
+            if citation is not None:
+                sources.cite(session, row.id, citation)
             events.announce(session, plan.topic_id)
             return row.id
 
@@ -624,6 +660,7 @@ class GenerationService:
         job.status = kind
         job.error = outcome.error
         job.finished_at = now
+        sources.finish_batch(session, job.id, worked=kind == "done")
         # The batch is over: what it did not use goes back to the quota (exactly once).
         metering.release(session, job.reservation_key, now)
         if topic is None:

@@ -28,6 +28,7 @@ from srs.kit import metrics
 from srs.kit.db import utcnow
 from srs.kit.settings import Settings
 from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
+from srs.sources.grounding import Ungrounded, cite
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Attempt:
     stopped: str | None = None  # why reading stopped before the reply ended, if it did
     saved: int = 0
     duplicates: int = 0
+    ungrounded: int = 0  # grounded cards whose citation did not check out
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -223,6 +225,17 @@ class Worker:
             log.exception("job %s: could not requeue; its lease will expire", job_id)
 
     def _request(self, plan: JobPlan) -> LLMRequest:
+        if plan.passages:
+            return prompts.build_grounded_request(
+                plan.prompt,
+                plan.level,
+                plan.count,
+                plan.subtopic_cards,
+                plan.passages,
+                subtopic=plan.subtopic,
+                max_tokens=self.settings.llm_max_tokens,
+                temperature=self.settings.llm_temperature,
+            )
         return prompts.build_request(
             plan.prompt,
             plan.level,
@@ -303,6 +316,16 @@ class Worker:
         for card in cards:
             if attempt.wanted <= 0:
                 return
+            citation = None
+            if attempt.plan.passages:
+                try:
+                    citation = cite(attempt.plan.passages, card.extra)
+                except Ungrounded as error:
+                    # Untrusted input: a card that does not rest on its batch's passages.
+                    attempt.ungrounded += 1
+                    metrics.CARDS_REJECTED.labels("ungrounded").inc()
+                    log.info("job %s: card rejected: %s", attempt.plan.job_id, error.reason)
+                    continue
             text = CardText(card.front, card.back)
             vectors, match = None, attempt.dedup.verbatim_copy_of(text)
             if match is None:
@@ -325,7 +348,8 @@ class Worker:
                     model,
                     vectors,
                     attempt.embedder.model,
-                    note_guid,
+                    note_guid=note_guid,
+                    citation=citation,
                 )
                 if card_id is None:
                     raise LeaseLost()
@@ -376,7 +400,7 @@ class Worker:
         return {
             **self._usage_fields(attempt.chars_read, usage, request, provider),
             "duplicates": attempt.duplicates,
-            "invalid": parser.skipped,
+            "invalid": parser.skipped + attempt.ungrounded,
         }
 
     def _retry_delay(self, plan: JobPlan, hint: float | None = None) -> float:
@@ -405,6 +429,8 @@ class Worker:
             # the buffer logic ask for more when needed.
             return Outcome(kind="done", **base)
         reason = parser.error or _no_card_reason(parser)
+        if attempt.ungrounded and not parser.error:
+            reason = "no card cited a passage of its batch with words the passage contains"
         return Outcome(
             kind="retry",
             error=attempt.stopped or f"The model's reply was not usable card XML ({reason})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from contextvars import ContextVar
@@ -57,16 +58,30 @@ class BodyLimit:
     """Refuse oversized bodies before they are read, whether Content-Length says so or not."""
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, int] | None = None,
+        larger_patterns: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}  # exact paths allowed more (file uploads)
+        # Paths with ids in them (regular expressions matched whole) allowed more.
+        self.larger_patterns = [(re.compile(p), n) for p, n in (larger_patterns or {}).items()]
+
+    def _limit(self, path: str) -> int:
+        if path in self.larger:
+            return self.larger[path]
+        for pattern, limit in self.larger_patterns:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
+        limit = self._limit(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -113,10 +113,25 @@ class Settings(BaseSettings):
     import_max_bytes: int = 200 * 1024 * 1024
     import_max_unpacked_bytes: int = 1024 * 1024 * 1024
 
+    # Sources (srs/sources): the largest upload or fetched page, the most pages one PDF may
+    # have, passage and per-batch passage sizes, and the whole-fetch deadline for a URL.
+    source_max_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    source_max_pages: int = Field(1000, ge=1)
+    source_passage_chars: int = Field(1500, ge=200, le=20000)
+    source_batch_chars: int = Field(6000, ge=200, le=100000)
+    source_fetch_timeout: float = Field(20.0, gt=0)
+    # Host names (as written in the URL) whose addresses are not checked when a source is
+    # fetched: for tests and development against local servers only (refused in production).
+    source_fetch_allow_hosts: list[str] = []
+
     # Plans and billing.
     plan_free_cards: int = 200
     plan_free_topics: int = 3
     plan_pro_cards: int = 5000
+    # Sources each billing period on the free plan (uploaded or fetched bytes, PDF pages); the
+    # pro plan has only the per-source limits above.
+    plan_free_source_bytes: int = Field(50 * 1024 * 1024, ge=0)
+    plan_free_source_pages: int = Field(300, ge=0)
     stripe_webhook_secret: str | None = None
     stripe_api_key: str | None = None
     stripe_price_pro: str | None = None  # the Checkout price of the Pro plan
@@ -149,6 +164,8 @@ class Settings(BaseSettings):
             self.secret_key = development_secret(self.var_dir)
         if self.env == "production" and self.secret_key.startswith("dev-"):
             raise ValueError("SRS_SECRET_KEY must be set to a strong secret in production")
+        if self.env == "production" and self.source_fetch_allow_hosts:
+            raise ValueError("SRS_SOURCE_FETCH_ALLOW_HOSTS is for tests and development only")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SRS_SECRET_KEY must be at least 32 characters in production")
         return self

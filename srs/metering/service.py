@@ -114,6 +114,51 @@ def ensure_topic_allowed(
         )
 
 
+# -- sources (srs/sources counts its own uploads; the limits live here) ----------------------
+
+
+@dataclass(frozen=True)
+class SourceAllowance:
+    """What a learner may add as sources this period: None is no monthly limit."""
+
+    plan: Plan
+    period: Period
+    max_bytes: int | None
+    max_pages: int | None
+
+
+def source_allowance(settings: Settings, user: User, now: datetime) -> SourceAllowance:
+    plan = user_plan(settings, user)
+    period = period_for(user.plan_anchor, now)
+    if plan.name == "free":
+        return SourceAllowance(
+            plan, period, settings.plan_free_source_bytes, settings.plan_free_source_pages
+        )
+    return SourceAllowance(plan, period, None, None)
+
+
+def ensure_source_fits(
+    allowance: SourceAllowance, used_bytes: int, used_pages: int, size: int, pages: int
+) -> None:
+    """402 quota_exceeded when a source of `size` bytes and `pages` pages would take this
+    period's sources past the plan's limits (the sources domain counts what is used)."""
+    resets = f"it resets on {allowance.period.end:%Y-%m-%d %H:%M} UTC"
+    title = allowance.plan.title
+    if allowance.max_bytes is not None and used_bytes + size > allowance.max_bytes:
+        metrics.QUOTA_REFUSALS.inc()
+        raise quota_exceeded(
+            f"The {title} plan allows {allowance.max_bytes // (1024 * 1024)} MB of sources a "
+            f"period; {used_bytes // 1024} KB are used and this one is {size // 1024} KB "
+            f"({resets})."
+        )
+    if allowance.max_pages is not None and used_pages + pages > allowance.max_pages:
+        metrics.QUOTA_REFUSALS.inc()
+        raise quota_exceeded(
+            f"The {title} plan allows {allowance.max_pages} source pages a period; "
+            f"{used_pages} are used and this source has {pages} ({resets})."
+        )
+
+
 # -- a batch's reservation -------------------------------------------------------------------
 
 

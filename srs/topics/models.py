@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from srs.kit.db import Base, UTCDateTime, utcnow
 from srs.outline.models import Subtopic
+from srs.sources.models import CardCitation
 
 
 class CardStyle(enum.StrEnum):
@@ -103,6 +104,8 @@ class Card(Base):
         ForeignKey("subtopics.id", ondelete="SET NULL"), default=None, index=True
     )
     subtopic: Mapped[Subtopic | None] = relationship(lazy="selectin", viewonly=True)
+    # The passage of a source the card was written from (srs/sources), if any.
+    citation: Mapped[CardCitation | None] = relationship(lazy="selectin", viewonly=True)
 
     # FSRS memory state (see srs.study.scheduling.MemoryState).
     state: Mapped[int] = mapped_column(Integer, default=1)

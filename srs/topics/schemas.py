@@ -16,6 +16,7 @@ from pydantic import (
 from srs.kit.pagination import MAX_ROW_ID, PAGE_MAX
 from srs.kit.text import refuse_control_characters
 from srs.outline.schemas import SubtopicRef
+from srs.sources.schemas import CitationRef
 from srs.topics.cloze import MAX_TEXT_CHARS
 from srs.topics.models import CardStyle, CardType
 
@@ -160,6 +161,9 @@ class CardOut(BaseModel):
     level: int | None
     model: str | None
     subtopic: SubtopicRef | None = Field(None, description="the outline entry it was written for")
+    source: CitationRef | None = Field(
+        None, description="the passage of a source it was written from, with the quoted span"
+    )
     model_notice: str | None = Field(
         None, description="how far to trust the model that wrote it (set for the embedded models)"
     )

@@ -11,6 +11,7 @@ from srs.generation import pace
 from srs.generation import repository as generation
 from srs.generation.difficulty import batch_level
 from srs.outline.schemas import SubtopicRef
+from srs.sources.service import citation_ref
 from srs.llm.local import notice_for
 from srs.study import service as study
 from srs.topics.models import Card, Topic
@@ -32,6 +33,7 @@ def card_out(card: Card) -> CardOut:
         level=card.level,
         model=card.model,
         subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name) if card.subtopic else None,
+        source=citation_ref(card.citation),
         model_notice=notice_for(card.model),
         reps=card.reps,
         lapses=card.lapses,

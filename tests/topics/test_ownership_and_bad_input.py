@@ -37,6 +37,8 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("GET", f"/topics/{t}/export.apkg", None),
         ("GET", f"/topics/{t}/outline", None),
         ("PUT", f"/topics/{t}/outline", {"subtopics": [{"name": "mine"}]}),
+        ("POST", f"/topics/{t}/sources", {"text": "mine"}),
+        ("GET", f"/topics/{t}/sources", None),
         ("GET", f"/stats?topic_id={t}", None),
         ("GET", f"/cards/{c}", None),
         ("PATCH", f"/cards/{c}", {"front": "mine"}),
@@ -47,6 +49,7 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("POST", f"/cards/{c}/bury", None),
         ("POST", f"/cards/{c}/flag", {"reason": "x"}),
         ("POST", f"/cards/{c}/unflag", None),
+        ("GET", f"/cards/{c}/passage", None),
     ]
     # Every endpoint that takes a topic or card id is in the list above.
     spec = httpx.get(base_url + "/openapi.json").json()

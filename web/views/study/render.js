@@ -5,6 +5,7 @@ import { clozeNodes } from '../../cloze.js';
 import { errorBox, h, replace } from '../../dom.js';
 import { RATINGS, interval, percent, until } from '../../format.js';
 import { outlineSection } from '../outline.js';
+import { sourceLine, sourcesSection } from '../sources.js';
 import { exportLinks } from '../topics.js';
 
 export const ACTIVE = new Set(['queued', 'running']);
@@ -66,6 +67,7 @@ export function createScreen(view) {
     tools,
     panelSlot,
     outlineSection(view.ctx, view.topicId),
+    sourcesSection(view.ctx, view.topicId),
     h('details', { class: 'shortcuts' },
       h('summary', {}, 'Keyboard shortcuts'),
       h('ul', {},
@@ -233,7 +235,8 @@ export function createScreen(view) {
       ? [h('hr'), h('p', { class: 'card-label' }, 'Answer'), h('div', { class: `card-back${cloze ? ' cloze' : ''}`, id: 'card-back' }, back)]
       : null,
     current.flag_reason ? h('p', { class: 'flagged-note' }, `You flagged this card: ${current.flag_reason}`) : null,
-    h('p', { class: 'card-meta' }, `${current.state}${current.level ? ` · level ${current.level}` : ''}${current.model ? ` · ${current.model}` : ' · written by hand'}`));
+    h('p', { class: 'card-meta' }, `${current.state}${current.level ? ` · level ${current.level}` : ''}${current.model ? ` · ${current.model}` : ' · written by hand'}`),
+    sourceLine(current, view.ctx.signal));
     stage.dataset.key = '';
     replace(stage, article);
 

@@ -1,0 +1,169 @@
+"""Every query of the sources domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from srs.sources.models import CardCitation, Passage, Source, SourceStatus
+
+UNFINISHED = (SourceStatus.PENDING.value, SourceStatus.EXTRACTING.value)
+
+
+def add(session: Session, source: Source) -> Source:
+    session.add(source)
+    session.flush()
+    return source
+
+
+def get(session: Session, source_id: int) -> Source | None:
+    return session.get(Source, source_id)
+
+
+def topic_sources(session: Session, topic_id: int) -> list[Source]:
+    return list(
+        session.scalars(select(Source).where(Source.topic_id == topic_id).order_by(Source.id))
+    )
+
+
+def usage(session: Session, user_id: int, start: datetime, end: datetime) -> tuple[int, int]:
+    """(bytes, pages) of the learner's sources added in [start, end), failed ones aside."""
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(Source.size_bytes), 0), func.coalesce(func.sum(Source.pages), 0)
+        ).where(
+            Source.user_id == user_id,
+            Source.created_at >= start,
+            Source.created_at < end,
+            Source.status != SourceStatus.FAILED.value,
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def unfinished(session: Session, topic_id: int) -> bool:
+    found = session.scalar(
+        select(Source.id).where(Source.topic_id == topic_id, Source.status.in_(UNFINISHED)).limit(1)
+    )
+    return found is not None
+
+
+def fail_unfinished(session: Session, message: str, now: datetime) -> int:
+    result = session.execute(
+        update(Source)
+        .where(Source.status.in_(UNFINISHED))
+        .values(status=SourceStatus.FAILED.value, error=message, finished_at=now)
+    )
+    return result.rowcount or 0
+
+
+def add_passages(session: Session, passages: Sequence[Passage]) -> None:
+    session.add_all(passages)
+    session.flush()
+
+
+def has_passages(session: Session, topic_id: int) -> bool:
+    return (
+        session.scalar(select(Passage.id).where(Passage.topic_id == topic_id).limit(1)) is not None
+    )
+
+
+def job_passages(session: Session, job_id: int) -> list[Passage]:
+    return list(
+        session.scalars(
+            select(Passage)
+            .where(Passage.job_id == job_id)
+            .order_by(Passage.source_id, Passage.position)
+        )
+    )
+
+
+def next_passages(session: Session, topic_id: int, limit: int) -> list[Passage]:
+    """The topic's least-worked passages, in reading order (sources in the order added)."""
+    lowest = select(func.min(Passage.rounds)).where(Passage.topic_id == topic_id).scalar_subquery()
+    return list(
+        session.scalars(
+            select(Passage)
+            .where(Passage.topic_id == topic_id, Passage.rounds == lowest)
+            .order_by(Passage.source_id, Passage.position)
+            .limit(limit)
+        )
+    )
+
+
+def finish_job(session: Session, job_id: int) -> int:
+    """The batch is over: its passages count one more round and are free again."""
+    result = session.execute(
+        update(Passage)
+        .where(Passage.job_id == job_id)
+        .values(rounds=Passage.rounds + 1, job_id=None)
+    )
+    return result.rowcount or 0
+
+
+def passage_counts(session: Session, source_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """source id -> (passages, passages worked on at least once)."""
+    rows = session.execute(
+        select(
+            Passage.source_id,
+            func.count(),
+            func.sum(case((Passage.rounds > 0, 1), else_=0)),
+        )
+        .where(Passage.source_id.in_(source_ids))
+        .group_by(Passage.source_id)
+    )
+    return {source_id: (int(total), int(covered or 0)) for source_id, total, covered in rows}
+
+
+def get_passage(session: Session, passage_id: int) -> Passage | None:
+    return session.get(Passage, passage_id)
+
+
+def add_citation(session: Session, citation: CardCitation) -> None:
+    session.add(citation)
+    session.flush()
+
+
+def citation(session: Session, card_id: int) -> CardCitation | None:
+    return session.get(CardCitation, card_id)
+
+
+def source_passages(session: Session, source_id: int) -> list[Passage]:
+    return list(
+        session.scalars(
+            select(Passage).where(Passage.source_id == source_id).order_by(Passage.position)
+        )
+    )
+
+
+def user_sources(session: Session, user_id: int) -> list[Source]:
+    return list(
+        session.scalars(select(Source).where(Source.user_id == user_id).order_by(Source.id))
+    )
+
+
+def user_passages(session: Session, user_id: int) -> list[Passage]:
+    mine = select(Source.id).where(Source.user_id == user_id)
+    return list(
+        session.scalars(
+            select(Passage)
+            .where(Passage.source_id.in_(mine))
+            .order_by(Passage.source_id, Passage.position)
+        )
+    )
+
+
+def user_citations(session: Session, user_id: int) -> list[CardCitation]:
+    mine = select(Passage.id).where(
+        Passage.source_id.in_(select(Source.id).where(Source.user_id == user_id))
+    )
+    return list(
+        session.scalars(
+            select(CardCitation)
+            .where(CardCitation.passage_id.in_(mine))
+            .order_by(CardCitation.card_id)
+        )
+    )

@@ -1,0 +1,56 @@
+"""A topic made from the learner's own text, in a real browser: its card says where it comes
+from ("from: Northern Europe"), one click shows the passage with the quoted words marked, and
+the Sources panel lists the source and takes another one."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sources.conftest import faithful_reply
+from tests.web.test_browser import _shot, browser_context, llm, site  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+TEXT = (
+    "# Northern Europe\n\nThe capital of Norway is Oslo.\n\n"
+    "# Southern Europe\n\nThe capital of Malta is Valletta.\n"
+)
+
+
+def test_a_grounded_card_shows_its_passage_one_click_away(site, llm, browser_context):  # noqa: F811
+    from playwright.sync_api import expect
+
+    llm.responder = faithful_reply
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site + "/#/signup")
+    page.get_by_label("Email").fill("reader@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_url("**/#/topics**")
+    csrf = next(c["value"] for c in browser_context.cookies() if c["name"] == "srs_csrf")
+    made = page.request.post(
+        f"{site}/api/v1/sources", data={"text": TEXT}, headers={"X-CSRF-Token": csrf}
+    )
+    assert made.status == 202, made.text()
+    page.goto(f"{site}/#/topics/{made.json()['topic_id']}")
+
+    expect(page.locator("#card-front")).to_have_text("What is the capital of Norway?")
+    link = page.locator("#source-link")
+    expect(link).to_have_text("Northern Europe")
+    expect(page.locator(".card-source")).to_contain_text("from: Northern Europe")
+    link.click()
+    expect(page.locator("#passage mark")).to_have_text("The capital of Norway is Oslo.")
+    expect(page.locator("#passage")).to_contain_text("Northern Europe")
+    expect(link).to_have_attribute("aria-expanded", "true")
+
+    sources = page.locator("#sources")
+    sources.locator("summary").click()
+    expect(page.locator("#source-list li").first).to_contain_text("ready")
+    page.locator("#source-text").fill("The capital of Latvia is Riga.")
+    page.get_by_role("button", name="Add source").click()
+    expect(page.locator("#source-list li")).to_have_count(2)
+    expect(page.locator("#source-list li").nth(1)).to_contain_text("ready", timeout=20_000)
+    _shot(page, "source-passage")
+    assert errors == []
