@@ -1,7 +1,7 @@
 """sources: a topic's sources, their passages, and each grounded card's citation
 
-Revision ID: 0011_sources
-Revises: 0010
+Revision ID: 0012_sources
+Revises: 0011_cloze
 Create Date: 2026-12-02
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob
+from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
 from srs.topics.models import Card, Topic
 
 ACTIVE = ("queued", "running")
@@ -238,6 +238,16 @@ def topic_rejections(
     if before_id is not None:
         query = query.where(DuplicateRejection.id < before_id)
     return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def card_batch_done(session: Session, topic_id: int) -> bool:
+    """Whether a card batch of the topic has ever run to its end."""
+    done = select(GenerationJob.id).where(
+        GenerationJob.topic_id == topic_id,
+        GenerationJob.kind == JobKind.CARDS.value,
+        GenerationJob.status == "done",
+    )
+    return session.scalar(done.limit(1)) is not None
 
 
 def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:

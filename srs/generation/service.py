@@ -285,8 +285,8 @@ class GenerationService:
         deeper, not round. The first batch comes before the outline so the learner's first card
         does not wait for it: a local model takes 20-30 s to write an outline."""
         if not outline.subtopics(session, topic.id):
-            first_job = not repository.recent_job_kinds(session, topic.id, 1)
-            return JobKind.CARDS if first_job else JobKind.OUTLINE
+            first = not repository.card_batch_done(session, topic.id)
+            return JobKind.CARDS if first else JobKind.OUTLINE
         if sources.grounded(session, topic.id):
             return JobKind.CARDS  # its outline is its sources' headings: never extended
         covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
