@@ -129,11 +129,9 @@ def numerals(text: str) -> frozenset[int]:
 def _roman_ordinal(word: str) -> re.Match[str] | None:
     """ "Ve", "XIXe", "Ier": a French ordinal; not "De", "Ce", "Me" or "Xe" (xenon)."""
     match = _ROMAN_ORDINAL.fullmatch(word)
-    if match and (len(match.group(1)) > 1 or match.group(1) in "IV") and _ROMAN.fullmatch(
-        match.group(1)
-    ):
-        return match
-    return None
+    if match is None or not _ROMAN.fullmatch(numeral := match.group(1)):
+        return None
+    return match if len(numeral) > 1 or numeral in ("I", "V") else None
 
 
 def _roman_value(numeral: str) -> int:
@@ -154,7 +152,7 @@ def _is_name(word: str) -> bool:
 
 def names(text: str) -> frozenset[str]:
     """The names in a text, casefolded and without accents: capitalised words that are not
-    question words, articles or Roman numerals (those are numbers). "Australia's" holds
+    question words, articles or Roman numerals (see `numerals`). "Australia's" holds
     "australia"; "Quelle est la capitale de l'Autriche ?" holds "autriche"."""
     words = _WORD.findall(unicodedata.normalize("NFKC", text))
     return frozenset(_fold(w) for w in words if _is_name(w))
@@ -174,9 +172,8 @@ def same_name(a: str, b: str) -> bool:
 
 def _stems(word: str) -> frozenset[str]:
     """A word and what is left of it without a name's ending: "incas" is also "inca"."""
-    return frozenset(
-        {word, *(word[: -len(e)] for e in _NAME_ENDINGS if word.endswith(e) and len(word) > len(e) + 2)}
-    )
+    cut = (word[: -len(e)] for e in _NAME_ENDINGS if word.endswith(e) and len(word) > len(e) + 2)
+    return frozenset({word, *cut})
 
 
 def _name_forms(name: str) -> frozenset[str]:
@@ -194,25 +191,26 @@ class _Names:
 
     names: frozenset[str]
     forms: frozenset[str]  # the stems of every word of the card, in any case
-    initials: frozenset[str]  # acronyms of its runs of names: "United States" spells "us"
+    initials: frozenset[str]  # acronyms its names spell: "United States" spells "us"
 
     @classmethod
     def of(cls, text: str) -> _Names:
         words = _WORD.findall(unicodedata.normalize("NFKC", text))
         folded = [_fold(w) for w in words]
         forms = frozenset(f for w in folded for f in _stems(w))
-        return cls(frozenset(f for w, f in zip(words, folded) if _is_name(w)), forms, _initials(words))
+        names = frozenset(f for w, f in zip(words, folded) if _is_name(w))
+        return cls(names, forms, _initials(words))
 
     def lacks(self, name: str) -> bool:
         return not (_name_forms(name) & self.forms) and name not in self.initials
 
 
 def _initials(words: list[str]) -> frozenset[str]:
-    """Acronyms that words from a capitalised one spell, small words skipped: "United States
-    of America" spells "us" and "usa", "Union européenne" "ue"."""
+    """Acronyms that words from a name on spell, small words skipped: "United States of
+    America" spells "us" and "usa", "Union européenne" "ue"."""
     out: set[str] = set()
     for i, word in enumerate(words):
-        if not word[:1].isupper():
+        if not _is_name(word):
             continue
         letters = ""
         for after in words[i:]:
@@ -300,7 +298,11 @@ class _Facts:
     def of(cls, text: CardText) -> _Facts:
         both = f"{text.front}\n{text.back}"
         return cls(
-            numbers(both), numerals(both), numbers(text.back), answer_words(text.back), _Names.of(both)
+            numbers=numbers(both),
+            numerals=numerals(both),
+            answer_numbers=numbers(text.back),
+            answer_words=answer_words(text.back),
+            names=_Names.of(both),
         )
 
 

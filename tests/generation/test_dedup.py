@@ -176,8 +176,9 @@ def test_cards_that_name_different_things_are_different_facts_whatever_the_vecto
          CardText("Who served as the first US president?", "George Washington")),
         (CardText("Quand la Slovénie a-t-elle rejoint l'Union européenne ?", "En 2004"),
          CardText("La Slovénie est entrée dans l'UE en quelle année ?", "2004")),
-        (CardText("Qui a été le premier président de la Cinquième République ?", "Charles de Gaulle"),
-         CardText("Quel fut le premier président de la Ve République ?", "Le général de Gaulle")),
+        (CardText("Qui a été le premier président de la Ve République ?", "Charles de Gaulle"),
+         CardText("Quel fut le premier président de la Cinquième République ?",
+                  "Le général de Gaulle")),
         (CardText("When did World War I begin?", "1914"),
          CardText("In which year did the First World War start?", "It started in 1914")),
     ],
@@ -196,7 +197,8 @@ def test_the_index_skips_a_near_twin_for_the_card_it_repeats() -> None:
     again = CardText("What area does Marpen forest cover?", "2310 hectares")
     match = index.duplicate_of(again, ORIGIN)
     assert match is not None and match.card_id == 2
-    assert index.duplicate_of(CardText("What area does Marpena forest cover?", "2310 ha"), ORIGIN) is None
+    other_twin = CardText("What area does Marpena forest cover?", "2310 hectares")
+    assert index.duplicate_of(other_twin, ORIGIN) is None
 
 
 def test_answer_containment_ignores_articles_case_and_plurals() -> None:
