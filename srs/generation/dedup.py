@@ -46,6 +46,17 @@ _ROMAN_ORDINAL: Final = re.compile(r"([IVXLCDM]+)(?:e|er|re|ème)")
 # Small words inside a name: "United States of America", "Charles de Gaulle".
 _CONNECTORS: Final = frozenset({"of", "the", "and", "de", "du", "des", "la", "le", "del", "y"})
 _LONGEST_ACRONYM: Final = 6
+# Ordinals in words (folded: no accents), which name a rank as a Roman numeral does: "the
+# First World War" is "World War I", "la Cinquième République" "la Ve République".
+_ORDINALS: Final = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10,
+    "premier": 1, "premiere": 1, "deuxieme": 2, "seconde": 2, "troisieme": 3,
+    "quatrieme": 4, "cinquieme": 5, "sixieme": 6, "septieme": 7, "huitieme": 8, "neuvieme": 9,
+    "dixieme": 10,
+    "primer": 1, "primero": 1, "primera": 1, "segundo": 2, "segunda": 2, "tercer": 3,
+    "tercero": 3, "tercera": 3,
+}  # fmt: skip
 # Capitalised words that open a question or an answer and are not names, in the languages of
 # the labelled set. Mid-sentence, a capitalised word is a name in English, French and Spanish
 # (German capitalises every noun: a German deck is not served by this list).
@@ -114,16 +125,19 @@ def numbers(text: str) -> frozenset[str]:
 
 
 def numerals(text: str) -> frozenset[int]:
-    """Roman numerals: after a name ("World War II" holds 2, "Louis XIV" 14) or as a French
-    ordinal ("la Ve République" holds 5, "le XIXe siècle" 19). Kept apart from `numbers`:
-    "World War I" is also "the First World War", which holds no numeral."""
-    words = _WORD.findall(text)
+    """Ranks: Roman numerals after a name ("World War II" holds 2, "Louis XIV" 14), French
+    ordinals ("la Ve République" 5, "le XIXe siècle" 19) and ordinals in words ("the First
+    World War" 1, "la Cinquième République" 5). Kept apart from `numbers`: "the First World
+    War" is also "1914-1918"."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text))
     found = {
         _roman_value(word)
         for before, word in zip(words, words[1:])
         if word and _ROMAN.fullmatch(word) and _is_name(before)
     }
-    return frozenset(found | {_roman_value(m.group(1)) for w in words if (m := _roman_ordinal(w))})
+    found |= {_roman_value(m.group(1)) for w in words if (m := _roman_ordinal(w))}
+    found |= {_ORDINALS[f] for w in words if (f := _fold(w)) in _ORDINALS}
+    return frozenset(found)
 
 
 def _roman_ordinal(word: str) -> re.Match[str] | None:
@@ -140,19 +154,20 @@ def _roman_value(numeral: str) -> int:
 
 
 def _is_name(word: str) -> bool:
-    """A capitalised word that is not a sentence opener nor a numeral: "Marpen", "HTTP"."""
+    """A capitalised word that is not a sentence opener nor a rank: "Marpen", "HTTP"."""
     return (
         len(word) > 1
         and word[0].isupper()
         and word.casefold() not in _NOT_NAMES
         and not _ROMAN.fullmatch(word)
         and not _roman_ordinal(word)
+        and _fold(word) not in _ORDINALS
     )
 
 
 def names(text: str) -> frozenset[str]:
     """The names in a text, casefolded and without accents: capitalised words that are not
-    question words, articles or Roman numerals (see `numerals`). "Australia's" holds
+    question words, articles or ranks ("First", "XIV": see `numerals`). "Australia's" holds
     "australia"; "Quelle est la capitale de l'Autriche ?" holds "autriche"."""
     words = _WORD.findall(unicodedata.normalize("NFKC", text))
     return frozenset(_fold(w) for w in words if _is_name(w))
@@ -240,14 +255,15 @@ def _names_conflict(x: _Names, y: _Names) -> bool:
 
 def numbers_conflict(a: CardText, b: CardText) -> bool:
     """Neither card's numbers include the other's: "1914" / "It started in 1914" agree,
-    "1914" / "1939", "HTTP 404" / "HTTP 403" and "Henry VII" / "Henry VIII" do not."""
+    "1914" / "1939", "HTTP 404" / "HTTP 403", "Henry VII" / "Henry VIII" and "the first
+    President" / "the second President" do not."""
     return _numbers_conflict(_Facts.of(a), _Facts.of(b))
 
 
 def _numbers_conflict(x: _Facts, y: _Facts) -> bool:
     if not (x.numbers <= y.numbers or y.numbers <= x.numbers):
         return True
-    # Numerals count only against numerals: "World War I" / "the First World War" agree.
+    # Ranks count only against ranks: "the First World War" / "1914-1918" agree.
     return bool(x.numerals and y.numerals) and not (
         x.numerals <= y.numerals or y.numerals <= x.numerals
     )

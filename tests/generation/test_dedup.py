@@ -82,17 +82,22 @@ def test_numbers_agree_when_one_card_has_more_of_them() -> None:
     assert numbers("About 300,000 km/s, or 3.0e8 m/s") == {"300000", "30", "8"}
 
 
-def test_roman_numerals_after_a_name_and_french_ordinals_are_numerals() -> None:
+def test_roman_numerals_and_ordinals_are_ranks() -> None:
     assert numerals("When did World War II begin?") == {2}
     assert numerals("Louis XIV, Henry VIII") == {14, 8}
-    assert numerals("le premier président de la Ve République, au XXe siècle") == {5, 20}
+    assert numerals("le président de la Ve République, au XXe siècle") == {5, 20}
     # Not numerals: a pronoun, a chemical symbol, an article.
     assert numerals("What do I call it? Xe, De Gaulle") == set()
     assert numbers_conflict(
         CardText("Which dynasty did Henry VII found?", "The Tudor dynasty"),
         CardText("Which dynasty did Henry VIII belong to?", "The Tudor dynasty"),
     )
-    # A numeral counts against numerals only: the First World War holds none.
+    assert numerals("The First World War; la Cinquième République; el segundo rey") == {1, 5, 2}
+    assert numbers_conflict(
+        CardText("Who was the first President of the United States?", "George Washington"),
+        CardText("Who was the second President of the United States?", "John Adams"),
+    )
+    # A rank counts against ranks only: "On 28 July 1914" holds none.
     assert not numbers_conflict(
         CardText("When did World War I begin?", "1914"),
         CardText("In which year did the First World War start?", "On 28 July 1914"),
