@@ -22,6 +22,7 @@ safe window of each and docs/benchmarks.md the figures), in the middle of the wi
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ def numerals(text: str) -> frozenset[int]:
     words = _WORD.findall(unicodedata.normalize("NFKC", text))
     found = {
         _roman_value(word)
-        for before, word in zip(words, words[1:])
+        for before, word in itertools.pairwise(words)
         if word and _ROMAN.fullmatch(word) and _is_name(before)
     }
     found |= {_roman_value(m.group(1)) for w in words if (m := _roman_ordinal(w))}
@@ -249,9 +250,8 @@ def names_conflict(a: CardText, b: CardText) -> bool:
 
 
 def _names_conflict(x: _Names, y: _Names) -> bool:
-    return any(y.lacks(n) for n in x.names - y.names) and any(
-        x.lacks(n) for n in y.names - x.names
-    )
+    names_only_x = any(y.lacks(n) for n in x.names - y.names)
+    return names_only_x and any(x.lacks(n) for n in y.names - x.names)
 
 
 def numbers_conflict(a: CardText, b: CardText) -> bool:
