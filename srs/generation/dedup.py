@@ -206,7 +206,7 @@ def _name_forms(name: str) -> frozenset[str]:
 class _Names:
     """The names of a card, and what another card's names are looked up in."""
 
-    names: frozenset[str]
+    names: dict[str, frozenset[str]]  # each name, with the forms it is looked up as
     forms: frozenset[str]  # the stems of every word of the card, in any case
     initials: frozenset[str]  # acronyms its names spell: "United States" spells "us"
 
@@ -215,11 +215,11 @@ class _Names:
         words = _WORD.findall(unicodedata.normalize("NFKC", text))
         folded = [_fold(w) for w in words]
         forms = frozenset(f for w in folded for f in _stems(w))
-        names = frozenset(f for w, f in zip(words, folded) if _is_name(w))
+        names = {f: _name_forms(f) for w, f in zip(words, folded) if _is_name(w)}
         return cls(names, forms, _initials(words))
 
-    def lacks(self, name: str) -> bool:
-        return not (_name_forms(name) & self.forms) and name not in self.initials
+    def lacks(self, name: str, forms: frozenset[str]) -> bool:
+        return forms.isdisjoint(self.forms) and name not in self.initials
 
 
 def _initials(words: list[str]) -> frozenset[str]:
@@ -250,8 +250,8 @@ def names_conflict(a: CardText, b: CardText) -> bool:
 
 
 def _names_conflict(x: _Names, y: _Names) -> bool:
-    names_only_x = any(y.lacks(n) for n in x.names - y.names)
-    return names_only_x and any(x.lacks(n) for n in y.names - x.names)
+    names_only_x = any(y.lacks(n, x.names[n]) for n in x.names.keys() - y.names.keys())
+    return names_only_x and any(x.lacks(n, y.names[n]) for n in y.names.keys() - x.names.keys())
 
 
 def numbers_conflict(a: CardText, b: CardText) -> bool:
