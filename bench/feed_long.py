@@ -12,6 +12,8 @@ baseline, which has no outline) gets facts of the whole land.
 
 Each tree runs as a real `srs serve` process on a fresh SQLite file, talking real HTTP to the
 model; the learner only creates the topic (a large SRS_REFILL_BELOW keeps batches coming).
+Each false merge (a rejected card whose matched card is another fact) is printed, from the
+topic's `GET /topics/{id}/duplicates`.
 
     .venv/bin/python bench/feed_long.py [--cards 300] [--batches 50] [--baseline 564c66c]
 """
