@@ -12,6 +12,8 @@ baseline, which has no outline) gets facts of the whole land.
 
 Each tree runs as a real `srs serve` process on a fresh SQLite file, talking real HTTP to the
 model; the learner only creates the topic (a large SRS_REFILL_BELOW keeps batches coming).
+Each false merge (a rejected card whose matched card is another fact) is printed, from the
+topic's `GET /topics/{id}/duplicates`.
 
     .venv/bin/python bench/feed_long.py [--cards 300] [--batches 50] [--baseline 564c66c]
 """
@@ -551,10 +553,42 @@ def run_tree(label: str, tree: Path, args, subjects: list[tuple], facts: list[Fa
                 "/api/v1/topics", json={"prompt": "The invented land of Veloria"}
             ).json()
             status, cards = _follow(client, topic["id"], model, args)
+            rejections = fetch_duplicates(client, topic["id"])
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    return _report(label, facts, model, cards, status, time.monotonic() - started, tree)
+    result = _report(label, facts, model, cards, status, time.monotonic() - started, tree)
+    result["false_merges"] = false_merges(rejections, model.by_front)
+    return result
+
+
+def fetch_duplicates(client: httpx.Client, topic_id: int) -> list[dict] | None:
+    """The topic's rejected duplicates with the card each matched (None: a tree without the
+    endpoint, like the baseline)."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        response = client.get(f"/api/v1/topics/{topic_id}/duplicates", params=params)
+        if response.status_code == 404:
+            return None
+        page = response.json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+def false_merges(rejections: list[dict] | None, by_front: dict[str, int]) -> list[str] | None:
+    """Each rejection whose card and matched card are different facts of the universe:
+    "rejected front | back  ==  matched front | back"."""
+    if rejections is None:
+        return None
+    return [
+        f"{r['front']} | {r['back']}  ==  {r['matched']['front']} | {r['matched']['back']}"
+        for r in rejections
+        if r["matched"] and by_front.get(r["front"]) != by_front.get(r["matched"]["front"])
+    ]
 
 
 def _follow(client, topic_id, model, args):
@@ -737,6 +771,8 @@ def main() -> None:
         for label, tree in [*trees, ("this checkout", ROOT)]:
             result = run_tree(label, tree, args, subjects, facts)
             print(json.dumps(result), flush=True)
+            for merge in result["false_merges"] or []:
+                print(f"  false merge: {merge}", flush=True)
             results.append(result)
     print(table(results))
 

@@ -11,9 +11,13 @@ from srs.generation.dedup import (
     DedupIndex,
     Thresholds,
     answer_contained,
+    names,
+    names_conflict,
     numbers,
     numbers_conflict,
+    numerals,
     same_fact,
+    same_name,
 )
 
 
@@ -76,6 +80,130 @@ def test_numbers_agree_when_one_card_has_more_of_them() -> None:
         CardText("In which year did the First World War start?", "On 28 July 1914"),
     )
     assert numbers("About 300,000 km/s, or 3.0e8 m/s") == {"300000", "30", "8"}
+
+
+def test_roman_numerals_and_ordinals_are_ranks() -> None:
+    assert numerals("When did World War II begin?") == {2}
+    assert numerals("Louis XIV, Henry VIII") == {14, 8}
+    assert numerals("le président de la Ve République, au XXe siècle") == {5, 20}
+    # Not numerals: a pronoun, a chemical symbol, an article.
+    assert numerals("What do I call it? Xe, De Gaulle") == set()
+    assert numbers_conflict(
+        CardText("Which dynasty did Henry VII found?", "The Tudor dynasty"),
+        CardText("Which dynasty did Henry VIII belong to?", "The Tudor dynasty"),
+    )
+    assert numerals("The First World War; la Cinquième République; el segundo rey") == {1, 5, 2}
+    assert numbers_conflict(
+        CardText("Who was the first President of the United States?", "George Washington"),
+        CardText("Who was the second President of the United States?", "John Adams"),
+    )
+    # A rank counts against ranks only: "On 28 July 1914" holds none.
+    assert not numbers_conflict(
+        CardText("When did World War I begin?", "1914"),
+        CardText("In which year did the First World War start?", "On 28 July 1914"),
+    )
+
+
+def test_names_are_capitalised_words_that_do_not_open_a_question() -> None:
+    assert names("What is the capital of Australia's neighbour?") == {"australia"}
+    assert names("Quelle est la capitale de l'Autriche ? Vienne") == {"autriche", "vienne"}
+    assert names("¿Cuál es la capital de Níger?") == {"niger"}
+    assert names("When did World War I begin? In 1914") == {"world", "war"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("inca", "incas"),
+        ("australia", "australian"),
+        ("rome", "roman"),
+        ("german", "germany"),
+        ("italy", "italian"),
+        ("autriche", "autrichien"),
+    ],
+)
+def test_one_name_in_two_forms_is_the_same_name(a, b) -> None:
+    assert same_name(a, b) and same_name(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("marpen", "marpene"),
+        ("marpena", "marpene"),
+        ("niger", "nigeria"),
+        ("austria", "australia"),
+        ("iran", "iraq"),
+        ("maria", "mario"),
+    ],
+)
+def test_near_twin_names_are_different_names(a, b) -> None:
+    assert not same_name(a, b) and not same_name(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Near twins, with answers of the same kind: the vectors cannot tell them apart.
+        (CardText("How large is the Marpen forest?", "2310 hectares"),
+         CardText("What area does Marpene forest cover?", "2310 hectares")),
+        (CardText("What is the capital of Austria?", "Vienna"),
+         CardText("What is the capital of Australia?", "Canberra")),
+        (CardText("In which year did Niger gain independence?", "1960"),
+         CardText("In which year did Nigeria gain independence?", "1960")),
+        # Different names, the same number by chance.
+        (CardText("In what year was the Battle of Markel fought?", "918"),
+         CardText("When did the Battle of Irzan take place?", "918")),
+        (CardText("En quelle année la Slovaquie a-t-elle rejoint l'Union européenne ?", "2004"),
+         CardText("En quelle année la Slovénie a-t-elle rejoint l'Union européenne ?", "2004")),
+    ],
+)  # fmt: skip
+def test_cards_that_name_different_things_are_different_facts_whatever_the_vectors(a, b) -> None:
+    identical = CardVectors(card=unit(1, 0), answer=unit(1, 0))
+    assert names_conflict(a, b) and names_conflict(b, a)
+    assert not same_fact(b, identical, a, ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Case, possessives, articles and word order.
+        (CardText("What is the capital of Iraq?", "Baghdad"),
+         CardText("Iraq's capital city is?", "baghdad")),
+        (CardText("How large is the Marpen forest?", "2310 hectares"),
+         CardText("The forest of Marpen spans how many hectares?", "2,310 hectares")),
+        # A name on one side only, or in another form.
+        (CardText("Who proposed the theory of general relativity?", "Albert Einstein"),
+         CardText("General relativity was developed by which physicist?", "Einstein")),
+        (CardText("Which empire built Machu Picchu?", "The Inca Empire"),
+         CardText("Machu Picchu was built by which civilisation?", "The Incas")),
+        (CardText("Who was the first President of the United States?", "George Washington"),
+         CardText("Who served as the first US president?", "George Washington")),
+        (CardText("Quand la Slovénie a-t-elle rejoint l'Union européenne ?", "En 2004"),
+         CardText("La Slovénie est entrée dans l'UE en quelle année ?", "2004")),
+        (CardText("Qui a été le premier président de la Ve République ?", "Charles de Gaulle"),
+         CardText("Quel fut le premier président de la Cinquième République ?",
+                  "Le général de Gaulle")),
+        (CardText("When did World War I begin?", "1914"),
+         CardText("In which year did the First World War start?", "It started in 1914")),
+    ],
+)  # fmt: skip
+def test_paraphrases_keep_their_names_and_numbers_and_still_merge(a, b) -> None:
+    assert not names_conflict(a, b) and not numbers_conflict(a, b)
+    assert same_fact(b, CLOSE, a, ORIGIN)
+
+
+def test_the_index_skips_a_near_twin_for_the_card_it_repeats() -> None:
+    index = DedupIndex()
+    twin = CardText("How large is the Marpene forest?", "2310 hectares")
+    fact = CardText("How large is the Marpen forest?", "2310 hectares")
+    index.add(1, twin, CardVectors(at_angle(0.99), unit(1, 0)))
+    index.add(2, fact, CardVectors(at_angle(0.90), unit(1, 0)))
+    again = CardText("What area does Marpen forest cover?", "2310 hectares")
+    match = index.duplicate_of(again, ORIGIN)
+    assert match is not None and match.card_id == 2
+    other_twin = CardText("What area does Marpena forest cover?", "2310 hectares")
+    assert index.duplicate_of(other_twin, ORIGIN) is None
 
 
 def test_answer_containment_ignores_articles_case_and_plurals() -> None:
