@@ -7,7 +7,7 @@ from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.outline.models import Subtopic
 from srs.study.models import ReviewLog
-from srs.topics.models import Card, Topic
+from srs.topics.models import Card, Topic, TopicCardCount
 
 __all__ = [
     "AuthToken",
@@ -22,6 +22,7 @@ __all__ = [
     "ReviewLog",
     "Subtopic",
     "Topic",
+    "TopicCardCount",
     "UsageCounter",
     "UsageEvent",
     "User",
