@@ -33,6 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -209,9 +210,8 @@ def measure(deck: Deck, steps: int, warmup: int, rng: random.Random) -> dict:
         if card is None:
             raise RuntimeError("the studied topic ran dry")
         rating = 1 if rng.random() < AGAIN_SHARE else 3
-        ms_review, _ = timed(
-            lambda: deck.client.post(f"/cards/{card['id']}/review", json={"rating": rating})
-        )
+        review = {"url": f"/cards/{card['id']}/review", "json": {"rating": rating}}
+        ms_review, _ = timed(lambda: deck.client.post(**review))  # noqa: B023 (called at once)
         if n >= warmup:
             nexts.append(ms_next)
             reviews.append(ms_review)
@@ -233,7 +233,7 @@ def measure(deck: Deck, steps: int, warmup: int, rng: random.Random) -> dict:
     }
 
 
-def run(label: str, code: Path, database_url: str, sizes: list[int], args) -> list[dict]:
+def run(label: str, code: Path, *, database_url: str, sizes: list[int], args) -> list[dict]:
     rng = random.Random(args.seed)
     now = datetime.now(UTC)
     proc, base = start_srs(database_url, code)
@@ -329,7 +329,8 @@ def main() -> None:
         for kind in databases:
             for label, code in trees:
                 print(f"{labels[kind]}, code: {label}", file=sys.stderr, flush=True)
-                for r in for_database(kind, args, lambda url: run(label, code, url, sizes, args)):
+                body = partial(run, label, code, sizes=sizes, args=args)
+                for r in for_database(kind, args, lambda url: body(database_url=url)):  # noqa: B023
                     results[(kind, label, r["cards"])] = r
 
     print(f"Machine: {machine()}")
@@ -348,7 +349,9 @@ def main() -> None:
         )
     if args.baseline_ref:
         print("\nRatio, baseline / this tree (higher is faster now):\n")
-        print("| database | cards in topic | `next` p50 | `next` p99 | `review` p50 | `review` p99 |")
+        print(
+            "| database | cards in topic | `next` p50 | `next` p99 | `review` p50 | `review` p99 |"
+        )
         print("|---|---|---|---|---|---|")
         for kind in databases:
             for size in sizes:

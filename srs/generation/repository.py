@@ -55,9 +55,7 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
 def unseen_cards(session: Session, topic_id: int) -> int:
     """Unseen cards not suspended, from the count the triggers on `cards` keep (0011)."""
     return int(
-        session.scalar(
-            select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id)
-        )
+        session.scalar(select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id))
         or 0
     )
 

@@ -83,16 +83,6 @@ def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def unseen_kept(session: Session, topic_id: int) -> int:
-    """Unseen cards not suspended, buried ones included, from the kept count."""
-    return int(
-        session.scalar(
-            select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id)
-        )
-        or 0
-    )
-
-
 def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
     return int(
         session.scalar(
