@@ -13,9 +13,10 @@ card has one answer in the review log. At each size one client studies the topic
 times after a short warm-up, and reports p50 and p99 of each; then `GET /topics` (100 topics,
 each with its counts) and the first page of `GET /topics/{id}/cards`.
 
-`--baseline-ref REV` runs the same loads and steps, in the same run, against the code at
-that git revision (exported with `git archive` to a temporary folder, migrations included)
-and prints the ratio of each p50 and p99 to it.
+`--baseline-ref REV` runs the code at that git revision beside this tree (exported with
+`git archive` to a temporary folder, migrations included): two servers, two databases, the
+same deck from the same seed, and their steps alternating (one step on each in turn), so the
+machine's other load falls on both alike. It prints the ratio of each p50 and p99.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -201,74 +201,95 @@ def timed(call) -> tuple[float, httpx.Response]:
     return seconds * 1000, response
 
 
-def measure(deck: Deck, steps: int, warmup: int, rng: random.Random) -> dict:
-    nexts: list[float] = []
-    reviews: list[float] = []
-    for n in range(warmup + steps):
-        ms_next, r = timed(lambda: deck.client.get(f"/topics/{deck.studied}/next"))
-        card = r.json()["card"]
-        if card is None:
-            raise RuntimeError("the studied topic ran dry")
-        rating = 1 if rng.random() < AGAIN_SHARE else 3
-        review = {"url": f"/cards/{card['id']}/review", "json": {"rating": rating}}
-        ms_review, _ = timed(lambda: deck.client.post(**review))  # noqa: B023 (called at once)
-        if n >= warmup:
-            nexts.append(ms_next)
-            reviews.append(ms_review)
-    listing = [timed(lambda: deck.client.get("/topics"))[0] for _ in range(10)]
+def step(deck: Deck, rng: random.Random) -> tuple[float, float]:
+    """One study step: (ms for `next`, ms for the review of the card it gave)."""
+    ms_next, r = timed(lambda: deck.client.get(f"/topics/{deck.studied}/next"))
+    card = r.json()["card"]
+    if card is None:
+        raise RuntimeError("the studied topic ran dry")
+    rating = 1 if rng.random() < AGAIN_SHARE else 3
+    review = {"url": f"/cards/{card['id']}/review", "json": {"rating": rating}}
+    ms_review, _ = timed(lambda: deck.client.post(**review))
+    return ms_next, ms_review
+
+
+def listing_and_page(deck: Deck) -> tuple[float, float]:
+    """Medians of `GET /topics` (100 topics with their counts) and of the first card page."""
+    listing = [timed(lambda: deck.client.get("/topics"))[0] for _ in range(5)]
     pages = []
-    for _ in range(10):
+    for _ in range(5):
         ms, r = timed(lambda: deck.client.get(f"/topics/{deck.studied}/cards"))
         pages.append(ms)
         page = r.json()
         if len(page["items"]) > 100 or page["next_cursor"] is None:
             raise RuntimeError("GET /topics/{id}/cards is not paginated")
-    nexts.sort()
-    reviews.sort()
-    return {
-        "next": (statistics.median(nexts), percentile(nexts, 0.99)),
-        "review": (statistics.median(reviews), percentile(reviews, 0.99)),
-        "topics": statistics.median(listing),
-        "cards_page": statistics.median(pages),
-    }
+    return statistics.median(listing), statistics.median(pages)
 
 
-def run(label: str, code: Path, *, database_url: str, sizes: list[int], args) -> list[dict]:
-    rng = random.Random(args.seed)
+@dataclass
+class Side:
+    """One code tree under test: its server, database and learner."""
+
+    label: str
+    code: Path
+    database_url: str
+    proc: subprocess.Popen | None = None
+    deck: Deck | None = None
+    rng: random.Random | None = None
+
+
+def run_side_by_side(sides: list[Side], sizes: list[int], args) -> list[dict]:
+    """Every side gets the same deck (same seed); their steps alternate, so the machine's other
+    load falls on both alike."""
     now = datetime.now(UTC)
-    proc, base = start_srs(database_url, code)
+    for side in sides:
+        side.proc, base = start_srs(side.database_url, side.code)
+        side.deck = make_learner(base)
+        side.rng = random.Random(args.seed)
+        insert_cards(
+            side.database_url,
+            [
+                card_row(side.rng, topic_id, side.deck.user_id, i, now)
+                for topic_id in side.deck.topics[1:]
+                for i in range(OTHER_TOPIC_CARDS)
+            ],
+        )
     results = []
-    try:
-        deck = make_learner(base)
-        rows = [
-            card_row(rng, topic_id, deck.user_id, i, now)
-            for topic_id in deck.topics[1:]
-            for i in range(OTHER_TOPIC_CARDS)
-        ]
-        insert_cards(database_url, rows)
-        loaded = 0
-        for size in sizes:
-            started = time.monotonic()
-            insert_cards(
-                database_url,
-                [card_row(rng, deck.studied, deck.user_id, i, now) for i in range(loaded, size)],
-            )
-            loaded = size
-            load_seconds = time.monotonic() - started
-            result = measure(deck, args.steps, args.warmup, rng)
-            result.update(code=label, cards=size, load_seconds=load_seconds)
+    loaded = 0
+    for size in sizes:
+        for side in sides:
+            deck = side.deck
+            rows = [
+                card_row(side.rng, deck.studied, deck.user_id, i, now) for i in range(loaded, size)
+            ]
+            insert_cards(side.database_url, rows)
+        loaded = size
+        samples: dict[str, tuple[list[float], list[float]]] = {s.label: ([], []) for s in sides}
+        for n in range(args.warmup + args.steps):
+            for side in sides:
+                ms_next, ms_review = step(side.deck, side.rng)
+                if n >= args.warmup:
+                    samples[side.label][0].append(ms_next)
+                    samples[side.label][1].append(ms_review)
+        for side in sides:
+            nexts, reviews = (sorted(x) for x in samples[side.label])
+            topics_ms, page_ms = listing_and_page(side.deck)
+            result = {
+                "code": side.label,
+                "cards": size,
+                "next": (statistics.median(nexts), percentile(nexts, 0.99)),
+                "review": (statistics.median(reviews), percentile(reviews, 0.99)),
+                "topics": topics_ms,
+                "cards_page": page_ms,
+            }
             results.append(result)
             print(
-                f"  {label:9} {size:>7} cards: next {result['next'][0]:.1f} / "
-                f"{result['next'][1]:.1f} ms, review {result['review'][0]:.1f} / "
-                f"{result['review'][1]:.1f} ms, GET /topics {result['topics']:.0f} ms, "
-                f"cards page {result['cards_page']:.0f} ms (loaded in {load_seconds:.1f} s)",
+                f"  {side.label:9} {size:>7} cards: next {ms(result['next'])} ms, "
+                f"review {ms(result['review'])} ms, GET /topics {topics_ms:.0f} ms, "
+                f"cards page {page_ms:.0f} ms",
                 file=sys.stderr,
                 flush=True,
             )
-        deck.client.close()
-    finally:
-        stop(proc)
     return results
 
 
@@ -281,16 +302,19 @@ def export(ref: str, into: Path) -> Path:
     return into
 
 
-def for_database(kind: str, args, body):
+def fresh_database(kind: str, args, tmp: Path, label: str) -> str:
     if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            return body(f"sqlite:///{tmp}/scale.db")
-    url = postgres_database(args.postgres)
-    try:
-        return body(url)
-    finally:
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        return f"sqlite:///{tmp}/{label.replace(' ', '_')}.db"
+    return postgres_database(args.postgres)
+
+
+def drop_databases(kind: str, args, sides: list[Side]) -> None:
+    if kind != "postgres":
+        return
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        for side in sides:
+            name = side.database_url.rsplit("/", 1)[1]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ms(pair: tuple[float, float]) -> str:
@@ -325,13 +349,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trees = [("this tree", ROOT)]
         if args.baseline_ref:
-            trees.insert(0, (args.baseline_ref, export(args.baseline_ref, Path(tmp))))
+            base_tree = Path(tmp) / "baseline"
+            base_tree.mkdir()
+            trees.insert(0, (args.baseline_ref, export(args.baseline_ref, base_tree)))
         for kind in databases:
-            for label, code in trees:
-                print(f"{labels[kind]}, code: {label}", file=sys.stderr, flush=True)
-                body = partial(run, label, code, sizes=sizes, args=args)
-                for r in for_database(kind, args, lambda url: body(database_url=url)):  # noqa: B023
-                    results[(kind, label, r["cards"])] = r
+            print(f"{labels[kind]}: {', '.join(t[0] for t in trees)}", file=sys.stderr, flush=True)
+            sides = [Side(label, code, fresh_database(kind, args, Path(tmp), label))
+                     for label, code in trees]  # fmt: skip
+            try:
+                for r in run_side_by_side(sides, sizes, args):
+                    results[(kind, r["code"], r["cards"])] = r
+            finally:
+                for side in sides:
+                    if side.deck is not None:
+                        side.deck.client.close()
+                    if side.proc is not None:
+                        stop(side.proc)
+                drop_databases(kind, args, sides)
 
     print(f"Machine: {machine()}")
     print(
