@@ -8,7 +8,7 @@ from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.outline.models import Subtopic
 from srs.sources.models import CardCitation, Passage, Source
 from srs.study.models import ReviewLog
-from srs.topics.models import Card, Topic
+from srs.topics.models import Card, Topic, TopicCardCount
 
 __all__ = [
     "AuthToken",
@@ -26,6 +26,7 @@ __all__ = [
     "Source",
     "Subtopic",
     "Topic",
+    "TopicCardCount",
     "UsageCounter",
     "UsageEvent",
     "User",

@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
-from srs.topics.models import Card, Topic
+from srs.topics.models import Card, Topic, TopicCardCount
 
 ACTIVE = ("queued", "running")
 
@@ -53,12 +53,9 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
 
 
 def unseen_cards(session: Session, topic_id: int) -> int:
+    """Unseen cards not suspended, from the count the triggers on `cards` keep (0011)."""
     return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Card)
-            .where(Card.topic_id == topic_id, Card.last_review.is_(None), Card.suspended.is_(False))
-        )
+        session.scalar(select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id))
         or 0
     )
 

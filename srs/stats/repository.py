@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from srs.study.models import ReviewLog
@@ -44,7 +44,7 @@ def seen_cards_due_before(
     """(due, buried_until) of every studied, unsuspended card due before `end`."""
     query = select(Card.due, Card.buried_until).where(
         Card.user_id == user_id,
-        Card.suspended.is_(False),
+        Card.suspended == false(),  # as ix_cards_queue_seen spells it, so SQLite uses it
         Card.last_review.is_not(None),
         Card.due < end,
     )

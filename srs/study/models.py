@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
@@ -15,6 +15,15 @@ class ReviewLog(Base):
     __tablename__ = "review_logs"
     __table_args__ = (
         Index("ix_review_logs_topic_time", "topic_id", "reviewed_at"),
+        # New cards studied today (the daily limit): today's first answers only, not all of
+        # today's answers. Spelt as the query spells it, for SQLite.
+        Index(
+            "ix_review_logs_topic_new",
+            "topic_id",
+            "reviewed_at",
+            postgresql_where=text("first_attempt = true"),
+            sqlite_where=text("first_attempt = 1"),
+        ),
         Index("uq_review_logs_user_review_id", "user_id", "review_id", unique=True),
     )
 

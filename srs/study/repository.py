@@ -5,57 +5,80 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from srs.study.models import ReviewLog
-from srs.topics.models import Card
+from srs.topics.models import Card, TopicCardCount
 
 LEARNING_STATES = (1, 3)
 REVIEW_STATE = 2
 
 
 def _studyable(topic_id: int, now: datetime) -> ColumnElement[bool]:
+    # `suspended = false`, as the partial indexes spell it (see Card's indexes).
     return and_(
         Card.topic_id == topic_id,
-        Card.suspended.is_(False),
+        Card.suspended == false(),
         or_(Card.buried_until.is_(None), Card.buried_until <= now),
     )
+
+
+def _seen(topic_id: int, now: datetime) -> ColumnElement[bool]:
+    """Cards answered at least once: ix_cards_queue_seen, in (due, id) order."""
+    return and_(_studyable(topic_id, now), Card.last_review.is_not(None))
+
+
+def _unseen(topic_id: int, now: datetime) -> ColumnElement[bool]:
+    """Cards never answered: ix_cards_queue_unseen, in id order."""
+    return and_(_studyable(topic_id, now), Card.last_review.is_(None))
 
 
 def first_due_card(session: Session, topic_id: int, now: datetime) -> Card | None:
     return session.scalar(
         select(Card)
-        .where(_studyable(topic_id, now), Card.last_review.is_not(None), Card.due <= now)
+        .where(_seen(topic_id, now), Card.due <= now)
         .order_by(Card.due, Card.id)
         .limit(1)
     )
 
 
 def first_new_card(session: Session, topic_id: int, now: datetime) -> Card | None:
-    return session.scalar(
-        select(Card)
-        .where(_studyable(topic_id, now), Card.last_review.is_(None))
-        .order_by(Card.id)
-        .limit(1)
-    )
+    return session.scalar(select(Card).where(_unseen(topic_id, now)).order_by(Card.id).limit(1))
 
 
 def next_due_time(session: Session, topic_id: int, now: datetime) -> datetime | None:
+    # The first entry in queue order rather than min(): SQLite's min() would read the range.
     return session.scalar(
-        select(func.min(Card.due)).where(_studyable(topic_id, now), Card.last_review.is_not(None))
+        select(Card.due).where(_seen(topic_id, now)).order_by(Card.due, Card.id).limit(1)
     )
 
 
+def _unseen_ready(topic_id: int, now: datetime) -> ScalarSelect[int]:
+    """Unseen cards not buried: the kept count less the few buried now (ix_cards_buried_unseen)."""
+    kept = select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id)
+    buried = select(func.count()).where(
+        Card.topic_id == topic_id,
+        Card.buried_until.is_not(None),
+        Card.buried_until > now,
+        Card.last_review.is_(None),
+        Card.suspended == false(),
+    )
+    return select(
+        func.coalesce(kept.scalar_subquery(), 0) - buried.scalar_subquery()
+    ).scalar_subquery()
+
+
 def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int, int]:
-    """(learning due, review due, unseen) in one round trip."""
-    seen_due = and_(Card.last_review.is_not(None), Card.due <= now)
+    """(learning due, review due, unseen) in one round trip. The due ones are counted in the
+    queue index over the due range only; the unseen ones are kept by triggers (migration
+    0011), so no count reads the whole deck."""
     row = session.execute(
         select(
-            func.count().filter(seen_due, Card.state.in_(LEARNING_STATES)),
-            func.count().filter(seen_due, Card.state == REVIEW_STATE),
-            func.count().filter(Card.last_review.is_(None)),
-        ).where(_studyable(topic_id, now))
+            func.count().filter(Card.state.in_(LEARNING_STATES)),
+            func.count().filter(Card.state == REVIEW_STATE),
+            _unseen_ready(topic_id, now),
+        ).where(_seen(topic_id, now), Card.due <= now)
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -67,7 +90,7 @@ def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
             .select_from(ReviewLog)
             .where(
                 ReviewLog.topic_id == topic_id,
-                ReviewLog.first_attempt.is_(True),
+                ReviewLog.first_attempt == true(),  # as ix_review_logs_topic_new spells it
                 ReviewLog.reviewed_at >= since,
             )
         )

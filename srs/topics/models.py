@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import text
 
 from srs.kit.db import Base, UTCDateTime, utcnow
 from srs.outline.models import Subtopic
@@ -72,13 +73,71 @@ class Topic(Base):
         return self.generation_enabled and self.archived_at is None
 
 
+# The partial indexes' predicates, shared with migration 0011.
+SEEN_PG = "last_review IS NOT NULL AND suspended = false"
+SEEN_SQLITE = "last_review IS NOT NULL AND suspended = 0"
+UNSEEN_PG = "last_review IS NULL AND suspended = false"
+UNSEEN_SQLITE = "last_review IS NULL AND suspended = 0"
+BURIED_UNSEEN_PG = f"buried_until IS NOT NULL AND {UNSEEN_PG}"
+BURIED_UNSEEN_SQLITE = f"buried_until IS NOT NULL AND {UNSEEN_SQLITE}"
+
+
+class TopicCardCount(Base):
+    """A topic's cards never answered and not suspended (buried ones included), kept by
+    triggers on `cards` (migration 0011): exact whatever writes a card, bulk imports and raw
+    SQL included, and read in one row instead of counting a deck. No row: none yet."""
+
+    __tablename__ = "topic_card_counts"
+
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    unseen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class Card(Base):
     __tablename__ = "cards"
     __table_args__ = (
         # A retried generation job can never save the same card twice.
         UniqueConstraint("job_id", "ordinal"),
-        Index("ix_cards_topic_due", "topic_id", "suspended", "due"),
         Index("ix_cards_topic_note", "topic_id", "note_guid"),
+        # The study queue, read in its own order (see srs/study/repository.py): cards seen and
+        # not suspended by (due, id), the due ones counted from the same entries; cards never
+        # seen by id; and the few unseen ones buried. The predicates are spelt as the queries spell
+        # them (`suspended = false`), or SQLite would not use the partial indexes. They replace
+        # (topic_id, suspended, due), which SQLite preferred and then walked through every
+        # unseen card (all due since they were made).
+        Index(
+            "ix_cards_queue_seen",
+            "topic_id",
+            "due",
+            "id",
+            "state",
+            "buried_until",
+            # In the predicate already, but SQLite only counts from the index alone (covering)
+            # when every column the query names is in it.
+            "last_review",
+            "suspended",
+            postgresql_where=text(SEEN_PG),
+            sqlite_where=text(SEEN_SQLITE),
+        ),
+        Index(
+            "ix_cards_queue_unseen",
+            "topic_id",
+            "id",
+            "buried_until",
+            postgresql_where=text(UNSEEN_PG),
+            sqlite_where=text(UNSEEN_SQLITE),
+        ),
+        Index(
+            "ix_cards_buried_unseen",
+            "topic_id",
+            "buried_until",
+            "last_review",
+            "suspended",
+            postgresql_where=text(BURIED_UNSEEN_PG),
+            sqlite_where=text(BURIED_UNSEEN_SQLITE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
