@@ -86,8 +86,8 @@ def ever_answered_well(session: Session, card_id: int) -> bool:
 
 
 def add_log(session: Session, log: ReviewLog) -> None:
+    """Written at the next flush, with the card's and topic's changes of the same answer."""
     session.add(log)
-    session.flush()
 
 
 def log_by_review_id(session: Session, user_id: int, review_id: str) -> ReviewLog | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -142,6 +143,7 @@ def _restore(card: Card, snapshot: dict) -> None:
 class Answer:
     card: Card
     log: ReviewLog
+    topic: Topic | None  # the card's topic, locked (None for a repeat: nothing was locked)
     repeated: bool  # the review_id was seen before: nothing was reviewed this time
 
 
@@ -153,7 +155,8 @@ def review_once(
     duration_ms: int | None,
     review_id: str | None,
 ) -> Answer:
-    """Review unless this review_id was answered before; then the first answer stands."""
+    """Review unless this review_id was answered before; then the first answer stands.
+    The new log is added, not yet written (see `answer`)."""
     # The card lock comes first: a repeat sent while the first is in flight waits here and
     # then finds the first answer committed.
     card = topics.get_card(session, user, card_id, lock=True)
@@ -161,9 +164,38 @@ def review_once(
     if first is not None:
         if first.card_id != card.id:
             raise conflict("This review_id was already used for another card")
-        return Answer(card=card, log=first, repeated=True)
-    log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
-    return Answer(card=card, log=log, repeated=False)
+        return Answer(card=card, log=first, topic=None, repeated=True)
+    topic, log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
+    return Answer(card=card, log=log, topic=topic, repeated=False)
+
+
+class AfterReview(Protocol):
+    """What generation does once a card is answered (the generation service)."""
+
+    def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None: ...
+
+    def ensure_buffer(self, session: Session, topic: Topic) -> None: ...
+
+
+def answer(
+    session: Session,
+    user: User,
+    card_id: int,
+    rating: int,
+    duration_ms: int | None,
+    review_id: str | None,
+    generation: AfterReview,
+) -> Answer:
+    """One answer from the study loop: reviewed once per review_id; a first attempt at a
+    generated card moves the topic's level (under the topic's row lock, taken by the review)
+    and the answer records where it left it; then the next batch is asked for if it is time.
+    The log, the card and the topic are written in one flush, at the buffer check's first read."""
+    result = review_once(session, user, card_id, rating, duration_ms, review_id)
+    if result.topic is not None:
+        generation.steer_level(result.topic, result.card, result.log)
+        record_topic_after(result.log, result.topic)
+        generation.ensure_buffer(session, result.topic)
+    return result
 
 
 def record_topic_after(log: ReviewLog, topic: Topic) -> None:
@@ -205,7 +237,9 @@ def review(
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
     card = topics.get_card(session, user, card_id, lock=True)
-    return card, _answer(session, user, card, rating, duration_ms, now or utcnow(), None)
+    _, log = _answer(session, user, card, rating, duration_ms, now or utcnow(), None)
+    session.flush()
+    return card, log
 
 
 def _answer(
@@ -216,10 +250,10 @@ def _answer(
     duration_ms: int | None,
     now: datetime,
     review_id: str | None,
-) -> ReviewLog:
+) -> tuple[Topic, ReviewLog]:
     if card.suspended:
         raise conflict("This card is suspended; unsuspend it to review it")
-    # Locked until commit: after_review rewrites the topic's difficulty state from this read.
+    # Locked until commit: the level update (steer_level) rewrites difficulty_state from this read.
     topic = topics.get_topic(session, user, card.topic_id, lock=True)
     log = ReviewLog(
         card_id=card.id,
@@ -245,7 +279,7 @@ def _answer(
     card.buried_until = None
     topic.last_studied_at = now
     repository.add_log(session, log)
-    return log
+    return topic, log
 
 
 def undo_last(session: Session, user: User, topic_id: int) -> Card:
