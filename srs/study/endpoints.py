@@ -140,8 +140,7 @@ def review_card(
     )
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        topic = answer.topic or topics.get_topic(db, user, answer.card.topic_id)
-        out.next = _next_out(db, user, topic, request.app.state.settings, utcnow())
+        out.next = _next_out(db, user, answer.topic, request.app.state.settings, utcnow())
     return out
 
 

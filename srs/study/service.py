@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.kit.db import utcnow
-from srs.kit.errors import conflict
+from srs.kit.errors import conflict, not_found
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study import repository, scheduling
@@ -142,8 +142,8 @@ def _restore(card: Card, snapshot: dict) -> None:
 @dataclass(frozen=True)
 class Answer:
     card: Card
-    log: ReviewLog
-    topic: Topic | None  # the card's topic, locked (None for a repeat: nothing was locked)
+    log: ReviewLog | None  # None for a repeat
+    topic: Topic  # the card's topic, locked until commit
     repeated: bool  # the review_id was seen before: nothing was reviewed this time
 
 
@@ -157,16 +157,24 @@ def review_once(
 ) -> Answer:
     """Review unless this review_id was answered before; then the first answer stands.
     The new log is added, not yet written (see `answer`)."""
-    # The card lock comes first: a repeat sent while the first is in flight waits here and
-    # then finds the first answer committed.
-    card = topics.get_card(session, user, card_id, lock=True)
-    first = repository.log_by_review_id(session, user.id, review_id) if review_id else None
-    if first is not None:
-        if first.card_id != card.id:
+    # The card is locked first thing: a repeat sent while the first is in flight waits for
+    # it and then finds the first answer committed.
+    card, topic, answered_card = _locked_card(session, user, card_id, review_id)
+    if answered_card is not None:
+        if answered_card != card.id:
             raise conflict("This review_id was already used for another card")
-        return Answer(card=card, log=first, topic=None, repeated=True)
-    topic, log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
+        return Answer(card=card, log=None, topic=topic, repeated=True)
+    log = _answer(session, user, card, topic, rating, duration_ms, utcnow(), review_id)
     return Answer(card=card, log=log, topic=topic, repeated=False)
+
+
+def _locked_card(
+    session: Session, user: User, card_id: int, review_id: str | None
+) -> tuple[Card, Topic, int | None]:
+    found = repository.card_to_answer(session, user.id, card_id, review_id)
+    if found is None:
+        raise not_found("Card not found")
+    return found
 
 
 class AfterReview(Protocol):
@@ -191,7 +199,7 @@ def answer(
     and the answer records where it left it; then the next batch is asked for if it is time.
     The log, the card and the topic are written in one flush, at the buffer check's first read."""
     result = review_once(session, user, card_id, rating, duration_ms, review_id)
-    if result.topic is not None:
+    if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)
         record_topic_after(result.log, result.topic)
         generation.ensure_buffer(session, result.topic)
@@ -236,8 +244,8 @@ def review(
     duration_ms: int | None,
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
-    card = topics.get_card(session, user, card_id, lock=True)
-    _, log = _answer(session, user, card, rating, duration_ms, now or utcnow(), None)
+    card, topic, _ = _locked_card(session, user, card_id, None)
+    log = _answer(session, user, card, topic, rating, duration_ms, now or utcnow(), None)
     session.flush()
     return card, log
 
@@ -246,15 +254,16 @@ def _answer(
     session: Session,
     user: User,
     card: Card,
+    topic: Topic,
     rating: int,
     duration_ms: int | None,
     now: datetime,
     review_id: str | None,
-) -> tuple[Topic, ReviewLog]:
+) -> ReviewLog:
+    """`card` and `topic` locked until commit: the level update (steer_level) rewrites the
+    topic's difficulty_state from this read."""
     if card.suspended:
         raise conflict("This card is suspended; unsuspend it to review it")
-    # Locked until commit: the level update (steer_level) rewrites difficulty_state from this read.
-    topic = topics.get_topic(session, user, card.topic_id, lock=True)
     log = ReviewLog(
         card_id=card.id,
         topic_id=card.topic_id,
@@ -279,7 +288,7 @@ def _answer(
     card.buried_until = None
     topic.last_studied_at = now
     repository.add_log(session, log)
-    return topic, log
+    return log
 
 
 def undo_last(session: Session, user: User, topic_id: int) -> Card:
