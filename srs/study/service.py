@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -197,7 +197,7 @@ def answer(
     """One answer from the study loop: reviewed once per review_id; a first attempt at a
     generated card moves the topic's level (under the topic's row lock, taken by the review)
     and the answer records where it left it; then the next batch is asked for if it is time.
-    The log, the card and the topic are written in one flush, at the buffer check's first read."""
+    The log, the card and the topic are written together, at the next query's flush."""
     result = review_once(session, user, card_id, rating, duration_ms, review_id)
     if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)

@@ -10,8 +10,13 @@ import re
 import pytest
 
 from tests.support.llm_server import Reply
-from tests.web.test_browser import TIMEOUT_MS, _wait_until_generation_settles, _xml
-from tests.web.test_browser import llm, site  # noqa: F401 (fixtures, found by name)
+from tests.web.test_browser import (  # noqa: F401 (llm, site: fixtures, found by name)
+    TIMEOUT_MS,
+    _wait_until_generation_settles,
+    _xml,
+    llm,
+    site,
+)
 
 pytestmark = pytest.mark.browser
 
