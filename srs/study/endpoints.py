@@ -11,6 +11,7 @@ from srs.accounts import service as accounts
 from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import pace
+from srs.generation.dependencies import Generation
 from srs.generation.difficulty import batch_level
 from srs.kit.db import Database, utcnow
 from srs.kit import metrics
@@ -126,21 +127,21 @@ async def next_card(
 def review_card(
     card_id: RowId,
     body: ReviewIn,
-    request: Request,
     user: CurrentUser,
     db: DbSession,
+    generation: Generation,
+    settings: AppSettings,
     include_next: bool = Query(
         False, alias="next", description="also answer with the topic's next card (one round trip)"
     ),
 ) -> ReviewOut:
     """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
     answer = service.answer(
-        db, user, card_id, body.rating, body.duration_ms, body.review_id,
-        request.app.state.generation,
+        db, user, card_id, body.rating, body.duration_ms, body.review_id, generation
     )
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        out.next = _next_out(db, user, answer.topic, request.app.state.settings, utcnow())
+        out.next = _next_out(db, user, answer.topic, settings, utcnow())
     return out
 
 
