@@ -76,12 +76,10 @@ def login(session: Session, data: Credentials, *, kind: str, days: int) -> Issue
 
 
 def authenticate(session: Session, token: str) -> User:
-    found = repository.find_live_token(session, token_hash(token), utcnow())
-    if found is None:
+    """The token's user, read in the caller's session (so the request's own transaction)."""
+    user = repository.user_of_live_token(session, token_hash(token), utcnow())
+    if user is None:  # unknown, expired, revoked, or its account deleted (the token went too)
         raise unauthorized("Your session has expired or was revoked; please log in again")
-    user = repository.get_user(session, found.user_id)
-    if user is None:
-        raise unauthorized()
     return user
 
 

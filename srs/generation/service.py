@@ -352,16 +352,15 @@ class GenerationService:
         ):
             job.requested = size
 
-    def after_review(self, session: Session, user: User, card: Card, log: ReviewLog) -> None:
-        # Locked: concurrent reviews in one topic each add their attempt to difficulty_state.
-        topic = topics.get_topic(session, user, card.topic_id, lock=True)
+    def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None:
+        """A first attempt at a generated card moves the topic's level. The caller holds the
+        topic's row lock: concurrent reviews each add their attempt to difficulty_state."""
         if log.first_attempt and card.job_id is not None:
             # Only generated cards steer the level: hand-written ones say nothing about it.
             state = difficulty.record_first_attempt(
                 difficulty_of(topic), log.rating, self.settings.difficulty_target
             )
             _store_difficulty(topic, state)
-        self.ensure_buffer(session, topic)
 
     def feedback(self, session: Session, user: User, topic_id: int, signal: str) -> Topic:
         topic = topics.get_topic(session, user, topic_id, lock=True)

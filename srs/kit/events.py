@@ -69,6 +69,10 @@ class TopicEvents:
                 del self._waiters[topic_id]
                 self._events.pop(topic_id, None)
 
+    def open_polls(self, user_id: int) -> int:
+        """How many long-polls of this learner are waiting now."""
+        return self._polls.get(user_id, 0)
+
     @contextmanager
     def polling(self, user_id: int, limit: int | None) -> Iterator[None]:
         """Hold one of the learner's `limit` long-poll places; 429 when all are taken. None:

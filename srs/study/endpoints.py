@@ -11,6 +11,8 @@ from srs.accounts import service as accounts
 from srs.accounts.models import User
 from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import pace
+from srs.generation.dependencies import Generation
+from srs.generation.difficulty import batch_level
 from srs.kit.db import Database, utcnow
 from srs.kit import metrics
 from srs.kit.deps import AppSettings, DbSession, RowId
@@ -19,6 +21,7 @@ from srs.study import service
 from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
 from srs.topics import service as topics
 from srs.topics import views
+from srs.topics.models import Topic
 from srs.topics.schemas import CardOut, FlagIn
 
 router = APIRouter(tags=["study"])
@@ -27,17 +30,30 @@ _ACTIVE = {"queued", "running"}
 
 
 def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut, datetime]:
+    """A long-poll's re-read: the caller was authenticated by its first read."""
     db: Database = request.app.state.db
     with db.transaction(write=False) as session:
         user = accounts.repository.get_user(session, user_id)
         if user is None:
             raise unauthorized()
         now = utcnow()
-        return _next_out(session, user, topic_id, request.app.state.settings, now), now
+        topic = topics.get_topic(session, user, topic_id)
+        return _next_out(session, user, topic, request.app.state.settings, now), now
 
 
-def _next_out(session: Session, user: User, topic_id: int, settings, now: datetime) -> NextOut:
-    topic = topics.get_topic(session, user, topic_id)
+def _first_answer(request: Request, topic_id: int) -> tuple[int, NextOut, datetime]:
+    """The caller, their ownership of the topic (404 otherwise) and the answer, in one read
+    transaction. Only after it may a long-poll hold a wake-up entry for the topic."""
+    db: Database = request.app.state.db
+    settings = request.app.state.settings
+    with db.transaction(write=False) as session:
+        user = get_caller(request, session, settings).user
+        topic = topics.get_topic(session, user, topic_id)
+        now = utcnow()
+        return user.id, _next_out(session, user, topic, settings, now), now
+
+
+def _next_out(session: Session, user: User, topic: Topic, settings, now: datetime) -> NextOut:
     new_per_day = accounts.new_cards_per_day(user, settings)
     found = service.next_card(session, user, topic, now, new_per_day)
     eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
@@ -50,17 +66,20 @@ def _next_out(session: Session, user: User, topic_id: int, settings, now: dateti
         generation=views.generation_out(session, topic, eta),
         next_due=found.next_due,
         new_limit_reached=found.new_limit_reached,
+        # The study header's level line, so a step needs no GET /topics/{id} beside it.
+        level=batch_level(topic.level),
+        recent_success=(topic.difficulty_state or {}).get("recent_success"),
     )
 
 
-def _authenticate_owner(request: Request, topic_id: int) -> int:
-    """The caller's id, once their ownership of the topic is checked (404 otherwise): only
-    then may a long-poll hold a wake-up entry for it."""
-    db: Database = request.app.state.db
-    with db.transaction(write=False) as session:
-        user = get_caller(request, session, request.app.state.settings).user
-        topics.get_topic(session, user, topic_id)
-        return user.id
+def _answered(answer: NextOut, now: datetime, remaining: float) -> bool:
+    """Whether a long-poll answers now: a card is ready, the wait is over, or nothing can
+    arrive before it is (no batch under way and nothing falls due in time)."""
+    if answer.card is not None or remaining <= 0:
+        return True
+    if answer.generation.status in _ACTIVE:
+        return False
+    return answer.next_due is None or (answer.next_due - now).total_seconds() > remaining
 
 
 @router.get("/topics/{topic_id}/next", response_model=NextOut)
@@ -75,27 +94,28 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
-    user_id = await run_in_threadpool(_authenticate_owner, request, topic_id)
-    events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
-    first = None
+    user_id, answer, now = await run_in_threadpool(_first_answer, request, topic_id)
+    if _answered(answer, now, deadline - loop.time()):
+        return answer  # the usual study step: one transaction
+    first = answer.generation
+    events = request.app.state.events
+    places = request.app.state.settings.long_polls_per_user
     with events.polling(user_id, places), events.watching(topic_id):
         while True:
+            # Read again once watching: a card saved since the first read is not missed.
             wake = events.current(topic_id)
             answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
             remaining = deadline - loop.time()
             if answer.card is not None or remaining <= 0:
                 return answer
-            if first is None:
-                first = answer.generation
-            elif changes and answer.generation != first:
+            if changes and answer.generation != first:
                 return answer  # the generation moved on (the outline done, a batch started)
             poll = events.poll_seconds
             pause = min(remaining, poll)
             if answer.generation.status not in _ACTIVE:
-                if answer.next_due is None or (answer.next_due - now).total_seconds() > remaining:
+                if _answered(answer, now, remaining):
                     return answer  # nothing can arrive before the wait is over
                 pause = min(pause, max(0.01, (answer.next_due - now).total_seconds()))
             woken = await events.wait(wake, pause)
@@ -107,24 +127,21 @@ async def next_card(
 def review_card(
     card_id: RowId,
     body: ReviewIn,
-    request: Request,
     user: CurrentUser,
     db: DbSession,
+    generation: Generation,
+    settings: AppSettings,
     include_next: bool = Query(
         False, alias="next", description="also answer with the topic's next card (one round trip)"
     ),
 ) -> ReviewOut:
     """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
-    answer = service.review_once(
-        db, user, card_id, body.rating, body.duration_ms, body.review_id
+    answer = service.answer(
+        db, user, card_id, body.rating, body.duration_ms, body.review_id, generation
     )
-    if not answer.repeated:
-        request.app.state.generation.after_review(db, user, answer.card, answer.log)
-        service.record_topic_after(answer.log, topics.get_topic(db, user, answer.card.topic_id))
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        settings = request.app.state.settings
-        out.next = _next_out(db, user, answer.card.topic_id, settings, utcnow())
+        out.next = _next_out(db, user, answer.topic, settings, utcnow())
     return out
 
 

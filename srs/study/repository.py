@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, false, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, and_, false, func, null, or_, select, true
+from sqlalchemy.orm import Session, contains_eager
 
 from srs.study.models import ReviewLog
-from srs.topics.models import Card, TopicCardCount
+from srs.topics.models import Card, Topic, TopicCardCount
 
 LEARNING_STATES = (1, 3)
 REVIEW_STATE = 2
@@ -109,14 +109,8 @@ def ever_answered_well(session: Session, card_id: int) -> bool:
 
 
 def add_log(session: Session, log: ReviewLog) -> None:
+    """Written at the next flush, with the card's and topic's changes of the same answer."""
     session.add(log)
-    session.flush()
-
-
-def log_by_review_id(session: Session, user_id: int, review_id: str) -> ReviewLog | None:
-    return session.scalar(
-        select(ReviewLog).where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
-    )
 
 
 def last_log(session: Session, user_id: int, topic_id: int) -> ReviewLog | None:
@@ -221,3 +215,30 @@ def recent_review_times(session: Session, topic_id: int, limit: int) -> list[dat
             .limit(limit)
         )
     )
+
+
+def card_to_answer(
+    session: Session, user_id: int, card_id: int, review_id: str | None
+) -> tuple[Card, Topic, int | None] | None:
+    """The learner's card with its subtopic, its topic, and the card id of the answer already
+    saved under `review_id` (None: none), in one statement. The card and the topic stay
+    locked until commit: a repeat of this answer waits for the first, and the topic's
+    difficulty state is rewritten from this read."""
+    answered = (
+        select(ReviewLog.card_id)
+        .where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
+        .scalar_subquery()
+        if review_id is not None
+        else null()
+    )
+    row = session.execute(
+        select(Card, Topic, answered)
+        .join(Topic, Topic.id == Card.topic_id)
+        .outerjoin(Card.subtopic)
+        .options(contains_eager(Card.subtopic))
+        .where(Card.id == card_id, Card.user_id == user_id)
+        .with_for_update(of=(Card, Topic))
+        # A locked read must see the rows as they are now, not as this session first saw them.
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])

@@ -28,6 +28,10 @@ class NextOut(BaseModel):
         None, description="when the next learning or review card falls due, if none is due now"
     )
     new_limit_reached: bool = False
+    level: int = Field(description="the topic's level for its next batch, as in GET /topics/{id}")
+    recent_success: float | None = Field(
+        None, description="the topic's recent first-attempt success rate, as in GET /topics/{id}"
+    )
 
 
 class ReviewOut(BaseModel):

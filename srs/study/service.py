@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.kit.db import utcnow
-from srs.kit.errors import conflict
+from srs.kit.errors import conflict, not_found
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study import repository, scheduling
@@ -141,7 +142,8 @@ def _restore(card: Card, snapshot: dict) -> None:
 @dataclass(frozen=True)
 class Answer:
     card: Card
-    log: ReviewLog
+    log: ReviewLog | None  # None for a repeat
+    topic: Topic  # the card's topic, locked until commit
     repeated: bool  # the review_id was seen before: nothing was reviewed this time
 
 
@@ -153,17 +155,55 @@ def review_once(
     duration_ms: int | None,
     review_id: str | None,
 ) -> Answer:
-    """Review unless this review_id was answered before; then the first answer stands."""
-    # The card lock comes first: a repeat sent while the first is in flight waits here and
-    # then finds the first answer committed.
-    card = topics.get_card(session, user, card_id, lock=True)
-    first = repository.log_by_review_id(session, user.id, review_id) if review_id else None
-    if first is not None:
-        if first.card_id != card.id:
+    """Review unless this review_id was answered before; then the first answer stands.
+    The new log is added, not yet written (see `answer`)."""
+    # The card is locked first thing: a repeat sent while the first is in flight waits for
+    # it and then finds the first answer committed.
+    card, topic, answered_card = _locked_card(session, user, card_id, review_id)
+    if answered_card is not None:
+        if answered_card != card.id:
             raise conflict("This review_id was already used for another card")
-        return Answer(card=card, log=first, repeated=True)
-    log = _answer(session, user, card, rating, duration_ms, utcnow(), review_id)
-    return Answer(card=card, log=log, repeated=False)
+        return Answer(card=card, log=None, topic=topic, repeated=True)
+    log = _answer(session, user, card, topic, rating, duration_ms, utcnow(), review_id)
+    return Answer(card=card, log=log, topic=topic, repeated=False)
+
+
+def _locked_card(
+    session: Session, user: User, card_id: int, review_id: str | None
+) -> tuple[Card, Topic, int | None]:
+    found = repository.card_to_answer(session, user.id, card_id, review_id)
+    if found is None:
+        raise not_found("Card not found")
+    return found
+
+
+class AfterReview(Protocol):
+    """What generation does once a card is answered (the generation service)."""
+
+    def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None: ...
+
+    def ensure_buffer(self, session: Session, topic: Topic) -> None: ...
+
+
+def answer(
+    session: Session,
+    user: User,
+    card_id: int,
+    rating: int,
+    duration_ms: int | None,
+    review_id: str | None,
+    generation: AfterReview,
+) -> Answer:
+    """One answer from the study loop: reviewed once per review_id; a first attempt at a
+    generated card moves the topic's level (under the topic's row lock, taken by the review)
+    and the answer records where it left it; then the next batch is asked for if it is time.
+    The log, the card and the topic are written together, at the next query's flush."""
+    result = review_once(session, user, card_id, rating, duration_ms, review_id)
+    if result.log is not None:
+        generation.steer_level(result.topic, result.card, result.log)
+        record_topic_after(result.log, result.topic)
+        generation.ensure_buffer(session, result.topic)
+    return result
 
 
 def record_topic_after(log: ReviewLog, topic: Topic) -> None:
@@ -204,23 +244,26 @@ def review(
     duration_ms: int | None,
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
-    card = topics.get_card(session, user, card_id, lock=True)
-    return card, _answer(session, user, card, rating, duration_ms, now or utcnow(), None)
+    card, topic, _ = _locked_card(session, user, card_id, None)
+    log = _answer(session, user, card, topic, rating, duration_ms, now or utcnow(), None)
+    session.flush()
+    return card, log
 
 
 def _answer(
     session: Session,
     user: User,
     card: Card,
+    topic: Topic,
     rating: int,
     duration_ms: int | None,
     now: datetime,
     review_id: str | None,
 ) -> ReviewLog:
+    """`card` and `topic` locked until commit: the level update (steer_level) rewrites the
+    topic's difficulty_state from this read."""
     if card.suspended:
         raise conflict("This card is suspended; unsuspend it to review it")
-    # Locked until commit: after_review rewrites the topic's difficulty state from this read.
-    topic = topics.get_topic(session, user, card.topic_id, lock=True)
     log = ReviewLog(
         card_id=card.id,
         topic_id=card.topic_id,

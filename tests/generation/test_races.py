@@ -79,26 +79,33 @@ def test_many_concurrent_requests_queue_exactly_one_job(database_url):
 
 
 def test_concurrent_reviews_in_one_topic_all_count_in_difficulty(database_url):
-    """The second review starts while the first is between its review and its commit: it must
-    see the first one's difficulty update, not overwrite it."""
+    """The second answer comes while the first is between its review and its level update
+    (the path POST /cards/{id}/review takes): it must wait for the first one's difficulty
+    update and add to it, not overwrite it. (On SQLite writers take turns from BEGIN
+    IMMEDIATE, so only PostgreSQL can show the race.)"""
     settings = make_settings(database_url)
     db = Database(database_url)
     generation = GenerationService(db, settings)
     user_id, topic_id, (first_card, second_card) = _seed(db, cards=2)
     first_reviewed = threading.Event()
+    steer_level = generation.steer_level
 
-    def answer(card_id: int, hold: float) -> None:
-        with db.transaction() as s:
-            user = s.get(User, user_id)
-            card, log = study.review(s, user, card_id, 3, None)
+    def held_steer_level(topic, card, log) -> None:
+        if card.id == first_card:
             first_reviewed.set()
-            time.sleep(hold)  # the other review reads the topic meanwhile
-            generation.after_review(s, user, card, log)
+            time.sleep(0.5)  # the other answer reads the topic meanwhile
+        steer_level(topic, card, log)
 
-    first = threading.Thread(target=answer, args=(first_card, 0.5))
+    generation.steer_level = held_steer_level  # type: ignore[method-assign]
+
+    def answer(card_id: int) -> None:
+        with db.transaction() as s:
+            study.answer(s, s.get(User, user_id), card_id, 3, None, None, generation)
+
+    first = threading.Thread(target=answer, args=(first_card,))
     first.start()
-    first_reviewed.wait(timeout=10)
-    second = threading.Thread(target=answer, args=(second_card, 0.0))
+    assert first_reviewed.wait(timeout=10)
+    second = threading.Thread(target=answer, args=(second_card,))
     second.start()
     first.join()
     second.join()

@@ -56,10 +56,11 @@ export function createActions(view) {
     return state.pendingReview.id;
   }
 
+  /** The answer and, in the same round trip, the topic's next card (`?next=1`). */
   async function sendReview(current, body) {
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await post(`/cards/${current.id}/review`, body, { signal });
+        return await post(`/cards/${current.id}/review?next=1`, body, { signal });
       } catch (error) {
         if (error.name === 'AbortError' || !transient(error) || attempt >= REVIEW_RETRY_DELAYS_MS.length) throw error;
         screen.flash('Saving your answer again…');
@@ -76,11 +77,10 @@ export function createActions(view) {
       const name = RATINGS[rating - 1].name;
       const duration = Math.min(86_400_000, Math.round(performance.now() - state.shownAt));
       try {
-        await sendReview(current, { rating, duration_ms: duration, review_id: reviewIdFor(current) });
+        const answer = await sendReview(current, { rating, duration_ms: duration, review_id: reviewIdFor(current) });
         state.pendingReview = null;
         screen.flash(`${name} — this card comes back in ${interval(current.intervals[String(rating)])}.`);
-        await poll.loadNext();
-        poll.refreshTopic();
+        poll.show(answer.next);
       } catch (error) {
         screen.fail('Your answer was not saved', error);
         if (card()) screen.renderCard();
@@ -94,7 +94,6 @@ export function createActions(view) {
         const { card: restored } = await post(`${base}/undo`, undefined, { signal });
         screen.flash(`Undone: “${short(restored.front)}” is back as it was.`);
         await poll.loadNext();
-        poll.refreshTopic();
       } catch (error) {
         screen.fail('Nothing was undone', error);
       }

@@ -21,6 +21,10 @@ export function createPoller(view) {
     const before = screen.card();
     const beforeStatus = screen.generation().status;
     state.next = answer;
+    if (state.topic && (state.topic.level !== answer.level || state.topic.recent_success !== answer.recent_success)) {
+      // The answer carries the header's level line: no GET of the topic per step.
+      state.topic = { ...state.topic, level: answer.level, recent_success: answer.recent_success };
+    }
     const now = screen.card();
     const newCard = now && (fresh || !before || before.id !== now.id);
     if (newCard) {
@@ -38,10 +42,20 @@ export function createPoller(view) {
   }
 
   async function loadNext() {
+    stopPolling(); // a long-poll answer arriving meanwhile is stale
+    show(await get(`${base}/next`, { signal }));
+  }
+
+  function stopPolling() {
     epoch += 1;
     pollController?.abort();
     wakePoll();
-    const answer = await get(`${base}/next`, { signal });
+  }
+
+  /** Show a fresh answer of GET /next (or the `next` of an answered review) in place of
+   * whatever a long-poll is waiting for. */
+  function show(answer) {
+    stopPolling();
     apply(answer, true);
     if (!answer.card) startPolling();
   }
@@ -103,15 +117,6 @@ export function createPoller(view) {
     }
   }
 
-  async function refreshTopic() {
-    try {
-      state.topic = await get(base, { signal });
-      screen.renderHeader();
-    } catch (error) {
-      if (error.name !== 'AbortError') screen.fail('Could not refresh the topic', error);
-    }
-  }
-
   /** The first load: the topic and its next card together. */
   async function start() {
     const [topic, answer] = await Promise.all([get(base, { signal }), get(`${base}/next`, { signal })]);
@@ -126,8 +131,8 @@ export function createPoller(view) {
   return {
     start,
     loadNext,
+    show,
     startPolling,
-    refreshTopic,
     wake: () => wakePoll(),
   };
 }
