@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await app.state.worker.stop()
                 worker_task.cancel()
             app.state.imports.shutdown()
+            app.state.password_hashing.shutdown()
             db.dispose()
 
     app = FastAPI(
