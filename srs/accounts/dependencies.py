@@ -39,6 +39,11 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def presented_token(request: Request) -> str | None:
+    """The token a request carries (bearer, else the session cookie), not yet checked."""
+    return _bearer(request) or request.cookies.get(SESSION_COOKIE) or None
+
+
 def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
     token = _bearer(request)
     via_cookie = False

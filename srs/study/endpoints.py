@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.models import User
-from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.accounts.dependencies import CurrentUser, get_caller, presented_token
 from srs.generation import pace
 from srs.kit.db import Database, utcnow
 from srs.kit import metrics
@@ -75,11 +75,22 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
+    events = request.app.state.events
+    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
+    token = presented_token(request)
+    # The cap is first checked per token, on the event loop, before any database read: a
+    # flood of polls is refused without queueing for the threadpool everyone else needs.
+    with events.polling(("token", token) if token else None, places if token else None):
+        return await _next_waiting(request, topic_id, wait, changes, places)
+
+
+async def _next_waiting(
+    request: Request, topic_id: int, wait: float, changes: bool, places: int | None
+) -> NextOut:
     user_id = await run_in_threadpool(_authenticate_owner, request, topic_id)
     events = request.app.state.events
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
     first = None
     with events.polling(user_id, places), events.watching(topic_id):
         while True:
