@@ -41,6 +41,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 import psycopg
@@ -48,17 +49,17 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from tests.support.cards import batch_xml, capitals  # noqa: E402
-from tests.support.llm_server import (  # noqa: E402
+from tests.support.cards import batch_xml, capitals
+from tests.support.llm_server import (
     ReceivedRequest,
     Reply,
     ScriptedLLMServer,
     is_outline_request,
     outline_xml,
 )
-from tests.support.server import free_port  # noqa: E402
+from tests.support.server import free_port
 
 P99_LIMIT_MS = 100.0
 RSS_LIMIT_MB = 100.0
@@ -103,7 +104,7 @@ def start_app(
         SRS_LLM_RETRY_DELAY="0.05", SRS_RATE_SIGNUP_PER_HOUR="0", SRS_RATE_TOPICS_PER_HOUR="0",
         SRS_PLAN_FREE_TOPICS="100000", SRS_PLAN_FREE_CARDS="1000000",
     )
-    quiet = dict(cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    quiet = {"cwd": workdir, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     api_env = dict(env, SRS_WORKER_ENABLED=str(workers == 0).lower())
     command = [sys.executable, "-m", "srs.cli", "--log-level", "warning"]
     procs = [subprocess.Popen([*command, "serve"], env=api_env, **quiet)]
@@ -156,7 +157,7 @@ class RssSampler:
             self.samples.append(sum(rss_mb(pid) for pid in self.pids))
             self._stop.wait(self.every)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

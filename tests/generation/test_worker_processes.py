@@ -143,7 +143,7 @@ def test_one_learner_has_one_job_running_at_a_time(database_url):
 
 def test_concurrent_claims_never_take_a_job_twice(database_url, tmp_path):
     db = Database(database_url)
-    topic_id, _ = _seed_topic_with_job(db)
+    _seed_topic_with_job(db)
     with db.transaction() as s:
         # One active job per topic (a unique index) and one running job per learner (the
         # claim's fairness): 299 more learners, each with a topic and a queued job.
