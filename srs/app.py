@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from srs.accounts.endpoints import me_router
 from srs.accounts.endpoints import router as auth_router
+from srs.accounts.passwords import PasswordHashing
 from srs.exports.endpoints import router as exports_router
 from srs.generation.endpoints import router as generation_router
 from srs.generation.service import GenerationService
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.db = settings, db
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
+        app.state.password_hashing = PasswordHashing()
         app.state.db_turn = db.admission()
         fail_interrupted(db)
         app.state.imports = ImportRunner(db)
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 worker_task.cancel()
             app.state.imports.shutdown()
             app.state.sources.shutdown()
+            app.state.password_hashing.shutdown()
             db.dispose()
 
     app = FastAPI(

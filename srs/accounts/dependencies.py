@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from srs.accounts import service
 from srs.accounts.models import User
+from srs.accounts.passwords import PasswordHashing
 from srs.kit.deps import AppSettings, DbSession
 from srs.kit.errors import AppError, unauthorized
 
@@ -38,6 +39,11 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def presented_token(request: Request) -> str | None:
+    """The token a request carries (bearer, else the session cookie), not yet checked."""
+    return _bearer(request) or request.cookies.get(SESSION_COOKIE) or None
+
+
 def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
     token = _bearer(request)
     via_cookie = False
@@ -54,9 +60,14 @@ def get_caller(request: Request, session: DbSession, settings: AppSettings) -> C
     return Caller(user=user, token=token, via_cookie=via_cookie)
 
 
+def get_password_hashing(request: Request) -> PasswordHashing:
+    return request.app.state.password_hashing
+
+
 def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> User:
     return caller.user
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+Hashing = Annotated[PasswordHashing, Depends(get_password_hashing)]

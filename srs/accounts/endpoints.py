@@ -6,7 +6,13 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
 from srs.accounts import export, mail, service
-from srs.accounts.dependencies import CSRF_COOKIE, SESSION_COOKIE, CurrentCaller, CurrentUser
+from srs.accounts.dependencies import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentCaller,
+    CurrentUser,
+    Hashing,
+)
 from srs.accounts.models import User
 from srs.accounts.schemas import (
     AuthOut,
@@ -23,7 +29,7 @@ from srs.accounts.schemas import (
     known_zones,
 )
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import AppSettings, DbSession, client_address, get_database
+from srs.kit.deps import AppSettings, DbSession, client_address, get_database, in_transaction
 from srs.kit.errors import AppError
 from srs.kit.settings import Settings
 
@@ -73,24 +79,29 @@ def _answer(response: Response, settings: Settings, issued: service.Issued) -> A
 
 
 @router.post("/signup", status_code=201, response_model=AuthOut)
-def signup(
-    body: SignupIn, request: Request, response: Response, db: DbSession, settings: AppSettings
+async def signup(
+    body: SignupIn, request: Request, response: Response, settings: AppSettings, hashing: Hashing
 ) -> AuthOut:
     limiter = request.app.state.limiter
     limiter.hit("signup", client_address(request), settings.rate_signup_per_hour, 3600)
-    issued = service.signup(db, body, kind="api", days=settings.session_days)
+    new = await hashing.run(service.prepare_signup, body)  # argon2, outside any transaction
+    days = settings.session_days
+    issued = await in_transaction(request, service.signup, new, kind="api", days=days)
     return _answer(response, settings, issued)
 
 
 @router.post("/login", response_model=AuthOut)
-def login(
-    body: Credentials, request: Request, response: Response, db: DbSession, settings: AppSettings
+async def login(
+    body: Credentials, request: Request, response: Response, settings: AppSettings, hashing: Hashing
 ) -> AuthOut:
     address = client_address(request)
     limiter = request.app.state.limiter
     limiter.hit("login-ip", address, settings.rate_login_ip_per_5min, 300)
     limiter.hit("login", f"{address}|{body.email}", settings.rate_login_per_5min, 300)
-    issued = service.login(db, body, kind="api", days=settings.session_days)
+    candidate = await in_transaction(request, service.find_login, body.email, write=False)
+    await hashing.run(service.check_login, candidate, body.password)  # argon2, no transaction
+    days = settings.session_days
+    issued = await in_transaction(request, service.issue_login, candidate, kind="api", days=days)
     return _answer(response, settings, issued)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from srs.accounts import repository
 from srs.accounts.models import AuthToken, PasswordResetToken, User
 from srs.accounts.passwords import hash_password, verify_password
-from srs.accounts.schemas import Credentials, SignupIn, UserPatch
+from srs.accounts.schemas import SignupIn, UserPatch
 from srs.kit.db import utcnow
 from srs.kit.errors import AppError, conflict, unauthorized
 from srs.kit.settings import Settings
@@ -51,12 +51,30 @@ def _issue(session: Session, user: User, kind: str, days: int) -> Issued:
     return Issued(token=token, user=user)
 
 
-def signup(session: Session, data: SignupIn, *, kind: str, days: int) -> Issued:
+# Hashing and checking a password (argon2) takes a few hundred milliseconds of CPU. It never
+# runs inside a transaction: the endpoints read, close the transaction, hash in the
+# threadpool, then write in a second short transaction. Holding SQLite's write turn (or a
+# PostgreSQL connection) across it made 60 logins stall everyone else's writes for seconds.
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    data: SignupIn
+    password_hash: str
+
+
+def prepare_signup(data: SignupIn) -> NewAccount:
+    """Blocking (argon2): call it with no transaction open."""
+    return NewAccount(data=data, password_hash=hash_password(data.password))
+
+
+def signup(session: Session, new: NewAccount, *, kind: str, days: int) -> Issued:
+    data = new.data
     if repository.get_user_by_email(session, data.email):
         raise conflict("An account with this email already exists")
     user = User(
         email=data.email,
-        password_hash=hash_password(data.password),
+        password_hash=new.password_hash,
         timezone=data.timezone,
         plan_anchor=utcnow(),
     )
@@ -68,10 +86,34 @@ def signup(session: Session, data: SignupIn, *, kind: str, days: int) -> Issued:
     return _issue(session, user, kind, days)
 
 
-def login(session: Session, data: Credentials, *, kind: str, days: int) -> Issued:
-    user = repository.get_user_by_email(session, data.email)
-    if not verify_password(user.password_hash if user else None, data.password) or user is None:
-        raise AppError("Wrong email or password", code="bad_credentials", status_code=401)
+@dataclass(frozen=True)
+class LoginCandidate:
+    """The account an email names (None: no such account), as read before the password check."""
+
+    user_id: int | None
+    password_hash: str | None
+
+
+def _bad_credentials() -> AppError:
+    return AppError("Wrong email or password", code="bad_credentials", status_code=401)
+
+
+def find_login(session: Session, email: str) -> LoginCandidate:
+    user = repository.get_user_by_email(session, email)
+    return LoginCandidate(user.id, user.password_hash) if user else LoginCandidate(None, None)
+
+
+def check_login(candidate: LoginCandidate, password: str) -> None:
+    """Blocking (argon2, as long for an unknown email): call it with no transaction open."""
+    if not verify_password(candidate.password_hash, password) or candidate.user_id is None:
+        raise _bad_credentials()
+
+
+def issue_login(session: Session, candidate: LoginCandidate, *, kind: str, days: int) -> Issued:
+    """A token for a checked login, unless the account went or its password changed since."""
+    user = repository.get_user(session, candidate.user_id) if candidate.user_id else None
+    if user is None or user.password_hash != candidate.password_hash:
+        raise _bad_credentials()
     return _issue(session, user, kind, days)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
 from srs.topics.models import Card, Topic, TopicCardCount
@@ -66,11 +66,31 @@ def add_job(session: Session, job: GenerationJob) -> GenerationJob:
     return job
 
 
+# Held for the length of a claim's transaction on PostgreSQL (an arbitrary, fixed key).
+CLAIM_LOCK = 7_301_013
+
+
 def claim_next(session: Session, owner: str, now: datetime, lease: timedelta) -> int | None:
+    """The oldest due job of a learner who has none running, now ours; None when there is none.
+
+    At most one job per learner runs at a time, in all processes together: a learner's many
+    topics (or an abuser's stalled streams) hold one worker slot, never all of them. Claims
+    take turns on PostgreSQL (a transaction-scoped advisory lock, so the check sees every claim
+    committed before it); on SQLite the write lock does the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+    running = aliased(GenerationJob)
+    learner_busy = (
+        select(running.id)
+        .where(running.user_id == GenerationJob.user_id, running.status == "running")
+        .exists()
+    )
     candidate = (
         select(GenerationJob.id)
-        .where(GenerationJob.status == "queued", GenerationJob.run_after <= now)
-        .order_by(GenerationJob.run_after, GenerationJob.id)
+        .where(GenerationJob.status == "queued", GenerationJob.run_after <= now, ~learner_busy)
+        # First attempts before retries: a job that failed (a provider that stalled, say) and
+        # came due again does not take the slot back ahead of a learner still waiting.
+        .order_by(GenerationJob.attempts > 0, GenerationJob.run_after, GenerationJob.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from srs.kit.db import Database
 from srs.kit.settings import Settings
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
 
 
 def get_database(request: Request) -> Database:
@@ -20,6 +23,17 @@ def get_database(request: Request) -> Database:
 
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
+
+
+@asynccontextmanager
+async def turn(request: Request, *, write: bool) -> AsyncIterator[None]:
+    """Wait, on the event loop, for the right to hold a session (see database_turn)."""
+    gate = request.app.state.db_turn
+    if gate is None or (request.app.state.db.is_sqlite and not write):
+        yield
+        return
+    async with gate:
+        yield
 
 
 async def database_turn(request: Request) -> AsyncIterator[None]:
@@ -32,12 +46,24 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
     froze at ~70 simultaneous requests (bench/load.py). So on SQLite writes take turns, and on
     PostgreSQL no more requests hold sessions than the pool can serve, with room to spare for
     the worker and long-polls."""
-    turn = request.app.state.db_turn
-    if turn is None or (request.app.state.db.is_sqlite and request.method in _READ_METHODS):
+    async with turn(request, write=request.method not in _READ_METHODS):
         yield
-        return
-    async with turn:
-        yield
+
+
+async def in_transaction(
+    request: Request, work: Callable[..., T], *args: object, write: bool = True, **kwargs: object
+) -> T:
+    """`work(session, *args, **kwargs)` in its own short transaction, in the threadpool, holding the
+    database turn only while it runs. For endpoints that do slow work between database steps
+    (hashing a password): that work then holds no turn, no connection and no lock."""
+    db: Database = request.app.state.db
+
+    def run() -> T:
+        with db.transaction(write=write) as session:
+            return work(session, *args, **kwargs)
+
+    async with turn(request, write=write):
+        return await run_in_threadpool(run)
 
 
 def get_session(

@@ -11,7 +11,7 @@ dropped connection), and only on a slow safety-net poll while it is.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
@@ -39,7 +39,9 @@ class TopicEvents:
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
         self._waiters: dict[int, int] = {}
-        self._polls: dict[int, int] = {}  # open long-polls per learner
+        # Open long-polls per learner (their id), and per credential (a token, before it is
+        # checked).
+        self._polls: dict[Hashable, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.listening = False  # set by the listener while its LISTEN connection is up
 
@@ -74,7 +76,7 @@ class TopicEvents:
         return self._polls.get(user_id, 0)
 
     @contextmanager
-    def polling(self, user_id: int, limit: int | None) -> Iterator[None]:
+    def polling(self, user_id: Hashable, limit: int | None) -> Iterator[None]:
         """Hold one of the learner's `limit` long-poll places; 429 when all are taken. None:
         a request that does not wait holds no place."""
         if limit is None:

@@ -76,6 +76,7 @@ class HTTPStreamProvider(ABC):
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=chunk_timeout, write=connect_timeout, pool=connect_timeout
         )
+        self.chunk_timeout = chunk_timeout
         self.deadline = deadline
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
 
@@ -123,8 +124,20 @@ class HTTPStreamProvider(ABC):
                 raise _status_error(self.name, response, body)
             lines = self._lines_by_deadline(response.aiter_lines(), deadline_at)
             async with aclosing(self._read(sse_events(lines), request)) as events:
-                async for event in events:
+                while True:
+                    # httpx's read timeout is per network read: keep-alive comments or pings
+                    # would hold the stream open with no text. This bounds the wait between
+                    # two events (the first after the headers included), never a `yield`.
+                    try:
+                        async with asyncio.timeout(self.chunk_timeout):
+                            event = await anext(events)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise self._stalled_error() from None
                     yield event
+        except httpx.ReadTimeout:
+            raise self._stalled_error() from None
         except httpx.HTTPError as exc:
             raise _transport_error(self.name, exc, started=True) from exc
         finally:
@@ -151,6 +164,14 @@ class HTTPStreamProvider(ABC):
             except TimeoutError:
                 raise self._deadline_error() from None
             yield line
+
+    def _stalled_error(self) -> LLMError:
+        return LLMError(
+            "timeout",
+            f"{self.name} stalled: nothing came for {self.chunk_timeout:g}s "
+            "(SRS_LLM_CHUNK_TIMEOUT)",
+            stalled=True,
+        )
 
     def _deadline_error(self) -> LLMError:
         return LLMError(

@@ -36,7 +36,8 @@ async def with_retries(
     """Run `attempt` until it completes, retrying retryable failures before the first text.
 
     Once a TextDelta was yielded the caller has consumed it, so a restart would duplicate
-    text: any later failure is raised. A retry that would end past the deadline is not tried.
+    text: any later failure is raised. So is a stall (the provider answered, then sent
+    nothing for the chunk timeout): the job is retried later, and the slot freed now. A retry that would end past the deadline is not tried.
     """
     loop = asyncio.get_running_loop()
     retry = 0
@@ -49,7 +50,7 @@ async def with_retries(
                     yield event
             return
         except LLMError as error:
-            if sent_text or not error.retryable or retry >= policy.max_retries:
+            if sent_text or error.stalled or not error.retryable or retry >= policy.max_retries:
                 raise
             delay = policy.delay(retry, error)
             if loop.time() + delay >= deadline_at:

@@ -61,12 +61,17 @@ class LLMError(Exception):
         *,
         retryable: bool | None = None,
         retry_after: float | None = None,
+        stalled: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
         self.retryable = kind in _RETRYABLE_KINDS if retryable is None else retryable
         self.retry_after = retry_after
+        # The provider answered, then went silent for the chunk timeout. Retried as a job
+        # (after the other learners' jobs), never inside the stream: a worker slot held by a
+        # silent provider is given back within one chunk timeout.
+        self.stalled = stalled
 
     def __repr__(self) -> str:
         return f"LLMError(kind={self.kind!r}, message={self.message!r})"

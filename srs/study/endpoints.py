@@ -8,13 +8,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
+from srs.accounts.dependencies import CurrentUser, get_caller, presented_token
 from srs.accounts.models import User
-from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.generation import pace
 from srs.generation.dependencies import Generation
 from srs.generation.difficulty import batch_level
-from srs.kit.db import Database, utcnow
 from srs.kit import metrics
+from srs.kit.db import Database, utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
 from srs.study import service
@@ -94,6 +94,18 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
+    events = request.app.state.events
+    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
+    token = presented_token(request)
+    # The cap is first checked per token, on the event loop, before any database read: a
+    # flood of polls is refused without queueing for the threadpool everyone else needs.
+    with events.polling(("token", token) if token else None, places if token else None):
+        return await _next_waiting(request, topic_id, wait, changes, places)
+
+
+async def _next_waiting(
+    request: Request, topic_id: int, wait: float, changes: bool, places: int | None
+) -> NextOut:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     user_id, answer, now = await run_in_threadpool(_first_answer, request, topic_id)
@@ -101,7 +113,6 @@ async def next_card(
         return answer  # the usual study step: one transaction
     first = answer.generation
     events = request.app.state.events
-    places = request.app.state.settings.long_polls_per_user
     with events.polling(user_id, places), events.watching(topic_id):
         while True:
             # Read again once watching: a card saved since the first read is not missed.

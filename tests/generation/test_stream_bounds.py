@@ -4,14 +4,16 @@ error on the topic."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.generation.conftest import wait_for
 from tests.support.cards import batch_xml, capitals
-from tests.support.llm_server import Reply
+from tests.support.llm_server import ReceivedRequest, Reply, is_outline_request, outline_xml
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +106,44 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
         ]
         # The outline, a first batch (its one card saved) and a second one tried three times.
         assert api.get("/usage").json()["tokens"]["output"] <= outline_tokens + 4 * 1000
+
+
+def test_two_endless_streams_at_once_leave_memory_flat_and_others_fast(api_factory, llm):
+    """Two learners' topics get endless replies at the same time (prose with no <cards>, and
+    a <front> that never closes): both fail, memory stays flat, and a third learner's
+    PATCH /me is answered promptly meanwhile."""
+
+    def answer(request: ReceivedRequest) -> Reply:
+        if is_outline_request(request.json):
+            return Reply(text=outline_xml())
+        if "prose" in json.dumps(request.json):
+            return Reply(text="Let me think. ", endless="Hmm, a <card>? ", chunk_chars=CHUNK,
+                         send_usage=False)
+        return Reply(text="<cards><card><front>", endless="never closes & ", chunk_chars=CHUNK,
+                     send_usage=False)
+
+    llm.responder = answer
+    victim = api_factory("victim@example.com")
+    attackers = [api_factory(f"endless{i}@example.com") for i in range(2)]
+    victim.patch("/me", json={"timezone": "Europe/Paris"})
+    rss_before = _rss_bytes()
+    topics = [
+        api.post("/topics", json={"prompt": prompt}).json()
+        for api, prompt in zip(attackers, ("Endless prose", "Endless front"))
+    ]
+    seconds = []
+
+    def both_failed() -> bool:
+        started = time.monotonic()
+        assert victim.patch("/me", json={"timezone": "Asia/Tokyo"}).status_code == 200
+        seconds.append(time.monotonic() - started)
+        return all(
+            api.get(f"/topics/{t['id']}").json()["generation"]["status"] == "failed"
+            for api, t in zip(attackers, topics)
+        )
+
+    wait_for(both_failed, timeout=60)
+    assert len(llm.requests) == 2 * ATTEMPTS  # every attempt of both topics was read
+    wait_for(lambda: not llm._tasks, timeout=10)
+    assert _rss_bytes() - rss_before < 100 * 1024 * 1024
+    assert max(seconds) < 1.0, seconds

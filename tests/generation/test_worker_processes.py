@@ -120,16 +120,46 @@ def _claimer(database_url: str, owner: str, out: str) -> None:
     db.dispose()
 
 
-def test_concurrent_claims_never_take_a_job_twice(database_url, tmp_path):
+def test_one_learner_has_one_job_running_at_a_time(database_url):
     db = Database(database_url)
-    topic_id, _ = _seed_topic_with_job(db)
+    topic_id, first = _seed_topic_with_job(db)
     with db.transaction() as s:
         user_id = s.get(Topic, topic_id).user_id
-        # One active job per topic (a unique index): 299 more topics, a queued job each.
-        extra = [Topic(user_id=user_id, title=f"T{i}", prompt="p") for i in range(299)]
+        other = Topic(user_id=user_id, title="More", prompt="p")
+        s.add(other)
+        s.flush()
+        s.add(GenerationJob(topic_id=other.id, user_id=user_id, requested=1, run_after=utcnow()))
+    lease = timedelta(seconds=60)
+    with db.transaction() as s:
+        assert repository.claim_next(s, "w1", utcnow(), lease) == first
+    with db.transaction() as s:
+        assert repository.claim_next(s, "w2", utcnow(), lease) is None  # theirs waits its turn
+    with db.transaction() as s:
+        s.get(GenerationJob, first).status = "done"
+    with db.transaction() as s:
+        assert repository.claim_next(s, "w2", utcnow(), lease) not in (None, first)
+    db.dispose()
+
+
+def test_concurrent_claims_never_take_a_job_twice(database_url, tmp_path):
+    db = Database(database_url)
+    _seed_topic_with_job(db)
+    with db.transaction() as s:
+        # One active job per topic (a unique index) and one running job per learner (the
+        # claim's fairness): 299 more learners, each with a topic and a queued job.
+        users = [
+            User(email=f"claims{i}@example.com", password_hash="x", plan_anchor=utcnow())
+            for i in range(299)
+        ]
+        s.add_all(users)
+        s.flush()
+        extra = [Topic(user_id=u.id, title=f"T{i}", prompt="p") for i, u in enumerate(users)]
         s.add_all(extra)
         s.flush()
-        s.add_all(GenerationJob(topic_id=t.id, user_id=user_id, requested=1, run_after=utcnow()) for t in extra)
+        s.add_all(
+            GenerationJob(topic_id=t.id, user_id=t.user_id, requested=1, run_after=utcnow())
+            for t in extra
+        )
     code = (
         "import sys; from tests.generation.test_worker_processes import _claimer; "
         "_claimer(sys.argv[1], sys.argv[2], sys.argv[3])"

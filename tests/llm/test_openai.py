@@ -152,8 +152,26 @@ async def test_a_silent_server_hits_the_chunk_timeout(llm_server: ScriptedLLMSer
 
     elapsed = time.monotonic() - started
     assert result.error is not None and result.error.kind == "timeout"
-    assert len(llm_server.requests) == 2  # a timeout before any text is retried
-    assert 0.6 <= elapsed < 1.5
+    assert result.error.stalled and result.error.retryable  # retried as a job, later
+    assert "stalled: nothing came for 0.3s" in result.error.message
+    # Headers, then silence: not retried inside the stream, so the slot is free at once.
+    assert len(llm_server.requests) == 1
+    assert 0.3 <= elapsed < 0.8
+
+
+async def test_keep_alives_without_text_hit_the_chunk_timeout(
+    llm_server: ScriptedLLMServer,
+) -> None:
+    # Every read brings bytes (so httpx's per-read timeout never fires), but no more text.
+    llm_server.default = Reply(text="<cards>", keep_alive_every=0.05)
+    started = time.monotonic()
+
+    result = await collect(provider(llm_server, chunk_timeout=0.4).stream(REQUEST))
+
+    assert result.error is not None and result.error.stalled
+    assert result.text == "<cards>"
+    assert len(llm_server.requests) == 1
+    assert 0.4 <= time.monotonic() - started < 1.0
 
 
 async def test_a_stall_after_text_times_out_without_a_retry(

@@ -87,6 +87,9 @@ class Reply:
     # After `text`, send this over and over (whole copies, about chunk_chars a chunk) until
     # the client goes away.
     endless: str | None = None
+    # After `text`, an SSE comment line (a keep-alive, no text) this often, until the client
+    # goes away.
+    keep_alive_every: float | None = None
     error_event: str | None = None  # after the text, an in-stream error of this type
     input_tokens: int | None = None  # reported usage; default: prompt characters / 4
     output_tokens: int | None = None  # default: the number of chunks sent
@@ -286,6 +289,9 @@ class ScriptedLLMServer:
                 await asyncio.sleep(max(0.0, started + usage.output * interval - time.monotonic()))
                 await _send(writer, dialect.delta(piece))
                 usage.output += 1
+        while reply.keep_alive_every is not None:  # ends when the client closes the connection
+            await asyncio.sleep(reply.keep_alive_every)
+            await _send(writer, ": keep-alive\n\n")
         if stall_at is not None:
             await reader.read()  # returns when the client gives up and closes
             return
