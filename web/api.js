@@ -28,14 +28,15 @@ export function cookie(name) {
 
 export async function request(method, path, { body, signal, quiet401 = false } = {}) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const form = body instanceof FormData;  // multipart: the browser sets its own Content-Type
+  if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
   if (!SAFE.has(method)) headers['X-CSRF-Token'] = cookie('srs_csrf');
   let response;
   try {
     response = await fetch(BASE + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       credentials: 'same-origin',
       signal,
     });
@@ -63,6 +64,13 @@ export const get = (path, options) => request('GET', path, options);
 export const post = (path, body, options) => request('POST', path, { ...options, body });
 export const patch = (path, body, options) => request('PATCH', path, { ...options, body });
 export const del = (path, options) => request('DELETE', path, options);
+
+/** POST one file as multipart (`file` field): imports and sources. */
+export function upload(path, file, options) {
+  const form = new FormData();
+  form.append('file', file);
+  return request('POST', path, { ...options, body: form });
+}
 
 export function exportUrl(topicId, kind) {
   return `${BASE}/topics/${topicId}/export.${kind}`;

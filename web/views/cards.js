@@ -246,81 +246,61 @@ export function cardsView(ctx, topicId) {
 
   function edit(card) {
     if (card.type === 'cloze') return editCloze(card);
-    const row = list.querySelector(`li[data-id="${card.id}"]`);
-    if (!row) return;
-    const errors = h('div');
     const front = h('textarea', { id: `edit-front-${card.id}`, rows: 2, maxlength: 2000, required: true });
     const back = h('textarea', { id: `edit-back-${card.id}`, rows: 3, maxlength: 5000, required: true });
     front.value = card.front;
     back.value = card.back;
-    const close = () => {
-      state.editing = null;
-      const fresh = cardRow(state.cards.find((c) => c.id === card.id) || card);
-      formRow.replaceWith(fresh);
-      fresh.querySelector('.row-actions button')?.focus();
-    };
-    const save = async (event) => {
-      event.preventDefault();
-      try {
-        const saved = await patch(`/cards/${card.id}`, { front: front.value, back: back.value }, { signal });
-        state.changes += 1;
-        const index = state.cards.findIndex((c) => c.id === card.id);
-        if (index >= 0) state.cards[index] = saved;
-        close();
-        announce('Card saved.');
-      } catch (error) {
-        if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
-      }
-    };
-    const formRow = h('li', { class: 'card-row editing', 'data-id': card.id },
-      h('form', { class: 'row-edit', onsubmit: save, 'aria-label': `Edit “${short(card.front)}”` },
-        h('div', { class: 'field' }, h('label', { for: `edit-front-${card.id}` }, 'Front (question)'), front),
-        h('div', { class: 'field' }, h('label', { for: `edit-back-${card.id}` }, 'Back (answer)'), back),
-        errors,
-        h('div', { class: 'form-row start' },
-          h('button', { type: 'submit', class: 'primary' }, 'Save'),
-          h('button', { type: 'button', onclick: close }, 'Cancel'))));
-    formRow.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') {
-        event.preventDefault();
-        close();
-      }
+    editRow(card, [
+      h('div', { class: 'field' }, h('label', { for: `edit-front-${card.id}` }, 'Front (question)'), front),
+      h('div', { class: 'field' }, h('label', { for: `edit-back-${card.id}` }, 'Back (answer)'), back),
+    ], front, async () => {
+      const saved = await patch(`/cards/${card.id}`, { front: front.value, back: back.value }, { signal });
+      const index = state.cards.findIndex((c) => c.id === card.id);
+      if (index >= 0) state.cards[index] = saved;
+      announce('Card saved.');
     });
-    row.replaceWith(formRow);
-    state.editing = { id: card.id, row: formRow };
-    front.focus();
   }
 
   // A cloze card's text is its note's, shared with its other cards: all of them are redrawn.
   function editCloze(card) {
+    const text = h('textarea', { id: `edit-text-${card.id}`, rows: 3, maxlength: 2000, required: true, 'aria-describedby': `edit-text-help-${card.id}` });
+    text.value = card.text;
+    editRow(card, [
+      h('div', { class: 'field' }, h('label', { for: `edit-text-${card.id}` }, 'Cloze text'), text),
+      h('p', { id: `edit-text-help-${card.id}`, class: 'hint' }, 'Mark what to recall as {{c1::answer}}; each number is a card of its own.'),
+    ], text, async () => {
+      await patch(`/cards/${card.id}`, { text: text.value }, { signal });
+      await reload();
+      announce('Card saved, with the other cards of its text.');
+    });
+  }
+
+  /** Swap a card's row for an edit form of `fields`; `store` saves it (and redraws what it must). */
+  function editRow(card, fields, first, store) {
     const row = list.querySelector(`li[data-id="${card.id}"]`);
     if (!row) return;
     const errors = h('div');
-    const text = h('textarea', { id: `edit-text-${card.id}`, rows: 3, maxlength: 2000, required: true, 'aria-describedby': `edit-text-help-${card.id}` });
-    text.value = card.text;
     const close = () => {
       state.editing = null;
+      const shown = list.querySelector(`li[data-id="${card.id}"]`);
       const fresh = cardRow(state.cards.find((c) => c.id === card.id) || card);
-      formRow.replaceWith(fresh);
+      (shown || formRow).replaceWith(fresh);
       fresh.querySelector('.row-actions button')?.focus();
     };
     const save = async (event) => {
       event.preventDefault();
       try {
-        await patch(`/cards/${card.id}`, { text: text.value }, { signal });
         state.changes += 1;
-        state.editing = null;
-        await reload();
-        list.querySelector(`li[data-id="${card.id}"] .row-actions button`)?.focus();
-        announce('Card saved, with the other cards of its text.');
+        await store();
+        close();
       } catch (error) {
+        state.changes -= 1;
         if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
       }
     };
     const formRow = h('li', { class: 'card-row editing', 'data-id': card.id },
       h('form', { class: 'row-edit', onsubmit: save, 'aria-label': `Edit “${short(card.front)}”` },
-        h('div', { class: 'field' }, h('label', { for: `edit-text-${card.id}` }, 'Cloze text'), text),
-        h('p', { id: `edit-text-help-${card.id}`, class: 'hint' }, 'Mark what to recall as {{c1::answer}}; each number is a card of its own.'),
+        ...fields,
         errors,
         h('div', { class: 'form-row start' },
           h('button', { type: 'submit', class: 'primary' }, 'Save'),
@@ -333,7 +313,7 @@ export function cardsView(ctx, topicId) {
     });
     row.replaceWith(formRow);
     state.editing = { id: card.id, row: formRow };
-    text.focus();
+    first.focus();
   }
 
   // -- several cards ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Import: an Anki package (.apkg, .colpkg) or a CSV/TSV file, followed to the end.
 
-import { ApiError, cookie, get } from '../api.js';
+import { get, upload } from '../api.js';
 import { announce, errorBox, h, replace, sleep } from '../dom.js';
 import { number } from '../format.js';
 
@@ -20,27 +20,6 @@ const COUNT_LABELS = {
   skipped_short_rows: 'Rows skipped: fewer than two fields',
   cards_without_history: 'Cards whose memory came from the interval (no review log)',
 };
-
-/** POST the file as multipart; the JSON helper in api.js only sends JSON bodies. */
-async function upload(file, signal) {
-  const form = new FormData();
-  form.append('file', file);
-  const response = await fetch('/api/v1/imports', {
-    method: 'POST',
-    body: form,
-    headers: { Accept: 'application/json', 'X-CSRF-Token': cookie('srs_csrf') },
-    credentials: 'same-origin',
-    signal,
-  });
-  let data = null;
-  try { data = await response.json(); } catch { data = null; }
-  if (!response.ok) {
-    const error = data && data.error;
-    throw new ApiError(response.status, (error && error.code) || 'error',
-      (error && error.message) || `The server answered ${response.status}`);
-  }
-  return data;
-}
 
 function countsList(counts) {
   const rows = Object.entries(counts)
@@ -83,7 +62,7 @@ export function importView(ctx) {
       button.disabled = true;
       replace(status, h('p', { class: 'loading' }, `Uploading ${file.name}…`));
       try {
-        await follow(await upload(file, ctx.signal), status, ctx.signal);
+        await follow(await upload('/imports', file, { signal: ctx.signal }), status, ctx.signal);
       } catch (error) {
         if (error.name === 'AbortError') return;
         replace(status, errorBox(`Not imported: ${error.message}`));

@@ -1,7 +1,7 @@
 // A topic's sources (the learner's own material) and, under a card written from one, the
 // "from: Chapter 3, p. 41" line that opens the passage with the quoted words marked.
 
-import { ApiError, cookie, get, post } from '../api.js';
+import { get, post, upload } from '../api.js';
 import { errorBox, h, replace } from '../dom.js';
 
 const REFRESH_MS = 2000; // while a source is being read
@@ -41,26 +41,6 @@ export function sourceLine(card, signal) {
   return h('div', { class: 'card-source' }, h('p', {}, 'from: ', button), panel);
 }
 
-async function upload(topicId, file, signal) {
-  const form = new FormData();
-  form.append('file', file);
-  const response = await fetch(`/api/v1/topics/${topicId}/sources`, {
-    method: 'POST',
-    body: form,
-    headers: { Accept: 'application/json', 'X-CSRF-Token': cookie('srs_csrf') },
-    credentials: 'same-origin',
-    signal,
-  });
-  let data = null;
-  try { data = await response.json(); } catch { data = null; }
-  if (!response.ok) {
-    const error = data && data.error;
-    throw new ApiError(response.status, (error && error.code) || 'error',
-      (error && error.message) || `The server answered ${response.status}`);
-  }
-  return data;
-}
-
 /** The topic's sources with their progress, and a form to add one (file, URL or text). */
 export function sourcesSection(ctx, topicId) {
   const { signal } = ctx;
@@ -94,7 +74,7 @@ export function sourcesSection(ctx, topicId) {
     event.preventDefault();
     replace(errors);
     try {
-      if (file.files.length > 0) await upload(topicId, file.files[0], signal);
+      if (file.files.length > 0) await upload(`/topics/${topicId}/sources`, file.files[0], { signal });
       else if (url.value.trim()) await post(`/topics/${topicId}/sources`, { url: url.value.trim() }, { signal });
       else if (text.value.trim()) await post(`/topics/${topicId}/sources`, { text: text.value }, { signal });
       else throw new Error('Choose a file, give a URL or paste some text.');
