@@ -42,9 +42,6 @@ def _local_extra_installed(local_model: str) -> bool:
     return local_model in LOCAL_MODELS and not missing_modules(local_model)
 
 
-LOCAL_TEMPERATURE = 0.3
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SRS_", env_file=".env", extra="ignore")
 
@@ -76,9 +73,7 @@ class Settings(BaseSettings):
     # Job-level retries (a stream cut mid-batch, unusable XML) wait this, x5, x20 seconds.
     llm_retry_delay: float = 1.0
     llm_max_tokens: int = 4096
-    # Default: 0.3 for the embedded model (a small model makes up fewer facts when it samples
-    # less: docs/benchmarks.md), 0.7 for a hosted one.
-    llm_temperature: float | None = Field(None, ge=0, le=2)
+    llm_temperature: float = Field(0.7, ge=0, le=2)
     # The embedded model: qwen-1.5b (default) or gemma-270m (a demo for very small machines);
     # threads default to the physical cores; the weights are assembled under local_model_dir
     # (default ~/.cache/srs/models).
@@ -165,8 +160,6 @@ class Settings(BaseSettings):
     def _resolve(self) -> "Settings":
         if self.llm_provider is None:
             self.llm_provider = "local" if _local_extra_installed(self.local_model) else ""
-        if self.llm_temperature is None:
-            self.llm_temperature = LOCAL_TEMPERATURE if self.llm_provider == "local" else 0.7
         if self.env == "development" and self.secret_key == _DEV_SECRET:
             self.secret_key = development_secret(self.var_dir)
         if self.env == "production" and self.secret_key.startswith("dev-"):
