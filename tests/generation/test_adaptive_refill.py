@@ -36,7 +36,7 @@ def test_a_learner_outrunning_a_slow_model_gets_the_next_batch_early(api, llm):
 
     # Six unseen cards are above the fixed refill point (5), but this learner would empty
     # them before a new batch caught up: the refill is already asked for, and for more cards.
-    wait_for(lambda: len(llm.requests) == 2, timeout=10)
+    wait_for(lambda: len(llm.requests) >= 2, timeout=10)  # more may follow: it is fast
     assert _topic(api, topic["id"])["counts"]["ready"] >= 6
     assert "exactly 20 new cards" in llm.requests[1].json["messages"][1]["content"]
 
