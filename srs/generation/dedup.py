@@ -366,8 +366,10 @@ class DedupIndex:
         self._answers = np.zeros((0, 0), dtype=np.float32)
         self._ids: list[int] = []
         self._facts: list[_Facts] = []
-        # A model stuck on one card repeats it word for word: those need no embedding.
-        self._verbatim: dict[tuple[str, str], int] = {}
+        # A model stuck on one card repeats its question word for word, with the same answer
+        # or with another (a small model looping on "What is the most common element?" gave a
+        # new element each time): one question is one card, and needs no embedding.
+        self._questions: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -387,12 +389,13 @@ class DedupIndex:
         self._answers[n] = vectors.answer
         self._ids.append(card_id)
         self._facts.append(_Facts.of(text))
-        self._verbatim.setdefault(_verbatim_key(text), card_id)
+        self._questions.setdefault(_question_key(text), card_id)
 
     def verbatim_copy_of(self, text: CardText) -> Match | None:
-        """The held card `text` repeats word for word (case and spacing aside), found without
-        embedding it."""
-        card_id = self._verbatim.get(_verbatim_key(text))
+        """The held card that asks `text`'s question word for word (case and spacing aside),
+        whatever its answer: two answers to one question are never two facts (one is wrong, or
+        the question is ambiguous). Found without embedding it."""
+        card_id = self._questions.get(_question_key(text))
         return None if card_id is None else Match(card_id=card_id, score=1.0)
 
     def duplicate_of(self, text: CardText, vectors: CardVectors) -> Match | None:
@@ -411,11 +414,8 @@ class DedupIndex:
         return None
 
 
-def _verbatim_key(text: CardText) -> tuple[str, str]:
-    def fold(value: str) -> str:
-        return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
-
-    return fold(text.front), fold(text.back)
+def _question_key(text: CardText) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text.front).casefold().split())
 
 
 def _grow(matrix: Vector, shape: tuple[int, int]) -> Vector:

@@ -272,3 +272,14 @@ def test_a_word_for_word_repeat_is_found_without_vectors() -> None:
     assert index.verbatim_copy_of(copy) == index.verbatim_copy_of(BASTILLE)
     assert index.verbatim_copy_of(copy).card_id == 7
     assert index.verbatim_copy_of(BASTILLE_AGAIN) is None  # a paraphrase needs the vectors
+
+
+def test_the_same_question_with_another_answer_is_not_a_new_card() -> None:
+    # A small model looping on one question gave a new answer each time (bench/local_quality.py):
+    # the learner would get "What is the most common element?" fourteen times, thirteen wrong.
+    index = DedupIndex()
+    index.add(3, CardText("What is the most common element?", "Hydrogen"), ORIGIN)
+    again = CardText("What is the most  common element?", "Carbon")
+    assert index.verbatim_copy_of(again).card_id == 3
+    # A question that differs by a name is another question.
+    assert index.verbatim_copy_of(CardText("What is the most common element on Mars?", "Fe")) is None
