@@ -49,7 +49,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import _serve
 from _machine import machine
+from _serve import scripted_env, stop
 
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import (
@@ -59,7 +61,6 @@ from tests.support.llm_server import (
     is_outline_request,
     outline_xml,
 )
-from tests.support.server import free_port
 
 P99_LIMIT_MS = 100.0
 RSS_LIMIT_MB = 100.0
@@ -96,44 +97,11 @@ def responder(request: ReceivedRequest) -> Reply:
 def start_app(
     database_url: str, llm_url: str, workdir: Path, workers: int
 ) -> tuple[list[subprocess.Popen], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
-    env.update(
-        SRS_DATABASE_URL=database_url, SRS_PORT=str(port), SRS_LLM_PROVIDER="openai",
-        SRS_LLM_BASE_URL=llm_url, SRS_LLM_API_KEY="bench", SRS_LLM_MODEL="scripted",
-        SRS_LLM_RETRY_DELAY="0.05", SRS_RATE_SIGNUP_PER_HOUR="0", SRS_RATE_TOPICS_PER_HOUR="0",
-        SRS_PLAN_FREE_TOPICS="100000", SRS_PLAN_FREE_CARDS="1000000",
+    env = scripted_env(
+        database_url, llm_url, SRS_LLM_RETRY_DELAY="0.05", SRS_RATE_SIGNUP_PER_HOUR="0",
+        SRS_RATE_TOPICS_PER_HOUR="0", SRS_PLAN_FREE_TOPICS="100000", SRS_PLAN_FREE_CARDS="1000000",
     )
-    quiet = {"cwd": workdir, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    api_env = dict(env, SRS_WORKER_ENABLED=str(workers == 0).lower())
-    command = [sys.executable, "-m", "srs.cli", "--log-level", "warning"]
-    procs = [subprocess.Popen([*command, "serve"], env=api_env, **quiet)]
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and procs[0].poll() is None:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                procs += [
-                    subprocess.Popen([*command, "worker"], env=env, **quiet)
-                    for _ in range(workers)
-                ]
-                return procs, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    procs[0].kill()
-    raise RuntimeError("srs serve did not start")
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    return _serve.start_app(env, workdir, workers)
 
 
 def rss_mb(pid: int) -> float:

@@ -28,10 +28,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _machine import machine  # noqa: E402
-from tests.support.cards import COUNTRIES, batch_xml  # noqa: E402
-from tests.support.llm_server import Reply, ScriptedLLMServer  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
+import _serve
+from _machine import machine
+from _serve import scripted_env, stop
+
+from tests.support.cards import COUNTRIES, batch_xml
+from tests.support.llm_server import Reply, ScriptedLLMServer
 
 CARDS = 10
 
@@ -41,35 +43,12 @@ def start_app(
 ) -> tuple[list[subprocess.Popen], str]:
     """`srs serve`, and with `workers` that many separate `srs worker` processes (the API's
     embedded worker then off). The first process is the API."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
-    env.update(
-        SRS_DATABASE_URL=database_url, SRS_LLM_PROVIDER="openai", SRS_LLM_BASE_URL=llm_url,
-        SRS_LLM_API_KEY="bench", SRS_LLM_MODEL="scripted", SRS_PORT=str(port),
-        SRS_PLAN_FREE_TOPICS="1000", SRS_PLAN_FREE_CARDS="100000",
+    env = scripted_env(
+        database_url, llm_url, SRS_PLAN_FREE_TOPICS="1000", SRS_PLAN_FREE_CARDS="100000",
         SRS_REFILL_BELOW="0",  # one batch per topic: no refill competing for scripted replies
         SRS_PG_LISTEN=str(listen).lower(),
     )
-    quiet = dict(env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    api_env = dict(env, SRS_WORKER_ENABLED=str(workers == 0).lower())
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "srs.cli", "--log-level", "warning", "serve"], **{**quiet, "env": api_env}
-    )]
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                procs += [
-                    subprocess.Popen([sys.executable, "-m", "srs.cli", "--log-level", "warning", "worker"], **quiet)
-                    for _ in range(workers)
-                ]
-                return procs, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    procs[0].kill()
-    raise RuntimeError("srs serve did not start")
+    return _serve.start_app(env, workdir, workers)
 
 
 def run_topic(client: httpx.Client, llm: ScriptedLLMServer, batch: int, seconds: float):
@@ -113,10 +92,7 @@ def measure(
                     firsts.append(first)
                     wholes.append(whole)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(timeout=20)
+            stop(procs)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     return {
