@@ -64,9 +64,9 @@ QWEN = LocalModel(
     modules=QWEN_PARTS,
     notice=(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
-        "In our tests its first cards on a topic were mostly right on common facts (capitals, "
-        "everyday words, Python), but 41% of all its cards were wrong or vague, most often "
-        "on history and in a topic's later batches: check each card before you learn it."
+        "In our grading it was mostly right on common facts (capitals, everyday words, "
+        "Python), but only 44-59% of all its cards were correct: history came out generic or "
+        "invented. Check each card before you learn it."
     ),
 )
 GEMMA = LocalModel(
