@@ -66,7 +66,7 @@ QWEN = LocalModel(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
         "In our grading it was mostly right on common facts (capitals, everyday words, "
         "Python), but only 44-59% of all its cards were correct: history came out generic or "
-        "invented. Check each card before you learn it."
+        "invented, so check each card before you learn it."
     ),
 )
 GEMMA = LocalModel(
