@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from srs.generation import repository
+from srs.generation.models import GenerationJob
 from srs.generation.service import GenerationService, Outcome
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import metrics
@@ -28,8 +28,26 @@ BATCHES = 50
 
 
 def _claim(service: GenerationService, owner: str) -> int | None:
+    """A worker's claim of the oldest queued job, without the one-running-job-per-learner
+    turn of `repository.claim_next`: the race here is one account's quota hit by many batches
+    at once, which metering must hold by itself, however the jobs came to run together."""
     with service.db.transaction() as s:
-        return repository.claim_next(s, owner, utcnow(), timedelta(minutes=5))
+        now = utcnow()
+        oldest = (
+            select(GenerationJob.id)
+            .where(GenerationJob.status == "queued")
+            .order_by(GenerationJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        return s.execute(
+            update(GenerationJob)
+            .where(GenerationJob.id == oldest)
+            .values(status="running", lease_owner=owner, lease_expires_at=now + timedelta(minutes=5),
+                    attempts=GenerationJob.attempts + 1, started_at=now)
+            .returning(GenerationJob.id)
+        ).scalar()
 
 
 def _run(service: GenerationService, owner: str, job_id: int) -> int:

@@ -122,6 +122,6 @@ def test_a_subtopic_removed_while_its_batch_streams_leaves_the_cards_without_one
     mountains = _outline(api, topic["id"])[1]
     only = {"subtopics": [{"id": mountains["id"], "name": "Mountains"}]}
     assert api.put(f"/topics/{topic['id']}/outline", json=only).status_code == 200
-    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 8)
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 8, timeout=60)
     cards = api.get(f"/topics/{topic['id']}/cards").json()["items"]
     assert all(c["subtopic"] is None for c in cards)

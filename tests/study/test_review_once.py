@@ -58,6 +58,11 @@ def test_review_with_next_answers_the_following_card(api):
     step = answer.json()["next"]
     assert step["card"]["id"] == iron
     assert set(step) >= {"card", "counts", "generation"}
-    assert step == api.get(f"/topics/{topic_id}/next").json()
+    # The same answer as a GET next right after (the generation state may move on between
+    # the two: a refill asked for by the review).
+    again = api.get(f"/topics/{topic_id}/next").json()
+    assert {k: v for k, v in step.items() if k != "generation"} == {
+        k: v for k, v in again.items() if k != "generation"
+    }
     plain = api.post(f"/cards/{iron}/review", json={"rating": 3}).json()
     assert plain["next"] is None

@@ -27,7 +27,9 @@ pytestmark = pytest.mark.slow
 # The most statements each request may cost, on both databases (before this test: next 12
 # in two transactions, review 18, review?next=1 26). What the web app sends per card is one
 # POST /cards/{id}/review?next=1. Issue 13 aims at 6; see docs/benchmarks.md for what is left.
-LIMITS = {"next": 9, "review": 10, "review?next=1": 17, "repeat": 9}
+# Each card shown also reads its source citation (one SELECT of card_citations per card, since
+# grounded topics): folding it into the card's own read is the next cut.
+LIMITS = {"next": 9, "review": 11, "review?next=1": 18, "repeat": 10}
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_a_cloze_card_is_studied_like_a_basic_card(site, llm, browser_context):
     # E opens the edit form of the card: for a cloze card, its text.
     page.locator("#card").focus()
     page.keyboard.press("e")
-    expect(page.get_by_label("Text", exact=True)).to_have_value(CELL)
+    expect(page.get_by_role("form", name="Edit this cloze card").get_by_label("Text", exact=True)).to_have_value(CELL)
     page.get_by_role("button", name="Cancel").click()
 
     # In the card browser a cloze card edits its text, and every card of the note follows,

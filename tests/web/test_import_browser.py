@@ -43,7 +43,7 @@ def test_a_learner_imports_an_anki_deck_and_studies_it(import_site, browser_cont
     counts = page.locator("#import-counts")
     expect(counts).to_contain_text("Cards imported")
     expect(counts).to_contain_text(str(len(expected)))
-    expect(counts).to_contain_text("Cloze notes skipped")
+    expect(counts).to_contain_text("Cloze notes (one card per deletion)")
     expect(counts).to_contain_text("Sounds and images in fields")
     _no_horizontal_scroll(page)
     _shot(page, "import-done")

@@ -14,7 +14,8 @@ const COUNT_LABELS = {
   reviews_restored: 'Cards with their schedule',
   media_files: 'Media files in the package (not imported)',
   media_references: 'Sounds and images in fields (removed)',
-  skipped_cloze_notes: 'Cloze notes skipped (not supported yet)',
+  cloze_notes: 'Cloze notes (one card per deletion)',
+  skipped_cloze_notes: 'Cloze notes skipped (a text our cloze cards refuse: nested or too long)',
   skipped_empty: 'Cards skipped: a side was empty',
   skipped_unsupported: 'Cards skipped: note type not understood',
   skipped_short_rows: 'Rows skipped: fewer than two fields',
@@ -75,6 +76,6 @@ export function importView(ctx) {
   input, button);
   return h('section', { class: 'import narrow' },
     h('h1', {}, 'Import'),
-    h('p', { class: 'hint' }, 'Each Anki deck becomes a topic, with its review history: cards arrive with their memory and due dates. Sounds and images are not imported; cloze notes are skipped and counted.'),
+    h('p', { class: 'hint' }, 'Each Anki deck becomes a topic, with its review history: cards arrive with their memory and due dates. Sounds and images are not imported; cloze notes become one card per deletion.'),
     form, status);
 }
