@@ -7,11 +7,18 @@ import time
 
 import pytest
 
-from tests.generation.conftest import wait_for
+from tests.generation.conftest import llm_settings, wait_for
 from tests.support.cards import batch_xml, capitals
 from tests.support.llm_server import Reply
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def gen_settings(database_url, llm):
+    """The scripted replies here wait up to 1.5 s before their first card: on a loaded machine
+    the usual 2 s chunk timeout would take that for a stall."""
+    return llm_settings(database_url, llm, llm_chunk_timeout=10.0)
 
 
 def _topic(api, topic_id):
