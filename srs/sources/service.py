@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
+from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError, not_found
 from srs.kit.settings import Settings
@@ -201,8 +202,19 @@ class SourceService:
         try:
             self._read(source_id, upload)
         except Exception:
+            # Runs in the pool, whose futures nobody reads: nothing may escape unlogged.
+            metrics.BACKGROUND_FAILURES.labels("source").inc()
             log.exception("source %s: reading failed unexpectedly", source_id)
-            self._fail(source_id, "Internal error while reading this source")
+            self._fail_or_log(source_id, "Internal error while reading this source")
+
+    def _fail_or_log(self, source_id: int, message: str) -> None:
+        """Show the failure on the source; when even that fails (the database is down), say
+        so: the source shows `extracting` until the next start marks it failed."""
+        try:
+            self._fail(source_id, message)
+        except Exception:
+            metrics.BACKGROUND_FAILURES.labels("source").inc()
+            log.exception("source %s: could not be marked failed; the next start will", source_id)
 
     def _set(self, source_id: int, **values) -> None:
         with self.db.transaction() as session:
