@@ -108,6 +108,10 @@ def test_provider_embeddings_are_used_and_their_failure_stops_generation(databas
             "What's the capital of France"
         )
 
+        # The outline follows the first batch (and a refill may follow it): let them end.
+        wait_for(lambda: api.get(f"/topics/{topic['id']}/outline").json()["subtopics"]
+                 and _topic(api, topic["id"])["generation"]["status"] not in ("queued", "running"),
+                 timeout=30)
         llm.script([Reply(text=batch_xml(capitals(2, start=5)))])
         llm.script_embeddings([Reply(status=400, error_message="model not found")])
         api.post(f"/topics/{topic['id']}/generate")
