@@ -11,6 +11,14 @@ from srs.kit.settings import Settings
 from tests.support import databases
 from tests.support.server import running_app
 
+# The in-process servers share two cores with the browser, PostgreSQL and the test itself; on a
+# loaded CI machine a first response can take longer than httpx's 5 s default, which failed a
+# run on a plain 401. Tests wait as long as their own clients do (the Api class below).
+httpx._config.DEFAULT_TIMEOUT_CONFIG.connect = 40
+httpx._config.DEFAULT_TIMEOUT_CONFIG.read = 40
+httpx._config.DEFAULT_TIMEOUT_CONFIG.write = 40
+httpx._config.DEFAULT_TIMEOUT_CONFIG.pool = 40
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

@@ -15,8 +15,9 @@ from fastapi import Depends, Request
 from srs.accounts import service
 from srs.accounts.models import User
 from srs.accounts.passwords import PasswordHashing
-from srs.kit.deps import AppSettings, DbSession
+from srs.kit.deps import AppSettings, DbSession, in_transaction
 from srs.kit.errors import AppError, unauthorized
+from srs.kit.settings import Settings
 
 SESSION_COOKIE = "srs_session"
 CSRF_COOKIE = "srs_csrf"
@@ -44,7 +45,8 @@ def presented_token(request: Request) -> str | None:
     return _bearer(request) or request.cookies.get(SESSION_COOKIE) or None
 
 
-def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
+def _checked_token(request: Request, settings: Settings) -> tuple[str, bool]:
+    """The presented token and whether it came as a cookie; a cookie write needs its CSRF header."""
     token = _bearer(request)
     via_cookie = False
     if token is None:
@@ -56,7 +58,21 @@ def get_caller(request: Request, session: DbSession, settings: AppSettings) -> C
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, service.csrf_token(settings.secret_key, token)):
             raise AppError("Missing or wrong CSRF token", code="csrf_failed", status_code=403)
+    return token, via_cookie
+
+
+def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
+    token, via_cookie = _checked_token(request, settings)
     user = service.authenticate(session, token)
+    return Caller(user=user, token=token, via_cookie=via_cookie)
+
+
+async def get_caller_without_session(request: Request, settings: AppSettings) -> Caller:
+    """The caller, checked in a short read of its own. For endpoints that hash a password
+    (hundreds of milliseconds of argon2): they must not hold the request's transaction, and
+    on SQLite its write turn, while they do."""
+    token, via_cookie = _checked_token(request, settings)
+    user = await in_transaction(request, service.authenticate, token, write=False)
     return Caller(user=user, token=token, via_cookie=via_cookie)
 
 
@@ -69,5 +85,7 @@ def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> User:
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+# No request transaction: the endpoint opens its own short ones around its hashing.
+BriefCaller = Annotated[Caller, Depends(get_caller_without_session)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 Hashing = Annotated[PasswordHashing, Depends(get_password_hashing)]

@@ -9,6 +9,7 @@ from srs.accounts import export, mail, service
 from srs.accounts.dependencies import (
     CSRF_COOKIE,
     SESSION_COOKIE,
+    BriefCaller,
     CurrentCaller,
     CurrentUser,
     Hashing,
@@ -29,8 +30,16 @@ from srs.accounts.schemas import (
     known_zones,
 )
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import AppSettings, DbSession, client_address, get_database, in_transaction
+from srs.kit.deps import (
+    AppSettings,
+    DbSession,
+    Limiter,
+    client_address,
+    get_database,
+    in_transaction,
+)
 from srs.kit.errors import AppError
+from srs.kit.ratelimit import RateLimiter
 from srs.kit.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -80,9 +89,13 @@ def _answer(response: Response, settings: Settings, issued: service.Issued) -> A
 
 @router.post("/signup", status_code=201, response_model=AuthOut)
 async def signup(
-    body: SignupIn, request: Request, response: Response, settings: AppSettings, hashing: Hashing
+    body: SignupIn,
+    request: Request,
+    response: Response,
+    settings: AppSettings,
+    hashing: Hashing,
+    limiter: Limiter,
 ) -> AuthOut:
-    limiter = request.app.state.limiter
     limiter.hit("signup", client_address(request), settings.rate_signup_per_hour, 3600)
     new = await hashing.run(service.prepare_signup, body)  # argon2, outside any transaction
     days = settings.session_days
@@ -92,10 +105,14 @@ async def signup(
 
 @router.post("/login", response_model=AuthOut)
 async def login(
-    body: Credentials, request: Request, response: Response, settings: AppSettings, hashing: Hashing
+    body: Credentials,
+    request: Request,
+    response: Response,
+    settings: AppSettings,
+    hashing: Hashing,
+    limiter: Limiter,
 ) -> AuthOut:
     address = client_address(request)
-    limiter = request.app.state.limiter
     limiter.hit("login-ip", address, settings.rate_login_ip_per_5min, 300)
     limiter.hit("login", f"{address}|{body.email}", settings.rate_login_per_5min, 300)
     candidate = await in_transaction(request, service.find_login, body.email, write=False)
@@ -140,12 +157,13 @@ def request_password_reset(
     background: BackgroundTasks,
     db: DbSession,
     settings: AppSettings,
+    limiter: Limiter,
 ) -> dict[str, str]:
     """Emails a single-use link when the address has an account. The answer is the same
     202 either way, so it tells nobody which addresses have accounts."""
     if settings.smtp_url is None:
         raise _reset_unavailable()
-    limiter, limit = request.app.state.limiter, settings.rate_reset_per_hour
+    limit = settings.rate_reset_per_hour
     limiter.hit("reset-address", client_address(request), limit * 4, 3600)
     limiter.hit("reset-email", body.email, limit, 3600)
     minutes = settings.password_reset_minutes
@@ -167,14 +185,17 @@ def request_password_reset(
 
 
 @router.post("/password-reset/confirm", status_code=204)
-def confirm_password_reset(
-    body: ResetConfirmIn, request: Request, db: DbSession, settings: AppSettings
+async def confirm_password_reset(
+    body: ResetConfirmIn,
+    request: Request,
+    settings: AppSettings,
+    hashing: Hashing,
+    limiter: Limiter,
 ) -> Response:
     """Sets the new password; the link then stops working and every session is signed out."""
-    request.app.state.limiter.hit(
-        "reset-confirm", client_address(request), settings.rate_login_per_5min, 300
-    )
-    service.finish_password_reset(db, body.token, body.new_password)
+    limiter.hit("reset-confirm", client_address(request), settings.rate_login_per_5min, 300)
+    new_hash = await hashing.run(service.prepare_reset_password, body.new_password)
+    await in_transaction(request, service.finish_password_reset, body.token, new_hash)
     return _signed_out()
 
 
@@ -194,34 +215,44 @@ def update_me(body: UserPatch, user: CurrentUser, db: DbSession, settings: AppSe
     return user_out(service.update_user(db, user, body), settings)
 
 
-def _password_attempt(request: Request, user: User, settings: Settings) -> None:
+def _password_attempt(limiter: RateLimiter, user: User, settings: Settings) -> None:
     # Confirming a password is a log-in attempt: the same limit stops guessing from a session.
     limit = settings.rate_login_per_5min
-    request.app.state.limiter.hit("password-confirm", str(user.id), limit, 300)
+    limiter.hit("password-confirm", str(user.id), limit, 300)
 
 
 @me_router.post("/me/password", status_code=204)
-def change_password(
+async def change_password(
     body: PasswordChangeIn,
     request: Request,
-    caller: CurrentCaller,
-    db: DbSession,
+    caller: BriefCaller,
     settings: AppSettings,
+    hashing: Hashing,
+    limiter: Limiter,
 ) -> Response:
     """A new password; every other session and token is signed out, this one stays."""
-    _password_attempt(request, caller.user, settings)
-    service.change_password(db, caller.user, body.current_password, body.new_password, caller.token)
+    _password_attempt(limiter, caller.user, settings)
+    change = await hashing.run(
+        service.confirm_password_change, caller.user, body.current_password, body.new_password
+    )
+    await in_transaction(request, service.change_password, change, caller.token)
     return Response(status_code=204)
 
 
 @me_router.delete("/me", status_code=204)
-def delete_me(
-    body: PasswordIn, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
+async def delete_me(
+    body: PasswordIn,
+    request: Request,
+    caller: BriefCaller,
+    settings: AppSettings,
+    hashing: Hashing,
+    limiter: Limiter,
 ) -> Response:
     """Deletes the account and all its data (topics, cards, reviews, jobs, usage, sessions)
     at once; the password must be given again."""
-    _password_attempt(request, user, settings)
-    service.delete_account(db, user, body.password)
+    _password_attempt(limiter, caller.user, settings)
+    confirmed = await hashing.run(service.confirm_deletion, caller.user, body.password)
+    await in_transaction(request, service.delete_account, caller.user.id, confirmed)
     return _signed_out()
 
 

@@ -151,33 +151,69 @@ def new_cards_per_day(user: User, settings: Settings) -> int:
     return settings.new_cards_per_day
 
 
-def _confirm_password(user: User, password: str) -> None:
+def _confirm_password(password_hash: str, password: str) -> None:
     # 403, not 401: the session is fine, only this confirmation failed (and the web app
     # treats any 401 as "signed out").
-    if not verify_password(user.password_hash, password):
+    if not verify_password(password_hash, password):
         raise AppError("The password is not right", code="wrong_password", status_code=403)
 
 
-def change_password(
-    session: Session, user: User, current_password: str, new_password: str, keep_token: str
-) -> None:
+# Password changes, account deletion and resets hash in two steps, like sign-up and log-in: the
+# argon2 work (`confirm_*`, `prepare_*`) runs with no transaction open, then a short write checks
+# that the stored hash is still the one confirmed, so a change made meanwhile is never overwritten
+# by a confirmation of the old password.
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    user_id: int
+    confirmed_hash: str
+    new_hash: str
+
+
+def confirm_password_change(user: User, current_password: str, new_password: str) -> PasswordChange:
+    """Blocking (argon2 twice): call it with no transaction open."""
+    _confirm_password(user.password_hash, current_password)
+    return PasswordChange(user.id, user.password_hash, hash_password(new_password))
+
+
+def change_password(session: Session, change: PasswordChange, keep_token: str) -> None:
     """New password; every other session and token is revoked, the caller's is kept."""
-    _confirm_password(user, current_password)
-    _set_password(session, user, new_password, keep_hash=token_hash(keep_token))
+    user = _still_confirmed(session, change.user_id, change.confirmed_hash)
+    _set_password(session, user, change.new_hash, keep_hash=token_hash(keep_token))
 
 
-def _set_password(session: Session, user: User, password: str, *, keep_hash: str | None) -> None:
+def _still_confirmed(session: Session, user_id: int, confirmed_hash: str) -> User:
+    user = repository.get_user(session, user_id)
+    if user is None:
+        raise unauthorized("Your session has expired or was revoked; please log in again")
+    if user.password_hash != confirmed_hash:
+        raise AppError(
+            "The password changed meanwhile; try again with the new one",
+            code="wrong_password",
+            status_code=403,
+        )
+    return user
+
+
+def _set_password(session: Session, user: User, new_hash: str, *, keep_hash: str | None) -> None:
     now = utcnow()
-    user.password_hash = hash_password(password)
+    user.password_hash = new_hash
     repository.revoke_all_tokens(session, user.id, now, keep_hash=keep_hash)
     repository.retire_reset_tokens(session, user.id, now)
     session.flush()
 
 
-def delete_account(session: Session, user: User, password: str) -> None:
+def confirm_deletion(user: User, password: str) -> str:
+    """Blocking (argon2): call it with no transaction open. The hash that was confirmed."""
+    _confirm_password(user.password_hash, password)
+    return user.password_hash
+
+
+def delete_account(session: Session, user_id: int, confirmed_hash: str) -> None:
     """The user and all their data, in one transaction. A paid subscription must be cancelled
     first: our rows would go, but Stripe would go on charging a customer nobody can reach."""
-    _confirm_password(user, password)
+    user = _still_confirmed(session, user_id, confirmed_hash)
     if user.plan != "free" and user.stripe_customer_id is not None:
         raise AppError(
             "Cancel your subscription first (Usage, Manage billing); then delete the account",
@@ -213,7 +249,12 @@ def start_password_reset(session: Session, email: str, minutes: int) -> ResetLin
     return ResetLink(email=user.email, token=token)
 
 
-def finish_password_reset(session: Session, token: str, new_password: str) -> User:
+def prepare_reset_password(new_password: str) -> str:
+    """Blocking (argon2): call it with no transaction open, before the token is spent."""
+    return hash_password(new_password)
+
+
+def finish_password_reset(session: Session, token: str, new_hash: str) -> User:
     """Set the new password with a live reset token (once); every session is revoked."""
     hashed = token_hash(token)
     user_id = repository.use_reset_token(session, hashed, utcnow())
@@ -222,7 +263,7 @@ def finish_password_reset(session: Session, token: str, new_password: str) -> Us
     user = repository.get_user(session, user_id)
     if user is None:  # the account was deleted; the token went with it
         raise _reset_refused(None)
-    _set_password(session, user, new_password, keep_hash=None)
+    _set_password(session, user, new_hash, keep_hash=None)
     return user
 
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
+from srs.generation.dependencies import Generation
 from srs.generation.schemas import DuplicateOut, DuplicatePage, MatchedCard
-from srs.generation.service import GenerationService
 from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.topics import views
@@ -24,10 +24,14 @@ class FeedbackIn(BaseModel):
 
 @router.post("/topics/{topic_id}/generate", response_model=TopicOut)
 def generate_more(
-    topic_id: RowId, request: Request, user: CurrentUser, db: DbSession, settings: AppSettings
+    topic_id: RowId,
+    generation: Generation,
+    user: CurrentUser,
+    db: DbSession,
+    settings: AppSettings,
 ) -> TopicOut:
     """Ask for a batch now; after a failure this is the retry."""
-    topic = request.app.state.generation.retry(db, user, topic_id)
+    topic = generation.retry(db, user, topic_id)
     return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
 
 
@@ -35,21 +39,14 @@ def generate_more(
 def feedback(
     topic_id: RowId,
     body: FeedbackIn,
-    request: Request,
+    generation: Generation,
     user: CurrentUser,
     db: DbSession,
     settings: AppSettings,
 ) -> TopicOut:
-    """"Too easy" / "too hard": moves the level of the next batches at once."""
-    topic = request.app.state.generation.feedback(db, user, topic_id, body.signal)
+    """ "Too easy" / "too hard": moves the level of the next batches at once."""
+    topic = generation.feedback(db, user, topic_id, body.signal)
     return views.topic_out(db, user, topic, utcnow(), accounts.new_cards_per_day(user, settings))
-
-
-def get_generation(request: Request) -> GenerationService:
-    return request.app.state.generation
-
-
-Generation = Annotated[GenerationService, Depends(get_generation)]
 
 
 @router.get("/topics/{topic_id}/duplicates", response_model=DuplicatePage)

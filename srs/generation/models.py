@@ -8,7 +8,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
 
-_ACTIVE = "status IN ('queued', 'running')"
+
+class JobStatus(enum.StrEnum):
+    """A job's life: queued -> running -> done | failed | cancelled; a retry goes back to queued."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_ACTIVE = f"status IN ('{JobStatus.QUEUED}', '{JobStatus.RUNNING}')"
 
 
 class JobKind(enum.StrEnum):
@@ -42,8 +53,7 @@ class GenerationJob(Base):
     subtopic_id: Mapped[int | None] = mapped_column(
         ForeignKey("subtopics.id", ondelete="SET NULL"), default=None
     )
-    # queued -> running -> done | failed | quota_exceeded | cancelled
-    status: Mapped[str] = mapped_column(String(32), default="queued")
+    status: Mapped[str] = mapped_column(String(32), default=JobStatus.QUEUED.value)
     requested: Mapped[int] = mapped_column(Integer)
     level: Mapped[int] = mapped_column(Integer, default=3)
     saved: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import refill, repository
+from srs.generation.models import JobStatus
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study import service as study
@@ -57,7 +58,7 @@ def eta_seconds(session: Session, topic_id: int, now: datetime) -> int | None:
     if job is None:
         return None
     rate = provider_rate(session)
-    if job.status != "running" or job.started_at is None:
+    if job.status != JobStatus.RUNNING or job.started_at is None:
         return refill.eta_seconds(rate, seconds_since_start=None, seconds_since_last_card=None)
     last = repository.last_card_time(session, job.id) if job.saved else None
     return refill.eta_seconds(

@@ -8,10 +8,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
-from srs.topics.models import Card, Topic, TopicCardCount
+from srs.generation.models import (
+    CardEmbedding,
+    DuplicateRejection,
+    GenerationJob,
+    JobKind,
+    JobStatus,
+)
+from srs.topics.models import Card, GenerationStatus, Topic, TopicCardCount
 
-ACTIVE = ("queued", "running")
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def has_jobs(session: Session, topic_id: int) -> bool:
@@ -35,7 +41,7 @@ def queued_jobs(session: Session, topic_id: int) -> list[GenerationJob]:
     return list(
         session.scalars(
             select(GenerationJob)
-            .where(GenerationJob.topic_id == topic_id, GenerationJob.status == "queued")
+            .where(GenerationJob.topic_id == topic_id, GenerationJob.status == JobStatus.QUEUED)
             .with_for_update()
         )
     )
@@ -82,12 +88,12 @@ def claim_next(session: Session, owner: str, now: datetime, lease: timedelta) ->
     running = aliased(GenerationJob)
     learner_busy = (
         select(running.id)
-        .where(running.user_id == GenerationJob.user_id, running.status == "running")
+        .where(running.user_id == GenerationJob.user_id, running.status == JobStatus.RUNNING)
         .exists()
     )
     candidate = (
         select(GenerationJob.id)
-        .where(GenerationJob.status == "queued", GenerationJob.run_after <= now, ~learner_busy)
+        .where(GenerationJob.status == JobStatus.QUEUED, GenerationJob.run_after <= now, ~learner_busy)
         # First attempts before retries: a job that failed (a provider that stalled, say) and
         # came due again does not take the slot back ahead of a learner still waiting.
         .order_by(GenerationJob.attempts > 0, GenerationJob.run_after, GenerationJob.id)
@@ -97,9 +103,9 @@ def claim_next(session: Session, owner: str, now: datetime, lease: timedelta) ->
     )
     claimed = session.execute(
         update(GenerationJob)
-        .where(GenerationJob.id == candidate, GenerationJob.status == "queued")
+        .where(GenerationJob.id == candidate, GenerationJob.status == JobStatus.QUEUED)
         .values(
-            status="running",
+            status=JobStatus.RUNNING,
             lease_owner=owner,
             lease_expires_at=now + lease,
             attempts=GenerationJob.attempts + 1,
@@ -114,7 +120,7 @@ def _owned(job_id: int, owner: str):
     return (
         GenerationJob.id == job_id,
         GenerationJob.lease_owner == owner,
-        GenerationJob.status == "running",
+        GenerationJob.status == JobStatus.RUNNING,
     )
 
 
@@ -173,7 +179,7 @@ def expired_jobs(session: Session, now: datetime) -> list[GenerationJob]:
     return list(
         session.scalars(
             select(GenerationJob)
-            .where(GenerationJob.status == "running", GenerationJob.lease_expires_at < now)
+            .where(GenerationJob.status == JobStatus.RUNNING, GenerationJob.lease_expires_at < now)
             .with_for_update(skip_locked=True)
         )
     )
@@ -186,7 +192,7 @@ def topics_to_refill(session: Session, studied_since: datetime) -> list[int]:
         session.scalars(
             select(Topic.id).where(
                 Topic.last_studied_at >= studied_since,
-                Topic.generation_status == "idle",
+                Topic.generation_status == GenerationStatus.IDLE,
                 Topic.id.not_in(busy),
             )
         )
@@ -194,13 +200,13 @@ def topics_to_refill(session: Session, studied_since: datetime) -> list[int]:
 
 
 def topics_over_quota(session: Session) -> list[Topic]:
-    return list(session.scalars(select(Topic).where(Topic.generation_status == "quota_exceeded")))
+    return list(session.scalars(select(Topic).where(Topic.generation_status == GenerationStatus.QUOTA_EXCEEDED)))
 
 
 def queue_depth(session: Session) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(GenerationJob).where(GenerationJob.status == "queued")
+            select(func.count()).select_from(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED)
         )
         or 0
     )
@@ -262,7 +268,7 @@ def card_batch_done(session: Session, topic_id: int) -> bool:
     done = select(GenerationJob.id).where(
         GenerationJob.topic_id == topic_id,
         GenerationJob.kind == JobKind.CARDS.value,
-        GenerationJob.status == "done",
+        GenerationJob.status == JobStatus.DONE,
     )
     return session.scalar(done.limit(1)) is not None
 
@@ -285,7 +291,7 @@ def recent_batch_timings(session: Session, limit: int) -> list[tuple[datetime, d
     recent = (
         select(GenerationJob.id)
         .where(
-            GenerationJob.status == "done",
+            GenerationJob.status == JobStatus.DONE,
             GenerationJob.attempts == 1,
             GenerationJob.saved > 0,
             GenerationJob.started_at.is_not(None),

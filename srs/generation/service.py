@@ -18,13 +18,18 @@ from srs.accounts.models import User
 from srs.embeddings import Embedder
 from srs.generation import difficulty, pace, prompts, refill, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
+from srs.generation.models import (
+    CardEmbedding,
+    DuplicateRejection,
+    GenerationJob,
+    JobKind,
+    JobStatus,
+)
 from srs.generation.outline_stream import ParsedSubtopic
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
-from srs.kit.errors import AppError
-from srs.kit.errors import conflict
+from srs.kit.errors import AppError, conflict
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.outline import service as outline
@@ -33,7 +38,7 @@ from srs.sources import service as sources
 from srs.sources.grounding import Citation, PassageRef
 from srs.study.models import ReviewLog
 from srs.topics import service as topics
-from srs.topics.models import Card, Topic
+from srs.topics.models import Card, GenerationStatus, Topic
 from srs.topics.schemas import TopicIn
 
 MAX_ATTEMPTS = 3
@@ -43,7 +48,7 @@ MAX_FRUITLESS_BATCHES = 3
 EXTENSION_SPACING = 3
 # How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
 SUBTOPIC_CARDS_READ = 40
-STOPPED = ("failed", "quota_exceeded")
+STOPPED = (GenerationStatus.FAILED, GenerationStatus.QUOTA_EXCEEDED)
 # Cards embedded per step when a deck's vectors are computed at job start; the lease is
 # renewed between steps, so a large deck of hand-written cards cannot lose it.
 EMBED_CHUNK = 128
@@ -211,7 +216,7 @@ class GenerationService:
             return existing
         waiting = sources.holds_back(session, topic.id)
         if waiting == sources.NO_SOURCE_READ:
-            topic.generation_status, topic.generation_error = "failed", waiting
+            topic.generation_status, topic.generation_error = GenerationStatus.FAILED, waiting
             return None
         if waiting:
             return None  # its source is being read (it asks for the batch when ready)
@@ -228,7 +233,7 @@ class GenerationService:
         job = self._add_unless_active(session, topic, self._next_kind(session, topic))
         if job is None:
             return repository.active_job(session, topic.id)
-        topic.generation_status = "queued"
+        topic.generation_status = GenerationStatus.QUEUED
         topic.generation_error = None
         self._after_commit(session, topic.id, wake=True)
         return job
@@ -257,7 +262,7 @@ class GenerationService:
 
     @staticmethod
     def _show_paused(topic: Topic) -> None:
-        topic.generation_status = "paused"
+        topic.generation_status = GenerationStatus.PAUSED
         topic.generation_error = None
 
     def settle(self, session: Session, topic: Topic) -> None:
@@ -266,12 +271,12 @@ class GenerationService:
         batch already running finishes; the topic shows paused after it."""
         self._after_commit(session, topic.id, wake=False)
         if topic.generates:
-            if topic.generation_status == "paused":
-                topic.generation_status = "idle"
+            if topic.generation_status == GenerationStatus.PAUSED:
+                topic.generation_status = GenerationStatus.IDLE
             self.ensure_buffer(session, topic)
             return
         for job in repository.queued_jobs(session, topic.id):
-            job.status = "cancelled"
+            job.status = JobStatus.CANCELLED
             job.finished_at = utcnow()
             metering.release(session, job.reservation_key)
         session.flush()
@@ -298,7 +303,7 @@ class GenerationService:
 
     @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
-        topic.generation_status = "quota_exceeded"
+        topic.generation_status = GenerationStatus.QUOTA_EXCEEDED
         topic.generation_error = message
 
     def retry(self, session: Session, user: User, topic_id: int) -> Topic:
@@ -312,7 +317,7 @@ class GenerationService:
         metering.ensure_can_generate(session, self.settings, user, utcnow())
         topic.fruitless_batches = 0
         if topic.generation_status in STOPPED:
-            topic.generation_status = "idle"
+            topic.generation_status = GenerationStatus.IDLE
         self._request_planned(session, topic)
         return topic
 
@@ -346,7 +351,7 @@ class GenerationService:
         if (
             job is not None
             and job.kind == JobKind.CARDS
-            and job.status == "queued"
+            and job.status == JobStatus.QUEUED
             and job.attempts == 0
             and job.saved == 0
         ):
@@ -378,7 +383,7 @@ class GenerationService:
                 return None
             # The level is read now, not when the job was queued, so a fresh signal counts.
             job.level = level_of(topic)
-            topic.generation_status = "running"
+            topic.generation_status = GenerationStatus.RUNNING
             if job.kind == JobKind.OUTLINE:
                 job.reservation_key = job.reservation_key or metering.usage_key()
                 self._after_commit(session, topic.id, wake=False)
@@ -649,11 +654,11 @@ class GenerationService:
     ) -> None:
         metrics.JOBS_FINISHED.labels(kind).inc()
         if kind == "retry":
-            job.status = "queued"
+            job.status = JobStatus.QUEUED
             job.error = outcome.error
             job.run_after = now + timedelta(seconds=outcome.retry_after)
             if topic is not None:
-                topic.generation_status = "queued"
+                topic.generation_status = GenerationStatus.QUEUED
             self._after_commit(session, job.topic_id, wake=True)
             return
         job.status = kind
@@ -669,14 +674,14 @@ class GenerationService:
             self._stop_for_quota(topic, outcome.error or "")
             return
         if kind == "failed":
-            topic.generation_status = "failed"
+            topic.generation_status = GenerationStatus.FAILED
             topic.generation_error = outcome.error
             return
         if job.kind == JobKind.CARDS:
             self._count_fruitless(job, topic)
-        if topic.generation_status == "failed":
+        if topic.generation_status == GenerationStatus.FAILED:
             return
-        topic.generation_status = "idle"
+        topic.generation_status = GenerationStatus.IDLE
         topic.generation_error = None
         session.flush()
         if job.kind == JobKind.CARDS and not outline.subtopics(session, topic.id):
@@ -689,7 +694,7 @@ class GenerationService:
     def _count_fruitless(job: GenerationJob, topic: Topic) -> None:
         topic.fruitless_batches = 0 if job.saved > 0 else topic.fruitless_batches + 1
         if topic.fruitless_batches >= MAX_FRUITLESS_BATCHES:
-            topic.generation_status = "failed"
+            topic.generation_status = GenerationStatus.FAILED
             topic.generation_error = (
                 f"The last {MAX_FRUITLESS_BATCHES} batches added no new card: the model keeps "
                 "repeating cards this topic already has. Rephrase the topic or use a stronger "
@@ -731,7 +736,7 @@ class GenerationService:
                     metering.refusal(session, self.settings, user, now) is not None
                 )
             if not refused[topic.user_id]:
-                topic.generation_status = "idle"
+                topic.generation_status = GenerationStatus.IDLE
                 topic.generation_error = None
                 if not topic.generates:
                     self._show_paused(topic)  # archived or turned off meanwhile

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.kit.db import Database
+from srs.kit.ratelimit import RateLimiter
 from srs.kit.settings import Settings
 
 _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -23,6 +24,10 @@ def get_database(request: Request) -> Database:
 
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    return request.app.state.limiter
 
 
 @asynccontextmanager
@@ -78,6 +83,7 @@ def get_session(
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 
 
 def client_address(request: Request) -> str:

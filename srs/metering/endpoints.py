@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from srs.accounts.dependencies import CurrentUser, get_caller
-from srs.kit.db import Database, utcnow
+from srs.accounts.dependencies import BriefCaller, Caller, CurrentUser
+from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession
 from srs.kit.errors import ErrorOut
 from srs.kit.settings import Settings
@@ -41,13 +41,9 @@ def billing_webhook(
     return WebhookOut(id=event["id"], type=event["type"], status=status)
 
 
-def _payer(request: Request) -> checkout.Payer:
-    """Who pays, read in a short read-only transaction: no session stays open (nor, on
-    SQLite, the write lock held) while Stripe answers."""
-    db: Database = request.app.state.db
-    with db.transaction(write=False) as session:
-        user = get_caller(request, session, request.app.state.settings).user
-        return checkout.Payer(user.id, user.email, user.plan, user.stripe_customer_id)
+def _payer(caller: Caller) -> checkout.Payer:
+    user = caller.user
+    return checkout.Payer(user.id, user.email, user.plan, user.stripe_customer_id)
 
 
 def _app_url(request: Request, settings: Settings) -> str:
@@ -55,21 +51,25 @@ def _app_url(request: Request, settings: Settings) -> str:
 
 
 @router.post("/billing/checkout", response_model=BillingUrlOut, responses=STRIPE_FAILED)
-async def billing_checkout(request: Request) -> BillingUrlOut:
+async def billing_checkout(
+    request: Request, caller: BriefCaller, settings: AppSettings
+) -> BillingUrlOut:
     """A Stripe Checkout session for the Pro plan: send the learner to `url`. 503
     `billing_not_configured` without SRS_STRIPE_API_KEY and SRS_STRIPE_PRICE_PRO."""
-    settings: Settings = request.app.state.settings
-    payer = await run_in_threadpool(_payer, request)
+    # The caller is read in a short transaction of its own (BriefCaller): no session stays
+    # open (nor, on SQLite, the write lock held) while Stripe answers.
     url = await run_in_threadpool(
-        checkout.checkout_url, settings, payer, _app_url(request, settings)
+        checkout.checkout_url, settings, _payer(caller), _app_url(request, settings)
     )
     return BillingUrlOut(url=url)
 
 
 @router.post("/billing/portal", response_model=BillingUrlOut, responses=STRIPE_FAILED)
-async def billing_portal(request: Request) -> BillingUrlOut:
+async def billing_portal(
+    request: Request, caller: BriefCaller, settings: AppSettings
+) -> BillingUrlOut:
     """Stripe's customer portal for a learner who has paid (409 before the first checkout)."""
-    settings: Settings = request.app.state.settings
-    payer = await run_in_threadpool(_payer, request)
-    url = await run_in_threadpool(checkout.portal_url, settings, payer, _app_url(request, settings))
+    url = await run_in_threadpool(
+        checkout.portal_url, settings, _payer(caller), _app_url(request, settings)
+    )
     return BillingUrlOut(url=url)

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.generation.dependencies import Generation
 from srs.kit.db import utcnow
-from srs.kit.deps import AppSettings, DbSession, RowId
+from srs.kit.deps import AppSettings, DbSession, Limiter, RowId
 from srs.kit.pagination import MAX_ROW_ID, Paging
 from srs.topics import service, views
 from srs.topics.schemas import (
@@ -45,14 +45,14 @@ def _card_page(page) -> CardPage:
 @router.post("/topics", status_code=201, response_model=TopicOut)
 def create_topic(
     body: TopicIn,
-    request: Request,
     user: CurrentUser,
     db: DbSession,
     settings: AppSettings,
     generation: Generation,
+    limiter: Limiter,
 ) -> TopicOut:
     limit = settings.rate_topics_per_hour
-    request.app.state.limiter.hit("topics", str(user.id), limit, 3600)
+    limiter.hit("topics", str(user.id), limit, 3600)
     topic = generation.create_topic(db, user, body)
     return _topic_out(db, user, topic, settings)
 

@@ -32,6 +32,18 @@ class CardStyle(enum.StrEnum):
     MIXED = "mixed"
 
 
+class GenerationStatus(enum.StrEnum):
+    """What a topic's card writing is doing, as the learner sees it."""
+
+    IDLE = "idle"
+    QUEUED = "queued"
+    RUNNING = "running"
+    FAILED = "failed"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    # The topic writes no cards (generation turned off, or the topic archived).
+    PAUSED = "paused"
+
+
 class CardType(enum.StrEnum):
     BASIC = "basic"
     CLOZE = "cloze"
@@ -52,7 +64,9 @@ class Topic(Base):
     generation_enabled: Mapped[bool] = mapped_column(
         Boolean, default=True, server_default=sa_true()
     )
-    generation_status: Mapped[str] = mapped_column(String(32), default="idle")
+    generation_status: Mapped[str] = mapped_column(
+        String(32), default=GenerationStatus.IDLE.value
+    )
     generation_error: Mapped[str | None] = mapped_column(Text, default=None)
     card_style: Mapped[str] = mapped_column(
         String(16), default=CardStyle.BASIC.value, server_default=CardStyle.BASIC.value

@@ -18,7 +18,7 @@ from srs.kit.text import refuse_control_characters
 from srs.outline.schemas import SubtopicRef
 from srs.sources.schemas import CitationRef
 from srs.topics.cloze import MAX_TEXT_CHARS
-from srs.topics.models import CardStyle, CardType
+from srs.topics.models import CardStyle, CardType, GenerationStatus
 
 # Control characters (NUL, Anki's U+001F...) are refused with a 422 on every text field.
 NoControl = AfterValidator(refuse_control_characters)
@@ -40,8 +40,6 @@ ClozeText = Annotated[
     NoControl,
 ]
 
-# "paused": the topic writes no cards (generation turned off, or the topic archived).
-GenerationStatus = Literal["idle", "queued", "running", "failed", "quota_exceeded", "paused"]
 CardState = Literal["new", "learning", "review", "relearning"]
 # What the card browser filters on: a scheduling state, or a mark the learner set.
 CardFilter = Literal["new", "learning", "review", "suspended", "flagged"]

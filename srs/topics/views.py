@@ -10,11 +10,11 @@ from srs.accounts.models import User
 from srs.generation import pace
 from srs.generation import repository as generation
 from srs.generation.difficulty import batch_level
+from srs.llm.local import notice_for
 from srs.outline.schemas import SubtopicRef
 from srs.sources.service import citation_ref
-from srs.llm.local import notice_for
 from srs.study import service as study
-from srs.topics.models import Card, Topic
+from srs.topics.models import Card, GenerationStatus, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
 
 
@@ -53,7 +53,7 @@ def counts_out(counts: study.Counts) -> Counts:
 def generation_out(session: Session, topic: Topic, eta_seconds: int | None = None) -> Generation:
     job = generation.active_job(session, topic.id)
     return Generation(
-        status=topic.generation_status,  # type: ignore[arg-type]
+        status=GenerationStatus(topic.generation_status),
         error=topic.generation_error,
         cards_in_flight=generation.cards_in_flight(session, topic.id),
         step=job.kind if job else None,  # type: ignore[arg-type]
