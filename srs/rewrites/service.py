@@ -181,9 +181,9 @@ class RewriteService:
                         usage = event
                         continue
                     chars += len(event.text)
+                    # Read on past a refused reply (the parser then takes nothing in): the
+                    # provider's token count comes at the end, and the cap bounds the wait.
                     cards += parser.feed(event.text)
-                    if len(cards) > prompts.REWRITE_MAX_CARDS or parser.failed:
-                        break
                     if chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
                         failure = _bad_output(f"the reply ran past {chars} characters")
                         break
@@ -210,7 +210,10 @@ class RewriteService:
         )
         if answer.error is not None:
             return None
-        card = topics.get_card(session, ask.user, ask.card_id)
+        try:
+            card = topics.get_card(session, ask.user, ask.card_id)
+        except AppError:
+            return None  # deleted while the model wrote: the tokens are metered all the same
         if (card.front, card.back) != (ask.front, ask.back) or card.retired_reason is not None:
             return None
         row = CardRewrite(
@@ -229,7 +232,8 @@ class RewriteService:
     def failure(answer: ModelAnswer) -> AppError:
         """Why `record` stored nothing."""
         return answer.error or conflict(
-            "The card changed while the model was writing; nothing was changed. Ask again."
+            "The card was changed or deleted while the model was writing; nothing was "
+            "changed. Ask again."
         )
 
     # -- the learner's decision ---------------------------------------------------------------
