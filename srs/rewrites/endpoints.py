@@ -58,7 +58,9 @@ async def propose_rewrite(card_id: RowId, request: Request, rewrites: Rewrites) 
 
 
 @router.get("/rewrites/{rewrite_id}", response_model=RewriteOut)
-def get_rewrite(rewrite_id: RowId, user: CurrentUser, db: DbSession, rewrites: Rewrites) -> RewriteOut:
+def get_rewrite(
+    rewrite_id: RowId, user: CurrentUser, db: DbSession, rewrites: Rewrites
+) -> RewriteOut:
     return rewrite_out(rewrites.get(db, user, rewrite_id))
 
 

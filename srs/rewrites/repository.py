@@ -11,10 +11,10 @@ def add(session: Session, row: CardRewrite) -> None:
     session.flush()
 
 
-def get(session: Session, user_id: int, rewrite_id: int, *, lock: bool = False) -> CardRewrite | None:
-    query = select(CardRewrite).where(
-        CardRewrite.id == rewrite_id, CardRewrite.user_id == user_id
-    )
+def get(
+    session: Session, user_id: int, rewrite_id: int, *, lock: bool = False
+) -> CardRewrite | None:
+    query = select(CardRewrite).where(CardRewrite.id == rewrite_id, CardRewrite.user_id == user_id)
     if lock:
         query = query.with_for_update()
     return session.scalars(query).first()

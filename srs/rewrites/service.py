@@ -102,7 +102,9 @@ def _unavailable(error: LLMError) -> AppError:
     return AppError(error.message, code="llm_not_configured", status_code=503)
 
 
-def proposal_problem(parser: CardStreamParser, cards: list, original: tuple[str, str]) -> str | None:
+def proposal_problem(
+    parser: CardStreamParser, cards: list, original: tuple[str, str]
+) -> str | None:
     """Pure: why the parsed reply is not a usable proposal, or None."""
     if len(cards) > prompts.REWRITE_MAX_CARDS:
         return f"more than {prompts.REWRITE_MAX_CARDS} cards"
@@ -160,7 +162,9 @@ class RewriteService:
             max_tokens=min(self.settings.llm_max_tokens, REWRITE_MAX_TOKENS),
             temperature=self.settings.llm_temperature,
         )
-        return RewriteAsk(user=user, card_id=card.id, front=card.front, back=card.back, request=request)
+        return RewriteAsk(
+            user=user, card_id=card.id, front=card.front, back=card.back, request=request
+        )
 
     async def ask(self, ask: RewriteAsk) -> ModelAnswer:
         """Stream the model's reply through the card parser; never raises."""
@@ -198,7 +202,9 @@ class RewriteService:
             failure = _bad_output(problem) if problem else None
         if failure is not None:
             log.info("rewrite of card %s failed: %s", ask.card_id, failure.message)
-            return ModelAnswer(model=provider.model, tokens=tokens, estimated=estimated, error=failure)
+            return ModelAnswer(
+                model=provider.model, tokens=tokens, estimated=estimated, error=failure
+            )
         texts = [(card.front, card.back) for card in cards]
         return ModelAnswer(texts, provider.model, tokens, estimated)
 
@@ -238,7 +244,9 @@ class RewriteService:
 
     # -- the learner's decision ---------------------------------------------------------------
 
-    def get(self, session: Session, user: User, rewrite_id: int, *, lock: bool = False) -> CardRewrite:
+    def get(
+        self, session: Session, user: User, rewrite_id: int, *, lock: bool = False
+    ) -> CardRewrite:
         row = repository.get(session, user.id, rewrite_id, lock=lock)
         if row is None:
             raise not_found("Rewrite not found")
@@ -251,13 +259,17 @@ class RewriteService:
         card = topics.get_card(session, user, row.card_id, lock=True)
         return row, card
 
-    def accept(self, session: Session, user: User, rewrite_id: int) -> tuple[CardRewrite, Card, list[Card]]:
+    def accept(
+        self, session: Session, user: User, rewrite_id: int
+    ) -> tuple[CardRewrite, Card, list[Card]]:
         """Reword the card (history kept), or retire it for a split's two new cards."""
         row, card = self._open(session, user, rewrite_id)
         if card.retired_reason is not None:
             raise _retired(card)
         if (card.front, card.back) != (row.original_front, row.original_back):
-            raise conflict("The card was changed since this rewrite was proposed; ask for a new one.")
+            raise conflict(
+                "The card was changed since this rewrite was proposed; ask for a new one."
+            )
         texts = [(c["front"], c["back"]) for c in row.cards]
         new_cards: list[Card] = []
         if row.kind == RewriteKind.REWORD:

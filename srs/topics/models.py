@@ -23,7 +23,6 @@ from srs.kit.db import Base, UTCDateTime, utcnow
 from srs.outline.models import Subtopic
 from srs.sources.models import CardCitation
 
-
 # A card whose lapses (Again on a card in review) since its last accepted rewrite reach this
 # is a leech, in Anki's sense (Anki counts lapses too; its default threshold is 8).
 LEECH_LAPSES = 4

@@ -152,7 +152,11 @@ def unchanged(api: Api, topic_id: int, card: dict) -> None:
     assert len(cards) == 1
     now = cards[0]
     assert (now["front"], now["back"], now["reps"], now["lapses"], now["suspended"]) == (
-        FRONT, BACK, card["reps"], card["lapses"], False
+        FRONT,
+        BACK,
+        card["reps"],
+        card["lapses"],
+        False,
     )
 
 

@@ -43,7 +43,12 @@ def test_only_one_or_two_complete_new_basic_cards_are_a_proposal():
     assert proposal_problem(*parsed(one), original) is None
     assert proposal_problem(*parsed(two), original) is None
     assert proposal_problem(*parsed(three), original) == "more than 2 cards"
-    assert proposal_problem(*parsed("<cards><card><front>Q?</front><back>A</back></card></cards>"), original) == "the same card again"
+    assert (
+        proposal_problem(
+            *parsed("<cards><card><front>Q?</front><back>A</back></card></cards>"), original
+        )
+        == "the same card again"
+    )
     assert "cloze" in proposal_problem(
         *parsed('<cards><card type="cloze"><text>The {{c1::cell}}</text></card></cards>'), original
     )

@@ -86,7 +86,10 @@ def test_a_leech_is_rewritten_from_the_study_screen(leech_site, llm, browser_con
     expect(page.get_by_role("button", name="Rewrite this card")).to_have_count(0)
     card = page.request.get(f"{site}/api/v1/cards/{card_id}").json()
     assert (card["id"], card["front"], card["lapses"], card["leech"]) == (
-        card_id, CLEARER[0], 4, False
+        card_id,
+        CLEARER[0],
+        4,
+        False,
     )
     assert len(llm.requests) == 1
     assert errors == []
