@@ -1,7 +1,12 @@
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import update
+
+from srs.kit.db import Database
+from srs.topics.models import Card
 from tests.conftest import Api
 from tests.generation.conftest import llm_settings
 from tests.support.llm_server import ScriptedLLMServer
@@ -64,13 +69,6 @@ def fail(api: Api, card_id: int, lapses: int) -> dict:
 
 def make_due(database_url: str, card_id: int) -> None:
     """Time passing: the card falls due now (its relearning step is ten minutes)."""
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy import update
-
-    from srs.kit.db import Database
-    from srs.topics.models import Card
-
     db = Database(database_url)
     try:
         with db.transaction(write=True) as session:

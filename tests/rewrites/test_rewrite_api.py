@@ -5,10 +5,12 @@ reply change nothing."""
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.conftest import Api, make_settings
+from tests.generation.conftest import llm_settings
 from tests.rewrites.conftest import add_card, fail, make_due, new_topic, review
 from tests.support.cards import batch_xml
-from tests.support.llm_server import Reply
+from tests.support.llm_server import Reply, ScriptedLLMServer, is_outline_request, outline_xml
+from tests.support.server import running_app
 
 FRONT, BACK = "What is the powerhouse of the cell and what does it make?", "Mitochondrion; ATP"
 CLEARER = ("Which organelle is called the powerhouse of the cell?", "The mitochondrion")
@@ -120,6 +122,10 @@ def test_accepting_a_split_retires_the_card_and_adds_two(api, llm):
     # A retired card is not rewritten again.
     assert api.post(f"/cards/{card['id']}/rewrite").status_code == 409
 
+    # Unsuspended, a retired card is studied again and no longer says it is retired.
+    back = api.post(f"/cards/{card['id']}/unsuspend").json()
+    assert (back["suspended"], back["retired_reason"]) == (False, None)
+
 
 def test_rejecting_changes_nothing(api, llm):
     _, card = leech(api)
@@ -193,9 +199,6 @@ def test_bad_xml_changes_nothing(api, llm):
 
 
 def test_without_a_provider_the_error_says_how_to_configure_one(database_url):
-    from tests.conftest import make_settings
-    from tests.support.server import running_app
-
     settings = make_settings(database_url, llm_provider="", worker_enabled=False)
     with running_app(settings) as (base_url, _app):
         api = Api(base_url)
@@ -206,3 +209,26 @@ def test_without_a_provider_the_error_says_how_to_configure_one(database_url):
         assert refused.json()["error"]["code"] == "llm_not_configured"
         assert "SRS_LLM_PROVIDER" in refused.json()["error"]["message"]
         unchanged(api, topic_id, card)
+
+
+def test_with_a_worker_the_rewrite_asks_the_generators_provider(database_url):
+    """`srs serve` runs a worker: the rewrite shares its provider (one model in memory)."""
+
+    def answer(request):
+        if "keeps failing" in request.json["messages"][1]["content"]:
+            return Reply(text=batch_xml([CLEARER]))
+        if is_outline_request(request.json):
+            return Reply(text=outline_xml())
+        return Reply(text=batch_xml([("What is 2 + 2?", "4")]))
+
+    with (
+        ScriptedLLMServer(responder=answer) as llm,
+        running_app(llm_settings(database_url, llm)) as (base_url, app),
+    ):
+        api = Api(base_url)
+        api.signup("worker@example.com")
+        _, card = leech(api)
+        rewrite = api.post(f"/cards/{card['id']}/rewrite")
+        assert rewrite.status_code == 201, rewrite.text
+        assert rewrite.json()["cards"] == [{"front": CLEARER[0], "back": CLEARER[1]}]
+        assert app.state.rewrites._provider() is app.state.worker.provider()
