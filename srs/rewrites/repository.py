@@ -18,3 +18,8 @@ def get(
     if lock:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def user_rewrites(session: Session, user_id: int) -> list[CardRewrite]:
+    query = select(CardRewrite).where(CardRewrite.user_id == user_id).order_by(CardRewrite.id)
+    return list(session.scalars(query))

@@ -292,6 +292,11 @@ class RewriteService:
         return row, card
 
 
+def export_rows(session: Session, user_id: int) -> dict[str, list]:
+    """The learner's rewrite proposals, decided or not (for GET /me/export)."""
+    return {"card_rewrites": repository.user_rewrites(session, user_id)}
+
+
 def _tokens(request: LLMRequest, usage: Usage | None, chars: int) -> tuple[tuple[int, int], bool]:
     """The provider's count; without one, an estimate (~4 characters a token) when the model
     wrote anything, and nothing when it never answered."""

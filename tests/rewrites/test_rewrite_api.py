@@ -122,6 +122,11 @@ def test_accepting_a_split_retires_the_card_and_adds_two(api, llm):
     # A retired card is not rewritten again.
     assert api.post(f"/cards/{card['id']}/rewrite").status_code == 409
 
+    exported = api.get("/me/export").json()["card_rewrites"]
+    assert [(r["id"], r["status"], r["new_card_ids"]) for r in exported] == [
+        (rewrite["id"], "accepted", [c["id"] for c in new])
+    ]
+
     # Unsuspended, a retired card is studied again and no longer says it is retired.
     back = api.post(f"/cards/{card['id']}/unsuspend").json()
     assert (back["suspended"], back["retired_reason"]) == (False, None)
