@@ -197,6 +197,8 @@ class RewriteService:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             failure = _provider_failed(provider, error)
         tokens, estimated = _tokens(request, usage, chars)
+        metrics.LLM_TOKENS.labels("input").inc(tokens[0])
+        metrics.LLM_TOKENS.labels("output").inc(tokens[1])
         if failure is None:
             problem = proposal_problem(parser, cards, (ask.front, ask.back))
             failure = _bad_output(problem) if problem else None
