@@ -36,6 +36,8 @@ from srs.metering import service as metering
 from srs.metering import stripe_sync
 from srs.metering.endpoints import router as metering_router
 from srs.outline.endpoints import router as outline_router
+from srs.rewrites.endpoints import router as rewrites_router
+from srs.rewrites.service import RewriteService
 from srs.sources.endpoints import router as sources_router
 from srs.sources.service import SourceService
 from srs.stats.endpoints import router as stats_router
@@ -112,6 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.worker = build_worker(generation, settings, events)
             worker_task = asyncio.create_task(app.state.worker.run())
             app.state.worker.warm_up()  # in a background thread: start-up does not wait
+        # A rewrite asks the generator's provider (the worker's, where this process runs one).
+        app.state.rewrites = RewriteService(
+            settings, app.state.worker.provider if settings.worker_enabled else None
+        )
         if settings.ticker_enabled:
             ticker = start_ticker(_chores(generation))
         listener = _start_listener(db, settings, events)
@@ -125,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker_task is not None:
                 await app.state.worker.stop()
                 worker_task.cancel()
+            await app.state.rewrites.aclose()
             app.state.imports.shutdown()
             app.state.sources.shutdown()
             app.state.password_hashing.shutdown()
@@ -150,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metering_router,
         outline_router,
         sources_router,
+        rewrites_router,
     ):
         api.include_router(router)
     app.include_router(api)

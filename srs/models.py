@@ -6,6 +6,7 @@ from srs.imports.models import ImportJob
 from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.outline.models import Subtopic
+from srs.rewrites.models import CardRewrite
 from srs.sources.models import CardCitation, Passage, Source
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic, TopicCardCount
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Card",
     "CardCitation",
+    "CardRewrite",
     "CardEmbedding",
     "DuplicateRejection",
     "GenerationJob",

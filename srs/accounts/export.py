@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from srs.accounts import repository
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import unauthorized
+from srs.rewrites import service as rewrites
 from srs.sources import service as sources
 from srs.study import service as study
 from srs.topics import service as topics
@@ -68,7 +69,8 @@ def document(session: Session, user_id: int) -> Iterator[str]:
     yield from _array(_cards(session, topic_list))
     yield ',\n"reviews": '
     yield from _array(study.review_history(session, user))
-    for name, rows in sources.export_rows(session, user.id).items():
+    exported = {**sources.export_rows(session, user.id), **rewrites.export_rows(session, user.id)}
+    for name, rows in exported.items():
         yield f',\n"{name}": '
         yield from _array(rows)
     yield "\n}\n"

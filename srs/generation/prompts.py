@@ -234,3 +234,36 @@ def build_grounded_request(
         max_tokens=max_tokens,
         temperature=temperature,
     )
+
+
+# -- a leech rewritten (srs/rewrites) -----------------------------------------------------------
+
+REWRITE_MAX_CARDS = 2
+REWRITE_FIELD_CHARS = 2000
+
+
+def _card_text(text: str) -> str:
+    """A card's text inside our prompt's markers, which it cannot close."""
+    return text[:REWRITE_FIELD_CHARS].replace(">>>", "> > >").replace("<<<", "< < <")
+
+
+def build_rewrite_request(
+    topic: str, front: str, back: str, lapses: int, *, max_tokens: int, temperature: float
+) -> LLMRequest:
+    """One clearer version of a leech, or a split of it into two cards, as <cards> XML."""
+    s = _sections()
+    values = {
+        **_common(topic, 0),
+        "front": _card_text(front),
+        "back": _card_text(back),
+        "lapses": lapses,
+        "card_line": _data_line(f"{front} / {back}"),
+    }
+    return LLMRequest(
+        system=s["rewrite system"],
+        user=s["rewrite user"].format(**values),
+        completion_prompt=s["rewrite completion"].format(**values) + "\n",
+        grammar=grammar(REWRITE_MAX_CARDS, "basic"),
+        max_tokens=max_tokens,
+        temperature=temperature,
+    )

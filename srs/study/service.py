@@ -311,6 +311,8 @@ def set_suspended(session: Session, user: User, card_id: int, suspended: bool) -
     if not suspended and card.flagged_at is not None:
         return unflag(session, user, card_id)
     card.suspended = suspended
+    if not suspended:
+        card.retired_reason = None  # a retired card brought back is studied again
     session.flush()
     return card
 

@@ -23,6 +23,10 @@ from srs.kit.db import Base, UTCDateTime, utcnow
 from srs.outline.models import Subtopic
 from srs.sources.models import CardCitation
 
+# A card whose lapses (Again on a card in review) since its last accepted rewrite reach this
+# is a leech, in Anki's sense (Anki counts lapses too; its default threshold is 8).
+LEECH_LAPSES = 4
+
 
 class CardStyle(enum.StrEnum):
     """What kind of cards a topic's batches ask the model for."""
@@ -190,12 +194,21 @@ class Card(Base):
     reps: Mapped[int] = mapped_column(Integer, default=0)
     lapses: Mapped[int] = mapped_column(Integer, default=0)
 
+    # The lapses count when a rewrite of the card was last accepted: a leech counts afresh.
+    rewritten_at_lapses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the service suspended it for good (a leech split into two new cards by a rewrite).
+    retired_reason: Mapped[str | None] = mapped_column(Text, default=None)
     buried_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     flag_reason: Mapped[str | None] = mapped_column(Text, default=None)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def leech(self) -> bool:
+        return self.lapses - self.rewritten_at_lapses >= LEECH_LAPSES
 
     @property
     def type(self) -> CardType:

@@ -89,7 +89,8 @@ def set_suspended(session: Session, ids: Sequence[int], suspended: bool) -> None
     session.execute(
         update(Card)
         .where(Card.id.in_(ids))
-        .values(suspended=suspended)
+        # Unsuspended, a card retired by a rewrite is back in study: no longer retired.
+        .values(suspended=suspended, **({} if suspended else {"retired_reason": None}))
         .execution_options(synchronize_session=False)
     )
 

@@ -167,7 +167,15 @@ class CardOut(BaseModel):
     )
     reps: int
     lapses: int
+    leech: bool = Field(
+        False,
+        description="failed often: 4 or more lapses (Again on a card in review) since its last "
+        "accepted rewrite; POST /cards/{id}/rewrite proposes a clearer card",
+    )
     suspended: bool
+    retired_reason: str | None = Field(
+        None, description="why the service suspended it for good (split by a rewrite)"
+    )
     buried_until: datetime | None
     flag_reason: str | None
     created_at: datetime

@@ -279,3 +279,48 @@ def subtopic_cards(session: Session, subtopic_id: int, limit: int) -> list[tuple
 
 def unassigned_cards(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
     return repository.unassigned_cards(session, topic_id, limit)
+
+
+# -- a leech rewritten (srs/rewrites) ---------------------------------------------------------
+
+
+def reword_card(session: Session, card: Card, front: str, back: str) -> Card:
+    """New text for the same card: its schedule and review history stay, and its leech count
+    starts again. A cloze card becomes a basic card (it leaves its note; the siblings keep it)."""
+    card.front, card.back = front, back
+    card.cloze_text = card.cloze_ordinal = card.note_guid = None
+    card.rewritten_at_lapses = card.lapses
+    card.updated_at = utcnow()
+    session.flush()
+    return card
+
+
+def retire_card(session: Session, card: Card, reason: str) -> None:
+    """Out of study for good, with the reason shown in the card list (unsuspend brings it back)."""
+    card.suspended = True
+    card.retired_reason = reason
+    card.updated_at = utcnow()
+    session.flush()
+
+
+def add_replacement_cards(
+    session: Session, card: Card, texts: list[tuple[str, str]], model: str | None
+) -> list[Card]:
+    """New cards in `card`'s topic and subtopic, at its level, new to the learner."""
+    now = utcnow()
+    cards = [
+        Card(
+            topic_id=card.topic_id,
+            user_id=card.user_id,
+            subtopic_id=card.subtopic_id,
+            level=card.level,
+            model=model,
+            front=front,
+            back=back,
+            due=now,
+        )
+        for front, back in texts
+    ]
+    for new in cards:
+        repository.add(session, new)
+    return cards

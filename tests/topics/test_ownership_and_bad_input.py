@@ -50,6 +50,7 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("POST", f"/cards/{c}/flag", {"reason": "x"}),
         ("POST", f"/cards/{c}/unflag", None),
         ("GET", f"/cards/{c}/passage", None),
+        ("POST", f"/cards/{c}/rewrite", None),
     ]
     # Every endpoint that takes a topic or card id is in the list above.
     spec = httpx.get(base_url + "/openapi.json").json()

@@ -190,6 +190,7 @@ export function cardsView(ctx, topicId) {
       h('span', { class: `badge state-${card.state}` }, card.state),
       card.suspended ? h('span', { class: 'badge badge-suspended' }, 'suspended') : null,
       card.flag_reason ? h('span', { class: 'badge badge-flagged', title: card.flag_reason }, 'flagged') : null,
+      card.leech ? h('span', { class: 'badge badge-leech', title: 'failed 4 or more times: rewrite it from the study screen' }, 'leech') : null,
     ];
     const which = `“${short(card.front)}”`;
     const actionsSlot = h('div', { class: 'row-actions' },
@@ -206,7 +207,8 @@ export function cardsView(ctx, topicId) {
         h('p', { class: 'row-back' }, card.back),
         h('p', { class: 'row-meta' }, marks, ' ', dueText(card),
           oneTopic ? null : [' · ', h('a', { href: `#/topics/${card.topic_id}/cards` }, state.topics.get(card.topic_id) || `topic ${card.topic_id}`)]),
-        card.flag_reason ? h('p', { class: 'flagged-note' }, `Flagged: ${card.flag_reason}`) : null),
+        card.flag_reason ? h('p', { class: 'flagged-note' }, `Flagged: ${card.flag_reason}`) : null,
+        card.retired_reason ? h('p', { class: 'retired-note' }, `Retired: ${card.retired_reason}`) : null),
       actionsSlot);
   }
 

@@ -1,5 +1,5 @@
 // The study screen's keyboard: Space/Enter show the answer, 1-4 rate, U undo, E edit, F flag,
-// Esc closes a form. Keys typed into a field, or meant for a focused control, are left alone.
+// R rewrite a leech (then A accepts), Esc closes a form. Keys typed into a field, or meant for a focused control, are left alone.
 
 import { typingIn } from '../../dom.js';
 
@@ -38,6 +38,12 @@ export function bindKeys(view) {
     } else if ((key === 'f' || key === 'F') && screen.card()) {
       event.preventDefault();
       panels.open('flag');
+    } else if ((key === 'r' || key === 'R') && screen.card()?.leech && state.panel === null) {
+      event.preventDefault();
+      panels.open('rewrite');
+    } else if ((key === 'a' || key === 'A') && state.panel === 'rewrite') {
+      event.preventDefault();
+      panels.acceptRewrite();
     }
   }, { signal: view.signal });
 }

@@ -1,4 +1,4 @@
-// The forms that open under the card: edit it, or flag it as wrong.
+// The forms that open under the card: edit it, flag it as wrong, or rewrite a leech.
 
 import { patch, post } from '../../api.js';
 import { errorBox, h, replace } from '../../dom.js';
@@ -110,15 +110,74 @@ export function createPanels(view) {
     return { form, first: reason };
   }
 
+  // A leech rewritten: the model's proposal is asked for at once, then accepted or rejected.
+  let pendingRewrite = null; // {id, run}: the shown proposal's accept
+
+  function proposalList(cards) {
+    return h('ol', { class: 'proposal' }, cards.map((c) =>
+      h('li', {}, h('p', { class: 'card-label' }, 'Question'), h('p', { class: 'proposal-front' }, c.front),
+        h('p', { class: 'card-label' }, 'Answer'), h('p', { class: 'proposal-back' }, c.back))));
+  }
+
+  function rewritePanel(current, errors) {
+    const body = h('div', { class: 'rewrite-body' }, h('p', { class: 'loading' }, 'Asking the model for a clearer card…'));
+    const cancel = h('button', { type: 'button', onclick: () => close() }, 'Cancel');
+    const panel = h('section', { class: 'panel', id: 'rewrite-panel', tabindex: '-1', 'aria-labelledby': 'rewrite-title', 'aria-live': 'polite' },
+      h('h2', { id: 'rewrite-title' }, 'Rewrite this card'), body, errors, h('div', { class: 'form-row' }, cancel));
+    const decide = (rewrite, verdict) => busyWith(async () => {
+      try {
+        const decision = await post(`/rewrites/${rewrite.id}/${verdict}`, undefined, { signal });
+        pendingRewrite = null;
+        if (verdict === 'reject') {
+          afterChange('Proposal rejected: the card stays as it was.');
+        } else if (rewrite.kind === 'split') {
+          close(false);
+          screen().flash('Card split into two new cards; the old one is retired (see the card list).');
+          await view.poll.loadNext();
+        } else {
+          if (card() && card().id === decision.card.id) Object.assign(state.next.card, decision.card);
+          afterChange('Card rewritten. Its history and schedule are kept.');
+        }
+      } catch (error) {
+        if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
+      }
+    });
+    busyWith(async () => {
+      try {
+        const rewrite = await post(`/cards/${current.id}/rewrite`, undefined, { signal });
+        if (state.panel !== 'rewrite') return;
+        const accept = h('button', { type: 'button', class: 'primary', id: 'accept-rewrite', 'aria-keyshortcuts': 'A', onclick: () => decide(rewrite, 'accept') }, 'Accept ', h('kbd', {}, 'A'));
+        const reject = h('button', { type: 'button', id: 'reject-rewrite', onclick: () => decide(rewrite, 'reject') }, 'Reject');
+        pendingRewrite = { id: rewrite.id, run: () => decide(rewrite, 'accept') };
+        replace(body,
+          h('p', {}, rewrite.kind === 'split'
+            ? 'The model suggests splitting it into two cards. Accepting retires this card and adds these two as new cards:'
+            : 'The model suggests this clearer card. Accepting rewords the card and keeps its history:'),
+          proposalList(rewrite.cards));
+        cancel.replaceWith(h('span', { class: 'form-row' }, accept, reject));
+        accept.focus();
+      } catch (error) {
+        if (error.name !== 'AbortError') replace(body, errorBox(`No proposal: ${error.message}`));
+      }
+    });
+    return { form: panel, first: panel };
+  }
+
+  function acceptRewrite() {
+    if (state.panel === 'rewrite' && pendingRewrite) pendingRewrite.run();
+  }
+
   function open(kind) {
     const current = card();
     if (!current) return;
     state.panel = kind;
+    pendingRewrite = null;
     const errors = h('div');
-    const { form, first } = kind === 'edit' ? editForm(current, errors) : flagForm(current, errors);
+    const forms = { edit: editForm, flag: flagForm, rewrite: rewritePanel };
+    const { form, first } = forms[kind](current, errors);
     replace(screen().panelSlot, form);
     first.focus();
   }
 
-  return { open, close };
+  return { open, close, acceptRewrite };
 }

@@ -74,7 +74,8 @@ export function createScreen(view) {
         h('li', {}, kbd('Space'), ' or ', kbd('Enter'), ' show the answer'),
         h('li', {}, kbd('1'), ' Again · ', kbd('2'), ' Hard · ', kbd('3'), ' Good · ', kbd('4'), ' Easy'),
         h('li', {}, kbd('U'), ' undo the last answer'),
-        h('li', {}, kbd('E'), ' edit the card · ', kbd('F'), ' flag it as wrong · ', kbd('Esc'), ' close a form'))));
+        h('li', {}, kbd('E'), ' edit the card · ', kbd('F'), ' flag it as wrong · ', kbd('Esc'), ' close a form'),
+        h('li', {}, kbd('R'), ' rewrite a leech (a card you keep failing), then ', kbd('A'), ' accept the proposal'))));
 
   // -- messages -----------------------------------------------------------------------------
   function flash(text, action) {
@@ -235,6 +236,7 @@ export function createScreen(view) {
       ? [h('hr'), h('p', { class: 'card-label' }, 'Answer'), h('div', { class: `card-back${cloze ? ' cloze' : ''}`, id: 'card-back' }, back)]
       : null,
     current.flag_reason ? h('p', { class: 'flagged-note' }, `You flagged this card: ${current.flag_reason}`) : null,
+    current.leech ? h('p', { class: 'leech-note' }, `A leech: you have failed this card ${current.lapses} times. A clearer card may help (R).`) : null,
     h('p', { class: 'card-meta' }, `${current.state}${current.level ? ` · level ${current.level}` : ''}${current.model ? ` · ${current.model}` : ' · written by hand'}`),
     sourceLine(current, view.ctx.signal));
     stage.dataset.key = '';
@@ -262,7 +264,10 @@ export function createScreen(view) {
       h('button', { type: 'button', onclick: () => view.panels.open('edit'), 'aria-keyshortcuts': 'E' }, 'Edit ', kbd('E')),
       h('button', { type: 'button', onclick: act('suspend') }, 'Suspend'),
       h('button', { type: 'button', onclick: act('bury') }, 'Bury until tomorrow'),
-      h('button', { type: 'button', onclick: () => view.panels.open('flag'), 'aria-keyshortcuts': 'F' }, 'This card is wrong ', kbd('F')));
+      h('button', { type: 'button', onclick: () => view.panels.open('flag'), 'aria-keyshortcuts': 'F' }, 'This card is wrong ', kbd('F')),
+      current.leech
+        ? h('button', { type: 'button', id: 'rewrite-card', onclick: () => view.panels.open('rewrite'), 'aria-keyshortcuts': 'R' }, 'Rewrite this card ', kbd('R'))
+        : null);
   }
 
   // Move focus to new content only when the learner's focus is not somewhere else on purpose.
