@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session
 
-from srs.accounts.dependencies import CurrentUser, get_caller
-from srs.kit.deps import DbSession, RowId, in_transaction
+from srs.accounts.dependencies import BriefCaller, CurrentUser
+from srs.kit.deps import DbSession, Limiter, RowId, in_transaction
 from srs.kit.errors import ErrorOut
 from srs.rewrites.dependencies import Rewrites
-from srs.rewrites.models import CardRewrite
+from srs.rewrites.models import CardRewrite, RewriteStatus
 from srs.rewrites.schemas import DecisionOut, ProposedCard, RewriteOut
-from srs.rewrites.service import REWRITES_PER_HOUR, RewriteAsk, RewriteService
+from srs.rewrites.service import REWRITES_PER_HOUR
 from srs.topics import views
 
 router = APIRouter(tags=["rewrites"])
@@ -24,7 +23,7 @@ def rewrite_out(row: CardRewrite) -> RewriteOut:
     return RewriteOut(
         id=row.id,
         card_id=row.card_id,
-        status=row.status,  # type: ignore[arg-type]
+        status=RewriteStatus(row.status),
         kind=row.kind,
         original=ProposedCard(front=row.original_front, back=row.original_back),
         cards=[ProposedCard(**card) for card in row.cards],
@@ -34,22 +33,17 @@ def rewrite_out(row: CardRewrite) -> RewriteOut:
     )
 
 
-def _prepare(
-    session: Session, request: Request, rewrites: RewriteService, card_id: int
-) -> RewriteAsk:
-    user = get_caller(request, session, request.app.state.settings).user
-    request.app.state.limiter.hit("rewrites", str(user.id), REWRITES_PER_HOUR, 3600)
-    return rewrites.prepare(session, user, card_id)
-
-
 @router.post(
     "/cards/{card_id}/rewrite", status_code=201, response_model=RewriteOut, responses=_LLM_ERRORS
 )
-async def propose_rewrite(card_id: RowId, request: Request, rewrites: Rewrites) -> RewriteOut:
+async def propose_rewrite(
+    card_id: RowId, request: Request, caller: BriefCaller, rewrites: Rewrites, limiter: Limiter
+) -> RewriteOut:
     """Ask the model for a clearer version of a leech, or a split into two cards. Changes no
     card: accept or reject the proposal. 409 `not_a_leech` for a card that is not a leech."""
+    limiter.hit("rewrites", str(caller.user.id), REWRITES_PER_HOUR, 3600)
     # No session is held while the model writes: read, ask, then write, each step on its own.
-    ask = await in_transaction(request, _prepare, request, rewrites, card_id, write=False)
+    ask = await in_transaction(request, rewrites.prepare, caller.user, card_id, write=False)
     answer = await rewrites.ask(ask)
     row = await in_transaction(request, rewrites.record, ask, answer)
     if row is None:
