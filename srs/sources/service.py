@@ -364,8 +364,8 @@ def _source_failure(error: str | None) -> bool:
 
 
 NO_SOURCE_READ = (
-    "None of this topic's sources could be read (see each source's error) or kept (removed): "
-    "add one that can be."
+    "None of this topic's sources could be read (see each source's error), or they were "
+    "deleted: add one that can be read."
 )
 
 

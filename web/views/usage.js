@@ -87,10 +87,14 @@ function refundsPart(refunds) {
 /** Sources added this period (their size and PDF pages), against the plan's limits. */
 function sourcesPart(sources) {
   if (!sources) return null;
-  const mb = (bytes) => `${(bytes / (1024 * 1024)).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
+  const size = (bytes) => {
+    if (bytes < 1024) return `${number(bytes)} bytes`;
+    if (bytes < 1024 * 1024) return `${number(Math.round(bytes / 1024))} KB`;
+    return `${(bytes / (1024 * 1024)).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
+  };
   const of = (used, limit, show) => (limit === null ? `${show(used)} (no limit)` : `${show(used)} of ${show(limit)}`);
   return [
-    h('div', {}, h('dt', {}, 'Sources size'), h('dd', { id: 'usage-source-bytes' }, of(sources.bytes_used, sources.bytes_limit, mb))),
+    h('div', {}, h('dt', {}, 'Sources size'), h('dd', { id: 'usage-source-bytes' }, of(sources.bytes_used, sources.bytes_limit, size))),
     h('div', {}, h('dt', {}, 'Source pages'), h('dd', { id: 'usage-source-pages' }, of(sources.pages_used, sources.pages_limit, number),
       h('span', { class: 'hint' }, ' (PDF pages; a deleted source still counts until the period ends)'))),
   ];
