@@ -204,8 +204,7 @@ def grounded_grammar(count: int, passage_ids: Sequence[int], card_style: str = "
         '"</text>" cite "</card>\\n"\n'
         'cite ::= "<passage>" pid "</passage><quote>" text "</quote>"\n'
         f"pid ::= {ids}\n"
-        "text ::= [^<>&\\n ] [^<>&\\n]{0,160}\n"
-        + _CLOZE_RULES
+        "text ::= [^<>&\\n ] [^<>&\\n]{0,160}\n" + _CLOZE_RULES
     )
 
 

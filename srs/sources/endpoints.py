@@ -144,9 +144,7 @@ def get_source(source_id: RowId, user: CurrentUser, db: DbSession, sources: Sour
 
 
 @router.delete("/sources/{source_id}", status_code=204)
-def delete_source(
-    source_id: RowId, user: CurrentUser, db: DbSession, sources: Sources
-) -> Response:
+def delete_source(source_id: RowId, user: CurrentUser, db: DbSession, sources: Sources) -> Response:
     """Delete a source: its text and passages go, its cards stay without their citation, a
     read in progress stops. This period's usage is not refunded."""
     sources.remove(db, user, source_id)

@@ -131,9 +131,7 @@ def passage_counts(session: Session, source_ids: Sequence[int]) -> dict[int, tup
 
 def get_passage(session: Session, passage_id: int, share: bool = False) -> Passage | None:
     # `share` keeps the passage from being deleted until the caller's transaction ends.
-    return session.get(
-        Passage, passage_id, with_for_update={"read": True} if share else None
-    )
+    return session.get(Passage, passage_id, with_for_update={"read": True} if share else None)
 
 
 def add_citation(session: Session, citation: CardCitation) -> None:

@@ -200,10 +200,13 @@ class SourceService:
         source.finished_at = utcnow()
         session.flush()
         topic = session.get(Topic, source.topic_id)
-        if topic is not None and self._request_batch is not None:
-            if not repository.has_passages(session, topic.id):
-                # Says at once why no card comes now (or goes on with another source).
-                self._request_batch(session, topic)
+        if (
+            topic is not None
+            and self._request_batch is not None
+            and not repository.has_passages(session, topic.id)
+        ):
+            # Says at once why no card comes now (or goes on with another source).
+            self._request_batch(session, topic)
 
     def topic_sources(self, session: Session, user: User, topic_id: int) -> list[Source]:
         topic = topics.get_topic(session, user, topic_id)

@@ -97,8 +97,9 @@ def test_deleting_a_source_keeps_its_cards_uncited_and_refunds_nothing(api, api_
     assert review.status_code == 200
     # No new card is written from the model's memory: the topic waits for a new source.
     topic = wait_for(
-        lambda: (t := api.get(f"/topics/{topic_id}").json())["generation"]["status"] == "failed"
-        and t
+        lambda: (
+            (t := api.get(f"/topics/{topic_id}").json())["generation"]["status"] == "failed" and t
+        )
     )
     assert topic["generation"]["error"] == NO_SOURCE_READ
     # Deleting does not give the period's usage back.
@@ -130,9 +131,10 @@ def test_deleting_a_source_being_read_stops_the_read(api, llm):
     assert api.get(f"/sources/{source['id']}").status_code == 404
     assert api.get(f"/topics/{topic['id']}/sources").json()["items"] == []
     topic_now = wait_for(
-        lambda: (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"]
-        == "failed"
-        and t
+        lambda: (
+            (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"] == "failed"
+            and t
+        )
     )
     assert topic_now["generation"]["error"] == NO_SOURCE_READ
     assert all_cards(api, topic["id"]) == [] and llm.requests == []

@@ -62,6 +62,9 @@ def test_a_grounded_card_shows_its_passage_one_click_away(site, llm, browser_con
     page.get_by_role("button", name="Yes, delete").click()
     expect(page.locator("#source-list li")).to_have_count(1)
     expect(page.locator("#source-list li")).to_contain_text("Latvia")
+    link.click()  # closes the passage shown earlier; opening it again finds it gone
+    link.click()
+    expect(page.locator("#passage-gone")).to_contain_text("source has been deleted")
     page.reload()
     expect(page.locator("#card-front")).to_have_text("What is the capital of Norway?")
     expect(page.locator(".card-source")).to_have_count(0)
@@ -70,9 +73,7 @@ def test_a_grounded_card_shows_its_passage_one_click_away(site, llm, browser_con
     used = page.request.get(f"{site}/api/v1/usage").json()["sources"]
     assert used["bytes_used"] == len(TEXT.encode()) + len(b"The capital of Latvia is Riga.")
     page.goto(site + "/#/usage")
-    expect(page.locator("#usage-source-bytes")).to_have_text(
-        f"{used['bytes_used']} bytes of 50 MB"
-    )
+    expect(page.locator("#usage-source-bytes")).to_have_text(f"{used['bytes_used']} bytes of 50 MB")
     expect(page.locator("#usage-source-pages")).to_contain_text("0 of 300")
     assert errors == []
 

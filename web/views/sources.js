@@ -33,7 +33,11 @@ export function sourceLine(card, signal) {
         h('p', { class: 'passage-label' }, `${found.source_title} — ${found.passage.label}`),
         h('p', { class: 'passage-text' }, text.slice(0, start), h('mark', {}, text.slice(start, end)), text.slice(end))));
     } catch (error) {
-      if (error.name !== 'AbortError') replace(panel, errorBox(`The passage cannot be shown: ${error.message}`));
+      if (error.name === 'AbortError') return;
+      // 404: the source was deleted since this card was shown (its cards lose their citation).
+      replace(panel, error.status === 404
+        ? h('p', { class: 'hint', id: 'passage-gone' }, 'Its source has been deleted: the passage is gone.')
+        : errorBox(`The passage cannot be shown: ${error.message}`));
     }
   };
   const button = h('button', { type: 'button', class: 'link-button source-link', id: 'source-link', 'aria-expanded': 'false', onclick: toggle },
