@@ -12,7 +12,7 @@ from srs.kit.db import utcnow
 from srs.metering import service as metering
 from srs.sources.service import NO_SOURCE_READ
 from tests.generation.conftest import wait_for
-from tests.sources.conftest import HeldPages, faithful_reply
+from tests.sources.conftest import HeldPages, faithful_reply, prompt_of
 from tests.sources.test_sources_api import all_cards, source_when_done, upload
 from tests.support import pdfs
 from tests.support.web_server import WebServer
@@ -114,27 +114,39 @@ def test_deleting_a_source_keeps_its_cards_uncited_and_refunds_nothing(api, api_
     wait_for(lambda: any(c["back"] == "Riga" and c["source"] for c in all_cards(api, topic_id)))
 
 
-def test_deleting_a_source_being_read_stops_the_read(api, llm):
+def test_deleting_sources_being_read_or_waiting_stops_their_reads(api, llm):
     llm.responder = faithful_reply
     with WebServer() as web:
         held = HeldPages()
         web.pages = held
         web.page("/atlas", b"<html><body><h1>North</h1><p>The capital of Iceland is Reykjavik.</p>")
         source = api.post("/sources", json={"url": web.url("/atlas", "localhost")}).json()
-        topic = {"id": source["topic_id"]}
+        topic_id = source["topic_id"]
         assert held.asked.wait(20)
         assert api.get(f"/sources/{source['id']}").json()["status"] == "extracting"
+        # Sources are read one at a time: this one waits behind the page being fetched.
+        waiting = api.post(
+            f"/topics/{topic_id}/sources", json={"text": "The capital of Malta is Valletta."}
+        ).json()
+        assert api.get(f"/sources/{waiting['id']}").json()["status"] == "pending"
         assert api.delete(f"/sources/{source['id']}").status_code == 204
+        assert api.delete(f"/sources/{waiting['id']}").status_code == 204
         held.release.set()
         wait_for(lambda: web.seen, timeout=20)
-    # The fetched page is dropped: no passages, no card from it, no source back from the dead.
     assert api.get(f"/sources/{source['id']}").status_code == 404
-    assert api.get(f"/topics/{topic['id']}/sources").json()["items"] == []
-    topic_now = wait_for(
-        lambda: (
-            (t := api.get(f"/topics/{topic['id']}").json())["generation"]["status"] == "failed"
-            and t
-        )
-    )
-    assert topic_now["generation"]["error"] == NO_SOURCE_READ
-    assert all_cards(api, topic["id"]) == [] and llm.requests == []
+    assert api.get(f"/topics/{topic_id}/sources").json()["items"] == []
+    topic = api.get(f"/topics/{topic_id}").json()
+    assert topic["generation"]["status"] == "failed"
+    assert topic["generation"]["error"] == NO_SOURCE_READ
+    # The next source is read after both dropped reads: only its cards are written.
+    latvia = api.post(
+        f"/topics/{topic_id}/sources", json={"text": "The capital of Latvia is Riga."}
+    ).json()
+    assert source_when_done(api, latvia["id"])["status"] == "ready"
+    cards = wait_for(lambda: all_cards(api, topic_id))
+    assert [c["back"] for c in cards] == ["Riga"]
+    asked = " ".join(prompt_of(r) for r in llm.requests)
+    assert "Reykjavik" not in asked and "Valletta" not in asked
+    assert [s["id"] for s in api.get(f"/topics/{topic_id}/sources").json()["items"]] == [
+        latvia["id"]
+    ]
