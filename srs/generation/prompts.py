@@ -192,16 +192,44 @@ def _passage_block(passage: PassageRef) -> str:
     return f"{head}\n{PASSAGE_MARK}\n{body}\n{PASSAGE_MARK}"
 
 
-def grounded_grammar(count: int, passage_ids: Sequence[int]) -> str:
-    """The card grammar with the citation elements, the passage id one of the batch's."""
+def grounded_grammar(count: int, passage_ids: Sequence[int], card_style: str = "basic") -> str:
+    """The card grammar with the citation elements, the passage id one of the batch's; a
+    cloze card cites its passage after its <text> as a basic card does after its <back>."""
     ids = " | ".join(f'"{i}"' for i in passage_ids) or '"0"'
     return (
         f'root ::= "<cards>\\n" card{{1,{max(1, count)}}} "</cards>"\n'
-        'card ::= "<card><front>" text "</front><back>" text "</back><passage>" pid '
-        '"</passage><quote>" text "</quote></card>\\n"\n'
+        f"card ::= {_GRAMMAR_KINDS[card_style]}\n"
+        'basic ::= "<card><front>" text "</front><back>" text "</back>" cite "</card>\\n"\n'
+        'cloze ::= "<card type=\\"cloze\\"><text>" prose? deletion (prose? deletion){0,3} tail '
+        '"</text>" cite "</card>\\n"\n'
+        'cite ::= "<passage>" pid "</passage><quote>" text "</quote>"\n'
         f"pid ::= {ids}\n"
-        "text ::= [^<>&\\n ] [^<>&\\n]{0,160}\n"
+        "text ::= [^<>&\\n ] [^<>&\\n]{0,160}\n" + _CLOZE_RULES
     )
+
+
+# The cloze rules of cards.gbnf (a deletion, the words around it), for the grounded grammar.
+_CLOZE_RULES = (
+    'deletion ::= "{{c" [1-4] "::" answer "}}"\n'
+    "answer ::= [^<>&\\n{}: ] [^<>&\\n{}:]{0,60}\n"
+    "prose ::= [^<>&\\n{}]{1,160}\n"
+    'tail ::= " "? [^<>&\\n{} ] [^<>&\\n{}]{0,160}\n'
+)
+
+# How a grounded card of each kind is written, shown to the model (a CardStyle value each).
+_GROUNDED_BASIC = (
+    "<card><front>question</front><back>answer</back><passage>{id}</passage>"
+    "<quote>exact words from passage {id}</quote></card>"
+)
+_GROUNDED_CLOZE = (
+    '<card type="cloze"><text>A sentence of the passage with the {{{{c1::words to recall}}}} '
+    "marked</text><passage>{id}</passage><quote>exact words from passage {id}</quote></card>"
+)
+_GROUNDED_EXAMPLES = {
+    "basic": (_GROUNDED_BASIC,),
+    "cloze": (_GROUNDED_CLOZE,),
+    "mixed": (_GROUNDED_BASIC, _GROUNDED_CLOZE),
+}
 
 
 def build_grounded_request(
@@ -212,25 +240,30 @@ def build_grounded_request(
     passages: Sequence[PassageRef],
     *,
     subtopic: str | None = None,
+    card_style: str = "basic",
     max_tokens: int,
     temperature: float,
 ) -> LLMRequest:
     """A batch of cards written from `passages` (in reading order), each citing one of them
-    by id with a quote; the worker rejects a card whose citation does not check out."""
+    by id with a quote; the worker rejects a card whose citation does not check out.
+    `card_style` (a CardStyle value) says basic, cloze or both, as for other batches."""
     s = _sections()
+    first_id = passages[0].id if passages else 0
     values = {
+        "style": s[f"style {card_style}"],
+        "example": "\n".join(e.format(id=first_id) for e in _GROUNDED_EXAMPLES[card_style]),
         **_common(topic, level),
         "count": count,
         "subtopic": subtopic or "the passages below",
         "existing": existing_summary(existing_cards),
         "passages": "\n\n".join(_passage_block(p) for p in passages),
-        "first_id": passages[0].id if passages else 0,
+        "first_id": first_id,
     }
     return LLMRequest(
         system=system_prompt(),
         user=s["grounded user"].format(**values),
         completion_prompt=s["grounded completion"].format(**values) + "\n",
-        grammar=grounded_grammar(count, [p.id for p in passages]),
+        grammar=grounded_grammar(count, [p.id for p in passages], card_style),
         max_tokens=max_tokens,
         temperature=temperature,
     )

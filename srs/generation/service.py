@@ -389,6 +389,14 @@ class GenerationService:
                 self._after_commit(session, topic.id, wake=False)
                 return self._outline_plan(session, job, topic)
             now = utcnow()
+            if sources.holds_back(session, topic.id) == sources.NO_SOURCE_READ:
+                # Its sources were removed (or failed) after it was queued: a grounded topic
+                # never falls back to the model's memory.
+                job.lease_owner = None
+                job.lease_expires_at = None
+                outcome = Outcome("failed", sources.NO_SOURCE_READ)
+                self._apply(session, job, topic, "failed", outcome, now)
+                return None
             user = session.get(User, job.user_id)
             hold = metering.reserve_for_job(
                 session,

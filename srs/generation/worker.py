@@ -233,6 +233,7 @@ class Worker:
                 plan.subtopic_cards,
                 plan.passages,
                 subtopic=plan.subtopic,
+                card_style=plan.card_style,
                 max_tokens=self.settings.llm_max_tokens,
                 temperature=self.settings.llm_temperature,
             )

@@ -12,6 +12,7 @@ from srs.kit.errors import ErrorOut
 from srs.kit.settings import Settings
 from srs.metering import billing, checkout, service
 from srs.metering.schemas import BillingUrlOut, UsageOut, WebhookOut
+from srs.sources.dependencies import Sources
 
 router = APIRouter(tags=["metering"])
 STRIPE_FAILED = {502: {"model": ErrorOut, "description": "Stripe failed or refused the request"}}
@@ -22,9 +23,11 @@ async def _raw_body(request: Request) -> bytes:
 
 
 @router.get("/usage", response_model=UsageOut)
-def usage(user: CurrentUser, db: DbSession, settings: AppSettings) -> UsageOut:
-    """The plan, this billing period's usage, limits and refunds, and past periods."""
-    return service.usage(db, settings, user, utcnow())
+def usage(user: CurrentUser, db: DbSession, settings: AppSettings, sources: Sources) -> UsageOut:
+    """The plan, this billing period's usage (cards, tokens, topics, sources), limits and
+    refunds, and past periods."""
+    now = utcnow()
+    return service.usage(db, settings, user, now, sources.usage(db, user, now))
 
 
 @router.post("/billing/webhook", response_model=WebhookOut)

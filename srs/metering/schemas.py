@@ -35,6 +35,15 @@ class TopicsUsage(BaseModel):
     limit: int | None
 
 
+class SourcesUsage(BaseModel):
+    """Sources added this period (counted by srs/sources; deleted ones still count)."""
+
+    bytes_used: int
+    bytes_limit: int | None  # None: no monthly limit on this plan
+    pages_used: int  # PDF pages (other formats have none)
+    pages_limit: int | None
+
+
 class PastPeriod(BaseModel):
     period_start: datetime
     cards_used: int
@@ -51,6 +60,7 @@ class UsageOut(BaseModel):
     refunds: RefundsUsage
     tokens: TokensUsage
     topics: TopicsUsage
+    sources: SourcesUsage
     plans: list[PlanOut]
     past_periods: list[PastPeriod]
 

@@ -35,6 +35,7 @@ from srs.metering.schemas import (
     PastPeriod,
     PlanOut,
     RefundsUsage,
+    SourcesUsage,
     TokensUsage,
     TopicsUsage,
     UsageOut,
@@ -157,6 +158,17 @@ def ensure_source_fits(
             f"The {title} plan allows {allowance.max_pages} source pages a period; "
             f"{used_pages} are used and this source has {pages} ({resets})."
         )
+
+
+def sources_usage(allowance: SourceAllowance, used_bytes: int, used_pages: int) -> SourcesUsage:
+    """What GET /usage shows of the sources: the counts the sources domain makes, against
+    the limits `ensure_source_fits` refuses past."""
+    return SourcesUsage(
+        bytes_used=used_bytes,
+        bytes_limit=allowance.max_bytes,
+        pages_used=used_pages,
+        pages_limit=allowance.max_pages,
+    )
 
 
 # -- a batch's reservation -------------------------------------------------------------------
@@ -385,7 +397,10 @@ def set_plan(session: Session, settings: Settings, user: User, name: str, at: da
 # -- reading usage ----------------------------------------------------------------------------
 
 
-def usage(session: Session, settings: Settings, user: User, now: datetime) -> UsageOut:
+def usage(
+    session: Session, settings: Settings, user: User, now: datetime, sources: SourcesUsage
+) -> UsageOut:
+    """`sources` comes from the sources service (`SourceService.usage`), which counts them."""
     q = quota(session, settings, user, now)
     row = repository.counter(session, user.id, q.period.start)
     sums = repository.ledger_sums(session, user.id)
@@ -408,6 +423,7 @@ def usage(session: Session, settings: Settings, user: User, now: datetime) -> Us
         topics=TopicsUsage(
             active=repository.count_topics(session, user.id), limit=q.plan.active_topics
         ),
+        sources=sources,
         plans=[PlanOut(**vars(p)) for p in plans(settings).values()],
         past_periods=[
             PastPeriod(

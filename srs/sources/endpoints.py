@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -141,6 +141,14 @@ def list_sources(topic_id: RowId, user: CurrentUser, db: DbSession, sources: Sou
 @router.get("/sources/{source_id}", response_model=SourceOut)
 def get_source(source_id: RowId, user: CurrentUser, db: DbSession, sources: Sources) -> SourceOut:
     return sources.out(db, [sources.get(db, user, source_id)])[0]
+
+
+@router.delete("/sources/{source_id}", status_code=204)
+def delete_source(source_id: RowId, user: CurrentUser, db: DbSession, sources: Sources) -> Response:
+    """Delete a source: its text and passages go, its cards stay without their citation, a
+    read in progress stops. This period's usage is not refunded."""
+    sources.remove(db, user, source_id)
+    return Response(status_code=204)
 
 
 @router.get("/sources/{source_id}/passages", response_model=PassageList)

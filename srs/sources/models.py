@@ -17,6 +17,9 @@ class SourceStatus(enum.StrEnum):
     EXTRACTING = "extracting"  # being fetched, read and split
     READY = "ready"  # its passages exist; batches work through them in order
     FAILED = "failed"  # `error` says why (encrypted, scanned, too large, refused URL...)
+    # Deleted by the learner: its text and passages are gone; the row stays only so that the
+    # period's usage keeps counting its size and pages (deleting refunds nothing).
+    REMOVED = "removed"
 
 
 class SourceKind(enum.StrEnum):

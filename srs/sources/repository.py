@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from srs.sources.models import CardCitation, Passage, Source, SourceStatus
@@ -19,14 +19,25 @@ def add(session: Session, source: Source) -> Source:
     return source
 
 
-def get(session: Session, source_id: int) -> Source | None:
-    return session.get(Source, source_id)
+def get(session: Session, source_id: int, lock: bool = False) -> Source | None:
+    # The lock orders a deletion and the background read of the same source (PostgreSQL).
+    return session.get(Source, source_id, with_for_update=lock or None, populate_existing=lock)
 
 
-def topic_sources(session: Session, topic_id: int) -> list[Source]:
-    return list(
-        session.scalars(select(Source).where(Source.topic_id == topic_id).order_by(Source.id))
-    )
+def topic_sources(session: Session, topic_id: int, removed: bool = False) -> list[Source]:
+    """The topic's sources in the order added; `removed` includes the deleted ones."""
+    query = select(Source).where(Source.topic_id == topic_id)
+    if not removed:
+        query = query.where(Source.status != SourceStatus.REMOVED.value)
+    return list(session.scalars(query.order_by(Source.id)))
+
+
+def delete_passages(session: Session, source_id: int) -> int:
+    """The source's passages and every card citation of them (the cards themselves stay)."""
+    passages = select(Passage.id).where(Passage.source_id == source_id)
+    session.execute(delete(CardCitation).where(CardCitation.passage_id.in_(passages)))
+    result = session.execute(delete(Passage).where(Passage.source_id == source_id))
+    return result.rowcount or 0
 
 
 def usage(session: Session, user_id: int, start: datetime, end: datetime) -> tuple[int, int]:
@@ -118,8 +129,9 @@ def passage_counts(session: Session, source_ids: Sequence[int]) -> dict[int, tup
     return {source_id: (int(total), int(covered or 0)) for source_id, total, covered in rows}
 
 
-def get_passage(session: Session, passage_id: int) -> Passage | None:
-    return session.get(Passage, passage_id)
+def get_passage(session: Session, passage_id: int, share: bool = False) -> Passage | None:
+    # `share` keeps the passage from being deleted until the caller's transaction ends.
+    return session.get(Passage, passage_id, with_for_update={"read": True} if share else None)
 
 
 def add_citation(session: Session, citation: CardCitation) -> None:

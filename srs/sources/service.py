@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from srs.kit.errors import AppError, not_found
 from srs.kit.settings import Settings
 from srs.kit.text import strip_control_characters
 from srs.metering import service as metering
+from srs.metering.schemas import SourcesUsage
 from srs.outline import service as outline
 from srs.outline.models import NAME_CHARS
 from srs.sources import fetch, passages, repository
@@ -158,18 +160,53 @@ class SourceService:
         )
         return source
 
-    def _ensure_fits(self, session: Session, user: User, size: int, pages: int) -> None:
-        allowance = metering.source_allowance(self.settings, user, utcnow())
+    def _used(
+        self, session: Session, user: User, now: datetime
+    ) -> tuple[metering.SourceAllowance, int, int]:
+        """The plan's source limits this period and the (bytes, pages) already used: the one
+        count both the refusal of a new source and GET /usage read."""
+        allowance = metering.source_allowance(self.settings, user, now)
         used_bytes, used_pages = repository.usage(
             session, user.id, allowance.period.start, allowance.period.end
         )
+        return allowance, used_bytes, used_pages
+
+    def _ensure_fits(self, session: Session, user: User, size: int, pages: int) -> None:
+        allowance, used_bytes, used_pages = self._used(session, user, utcnow())
         metering.ensure_source_fits(allowance, used_bytes, used_pages, size, pages)
 
-    def get(self, session: Session, user: User, source_id: int) -> Source:
-        source = repository.get(session, source_id)
-        if source is None or source.user_id != user.id:
+    def usage(self, session: Session, user: User, now: datetime) -> SourcesUsage:
+        """This period's source bytes and pages against the plan's limits (for GET /usage)."""
+        return metering.sources_usage(*self._used(session, user, now))
+
+    def get(self, session: Session, user: User, source_id: int, lock: bool = False) -> Source:
+        source = repository.get(session, source_id, lock=lock)
+        if (
+            source is None
+            or source.user_id != user.id
+            or source.status == SourceStatus.REMOVED.value
+        ):
             raise not_found("Source not found")
         return source
+
+    def remove(self, session: Session, user: User, source_id: int) -> None:
+        """Delete a source: its text, its passages and the citations of its cards go (the
+        cards stay, studied as before, without a "from:" line); a read in progress stops at
+        its next step. The row stays as `removed` so this period's usage still counts it."""
+        source = self.get(session, user, source_id, lock=True)
+        repository.delete_passages(session, source.id)
+        source.status = SourceStatus.REMOVED.value
+        source.text, source.error, source.url = None, None, None
+        source.finished_at = utcnow()
+        session.flush()
+        topic = session.get(Topic, source.topic_id)
+        if (
+            topic is not None
+            and self._request_batch is not None
+            and not repository.has_passages(session, topic.id)
+        ):
+            # Says at once why no card comes now (or goes on with another source).
+            self._request_batch(session, topic)
 
     def topic_sources(self, session: Session, user: User, topic_id: int) -> list[Source]:
         topic = topics.get_topic(session, user, topic_id)
@@ -216,18 +253,22 @@ class SourceService:
             metrics.BACKGROUND_FAILURES.labels("source").inc()
             log.exception("source %s: could not be marked failed; the next start will", source_id)
 
-    def _set(self, source_id: int, **values) -> None:
+    def _set(self, source_id: int, **values) -> bool:
+        """Record the read's progress; False once the source is gone (deleted, or its topic):
+        the read then stops."""
         with self.db.transaction() as session:
-            source = repository.get(session, source_id)
-            if source is not None:
-                for name, value in values.items():
-                    setattr(source, name, value)
+            source = repository.get(session, source_id, lock=True)
+            if source is None or source.status not in repository.UNFINISHED:
+                return False
+            for name, value in values.items():
+                setattr(source, name, value)
+            return True
 
     def _fail(self, source_id: int, message: str) -> None:
         with self.db.transaction() as session:
-            source = repository.get(session, source_id)
-            if source is None:
-                return
+            source = repository.get(session, source_id, lock=True)
+            if source is None or source.status not in repository.UNFINISHED:
+                return  # deleted meanwhile: nothing to report
             source.status = SourceStatus.FAILED.value
             source.error = message
             source.finished_at = utcnow()
@@ -237,14 +278,16 @@ class SourceService:
                 topic.generation_error = f"{SOURCE_FAILED}{message}"
 
     def _read(self, source_id: int, upload: Upload) -> None:
-        self._set(source_id, status=SourceStatus.EXTRACTING.value, progress=0.05)
+        if not self._set(source_id, status=SourceStatus.EXTRACTING.value, progress=0.05):
+            return
         data, fmt = upload.data or b"", None
         try:
             if upload.kind is SourceKind.URL:
                 fetched = fetch.fetch(upload.url or "", self.policy)
                 data = fetched.body
                 fmt = format_of(fetched.url.split("?")[0].rsplit("/", 1)[-1], fetched.content_type)
-                self._set(source_id, size_bytes=len(data), progress=0.3)
+                if not self._set(source_id, size_bytes=len(data), progress=0.3):
+                    return
             elif upload.kind is SourceKind.FILE:
                 fmt = format_of(upload.filename or "", upload.content_type)
             else:
@@ -253,7 +296,8 @@ class SourceService:
         except (RefusedURL, fetch.FetchError, ExtractionError) as error:
             self._fail(source_id, error.message)
             return
-        self._set(source_id, format=fmt.value, progress=0.7)
+        if not self._set(source_id, format=fmt.value, progress=0.7):
+            return
         drafts = passages.split(document.blocks, self.settings.source_passage_chars)
         try:
             self._save(source_id, upload, document, drafts, len(data))
@@ -269,9 +313,9 @@ class SourceService:
         size: int,
     ) -> None:
         with self.db.transaction() as session:
-            source = repository.get(session, source_id)
-            if source is None:
-                return  # its topic was deleted meanwhile
+            source = repository.get(session, source_id, lock=True)
+            if source is None or source.status != SourceStatus.EXTRACTING.value:
+                return  # deleted meanwhile (or its topic)
             user = session.get(User, source.user_id)
             # This source's own bytes and pages are not counted yet (status extracting counts).
             source.size_bytes, source.pages = 0, None
@@ -323,17 +367,18 @@ def _source_failure(error: str | None) -> bool:
 
 
 NO_SOURCE_READ = (
-    "None of this topic's sources could be read (see each source's error): add one that can be."
+    "None of this topic's sources could be read (see each source's error), or they were "
+    "deleted: add one that can be read."
 )
 
 
 def holds_back(session: Session, topic_id: int) -> str | None:
     """Why no batch may start now, or None: a source is still being read ("reading"), or the
-    topic has sources and none could be read (NO_SOURCE_READ): its cards must come from
-    them, not from the model's memory."""
+    topic has had sources and none can be used (failed or removed: NO_SOURCE_READ): its
+    cards must come from them, not from the model's memory."""
     if repository.unfinished(session, topic_id):
         return "reading"
-    if repository.topic_sources(session, topic_id) and not repository.has_passages(
+    if repository.topic_sources(session, topic_id, removed=True) and not repository.has_passages(
         session, topic_id
     ):
         return NO_SOURCE_READ
@@ -376,6 +421,10 @@ def finish_batch(session: Session, job_id: int, worked: bool) -> None:
 
 
 def cite(session: Session, card_id: int, citation: Citation) -> None:
+    """Record a new card's citation, unless its passage's source was deleted while the batch
+    was being written: the card then stays uncited, like the source's other cards."""
+    if repository.get_passage(session, citation.passage_id, share=True) is None:
+        return
     repository.add_citation(
         session,
         CardCitation(

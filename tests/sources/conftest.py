@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -57,3 +58,17 @@ def gen_settings(database_url, llm):  # noqa: F811  (the fixture imported above)
 def server(gen_settings):
     with running_app(gen_settings) as (base_url, app):
         yield base_url, app
+
+
+class HeldPages(dict):
+    """Pages the test web server serves only once `release` is set (a slow site)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+        self.release = threading.Event()
+
+    def get(self, key, default=None):
+        self.asked.set()
+        self.release.wait(20)
+        return super().get(key, default)

@@ -1,8 +1,8 @@
 // A topic's sources (the learner's own material) and, under a card written from one, the
 // "from: Chapter 3, p. 41" line that opens the passage with the quoted words marked.
 
-import { get, post, upload } from '../api.js';
-import { errorBox, h, replace } from '../dom.js';
+import { del, get, post, upload } from '../api.js';
+import { announce, errorBox, h, replace } from '../dom.js';
 
 const REFRESH_MS = 2000; // while a source is being read
 const STATUS_TEXT = {
@@ -33,7 +33,11 @@ export function sourceLine(card, signal) {
         h('p', { class: 'passage-label' }, `${found.source_title} — ${found.passage.label}`),
         h('p', { class: 'passage-text' }, text.slice(0, start), h('mark', {}, text.slice(start, end)), text.slice(end))));
     } catch (error) {
-      if (error.name !== 'AbortError') replace(panel, errorBox(`The passage cannot be shown: ${error.message}`));
+      if (error.name === 'AbortError') return;
+      // 404: the source was deleted since this card was shown (its cards lose their citation).
+      replace(panel, error.status === 404
+        ? h('p', { class: 'hint', id: 'passage-gone' }, 'Its source has been deleted: the passage is gone.')
+        : errorBox(`The passage cannot be shown: ${error.message}`));
     }
   };
   const button = h('button', { type: 'button', class: 'link-button source-link', id: 'source-link', 'aria-expanded': 'false', onclick: toggle },
@@ -41,7 +45,8 @@ export function sourceLine(card, signal) {
   return h('div', { class: 'card-source' }, h('p', {}, 'from: ', button), panel);
 }
 
-/** The topic's sources with their progress, and a form to add one (file, URL or text). */
+/** The topic's sources with their progress, each with a Delete button (asks first), and a
+ * form to add one (file, URL or text). */
 export function sourcesSection(ctx, topicId) {
   const { signal } = ctx;
   const list = h('ul', { class: 'source-list', id: 'source-list' });
@@ -61,6 +66,7 @@ export function sourcesSection(ctx, topicId) {
           h('strong', {}, s.title), ` · ${STATUS_TEXT[s.status] || s.status}`,
           s.status === 'extracting' ? ` (${Math.round(s.progress * 100)} %)` : null,
           s.status === 'ready' ? ` · ${s.covered} of ${s.passages} passages covered${s.pages ? ` · ${s.pages} pages` : ''}` : null,
+          ' ', deleteButton(s),
           s.error ? h('p', { class: 'error' }, s.error) : null)));
       if (items.some((s) => s.status === 'pending' || s.status === 'extracting')) {
         timer = setTimeout(refresh, REFRESH_MS);
@@ -68,6 +74,29 @@ export function sourcesSection(ctx, topicId) {
     } catch (error) {
       if (error.name !== 'AbortError') replace(errors, errorBox(error.message));
     }
+  }
+
+  // Deleting asks first, in place: what happens to the cards and to the month's usage.
+  function deleteButton(source) {
+    const slot = h('span', { class: 'source-actions' });
+    const button = h('button', { type: 'button', class: 'link-button source-delete', 'aria-label': `Delete the source “${source.title}”`, onclick: () => ask() }, 'Delete');
+    function ask() {
+      const yes = h('button', { type: 'button', class: 'danger source-delete-confirm', onclick: async () => {
+        try {
+          await del(`/sources/${source.id}`, { signal });
+          announce(`Deleted the source “${source.title}”.`);
+          refresh();
+        } catch (error) {
+          if (error.name !== 'AbortError') replace(errors, errorBox(`Could not delete the source: ${error.message}`));
+        }
+      } }, 'Yes, delete');
+      replace(slot, h('span', { class: 'confirm-inline', role: 'group', 'aria-label': 'Confirm deletion' },
+        'Delete this source? Cards written from it stay, without their “from:” line; this period’s usage is not given back. ',
+        yes, ' ', h('button', { type: 'button', onclick: () => { replace(slot, button); button.focus(); } }, 'Cancel')));
+      yes.focus();
+    }
+    replace(slot, button);
+    return slot;
   }
 
   async function add(event) {

@@ -84,6 +84,22 @@ function refundsPart(refunds) {
     h('p', { id: 'usage-refunds' }, `${number(refunds.used)} of ${number(refunds.limit)} refunds used this period.`));
 }
 
+/** Sources added this period (their size and PDF pages), against the plan's limits. */
+function sourcesPart(sources) {
+  if (!sources) return null;
+  const size = (bytes) => {
+    if (bytes < 1024) return `${number(bytes)} bytes`;
+    if (bytes < 1024 * 1024) return `${number(Math.round(bytes / 1024))} KB`;
+    return `${(bytes / (1024 * 1024)).toLocaleString(undefined, { maximumFractionDigits: 1 })} MB`;
+  };
+  const of = (used, limit, show) => (limit === null ? `${show(used)} (no limit)` : `${show(used)} of ${show(limit)}`);
+  return [
+    h('div', {}, h('dt', {}, 'Sources size'), h('dd', { id: 'usage-source-bytes' }, of(sources.bytes_used, sources.bytes_limit, size))),
+    h('div', {}, h('dt', {}, 'Source pages'), h('dd', { id: 'usage-source-pages' }, of(sources.pages_used, sources.pages_limit, number),
+      h('span', { class: 'hint' }, ' (PDF pages; a deleted source still counts until the period ends)'))),
+  ];
+}
+
 const dateOf = (iso) => day(iso.slice(0, 10), { dateStyle: 'medium' });
 
 function render(usage, email) {
@@ -97,6 +113,7 @@ function render(usage, email) {
       h('div', {}, h('dt', {}, 'This period'), h('dd', {}, `${dateOf(usage.period_start)} – ${dateOf(usage.period_end)}`)),
       h('div', {}, h('dt', {}, 'Cards generated'), h('dd', { id: 'usage-cards' }, `${number(cards.used)} of ${number(cards.limit)}`)),
       topics ? h('div', {}, h('dt', {}, 'Topics'), h('dd', {}, topics.limit === null ? `${number(topics.active)} (no limit)` : `${number(topics.active)} of ${number(topics.limit)}`)) : null,
+      sourcesPart(usage.sources),
       h('div', {}, h('dt', {}, 'LLM tokens'), h('dd', {}, `${number(tokens.input)} in · ${number(tokens.output)} out`,
         tokens.estimated ? h('span', { class: 'hint' }, ' (partly estimated: the provider did not report all of them)') : null))),
     h('div', { class: 'meter' },
