@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import StreamingResponse
 
 from srs.accounts import export, mail, service
@@ -29,13 +27,13 @@ from srs.accounts.schemas import (
     UserPatch,
     known_zones,
 )
-from srs.kit.db import Database, utcnow
+from srs.kit.db import utcnow
 from srs.kit.deps import (
+    AppDatabase,
     AppSettings,
     DbSession,
     Limiter,
     client_address,
-    get_database,
     in_transaction,
 )
 from srs.kit.errors import AppError
@@ -261,9 +259,7 @@ async def delete_me(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/json": {}}, "description": "all the learner's data"}},
 )
-def export_me(
-    user: CurrentUser, database: Annotated[Database, Depends(get_database)]
-) -> StreamingResponse:
+def export_me(user: CurrentUser, database: AppDatabase) -> StreamingResponse:
     """`{format, exported_at, user, topics, cards, reviews}`, streamed as it is read."""
     name = f"srs-export-{utcnow().date().isoformat()}.json"
     return StreamingResponse(

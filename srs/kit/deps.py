@@ -83,6 +83,8 @@ def get_session(
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings_dep)]
+# The database itself, for endpoints that open their own short transactions.
+AppDatabase = Annotated[Database, Depends(get_database)]
 Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 
 

@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     rate_reset_per_hour: int = 5
 
     @model_validator(mode="after")
-    def _resolve(self) -> "Settings":
+    def _resolve(self) -> Settings:
         if self.llm_provider is None:
             self.llm_provider = "local" if _local_extra_installed(self.local_model) else ""
         if self.env == "development" and self.secret_key == _DEV_SECRET:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from srs.accounts.dependencies import CurrentUser
-from srs.kit.deps import AppSettings, DbSession, RowId
+from srs.kit.deps import AppSettings, DbSession, Limiter, RowId
 from srs.kit.errors import AppError, invalid
 from srs.sources.dependencies import Sources
 from srs.sources.models import SourceKind
@@ -105,18 +105,18 @@ SourceUpload = Annotated[Upload, Depends(_upload)]
 
 @router.post("/sources", status_code=202, response_model=SourceOut, openapi_extra=_BODY)
 def create_topic_from_source(
-    request: Request,
     user: CurrentUser,
     upload: SourceUpload,
     db: DbSession,
     settings: AppSettings,
     sources: Sources,
+    limiter: Limiter,
 ) -> SourceOut:
     """A new topic made from a source (named after it): pasted text `{text}`, a web page
     `{url}`, or an uploaded file. The source is read in the background (follow its `status`
     with `GET /sources/{id}`); its first batch of cards starts once it is ready."""
     # A new topic: the same hourly limit as POST /topics.
-    request.app.state.limiter.hit("topics", str(user.id), settings.rate_topics_per_hour, 3600)
+    limiter.hit("topics", str(user.id), settings.rate_topics_per_hour, 3600)
     source = sources.add(db, user, upload)
     return sources.out(db, [source])[0]
 

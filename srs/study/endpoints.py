@@ -10,66 +10,53 @@ from starlette.concurrency import run_in_threadpool
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, get_caller, presented_token
 from srs.accounts.models import User
-from srs.generation import pace
-from srs.generation.dependencies import Generation
-from srs.generation.difficulty import batch_level
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import AppSettings, DbSession, RowId
+from srs.kit.deps import AppDatabase, AppSettings, DbSession, RowId
 from srs.kit.errors import unauthorized
+from srs.kit.events import TopicEvents
+from srs.kit.settings import Settings
 from srs.study import service
-from srs.study.schemas import NextOut, ReviewIn, ReviewOut, StudyCardOut
+from srs.study.dependencies import AfterReviewHook, Events
+from srs.study.schemas import NextOut, ReviewIn, ReviewOut
 from srs.topics import service as topics
 from srs.topics import views
-from srs.topics.models import Topic
+from srs.topics.models import GenerationStatus, Topic
 from srs.topics.schemas import CardOut, FlagIn
 
 router = APIRouter(tags=["study"])
 
-_ACTIVE = {"queued", "running"}
+_ACTIVE = {GenerationStatus.QUEUED, GenerationStatus.RUNNING}
 
 
-def _next_answer(request: Request, user_id: int, topic_id: int) -> tuple[NextOut, datetime]:
+def _next_answer(
+    db: Database, settings: Settings, user_id: int, topic_id: int
+) -> tuple[NextOut, datetime]:
     """A long-poll's re-read: the caller was authenticated by its first read."""
-    db: Database = request.app.state.db
     with db.transaction(write=False) as session:
         user = accounts.repository.get_user(session, user_id)
         if user is None:
             raise unauthorized()
-        now = utcnow()
-        topic = topics.get_topic(session, user, topic_id)
-        return _next_out(session, user, topic, request.app.state.settings, now), now
+        return _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
 
 
-def _first_answer(request: Request, topic_id: int) -> tuple[int, NextOut, datetime]:
+def _first_answer(
+    request: Request, db: Database, settings: Settings, topic_id: int
+) -> tuple[int, NextOut, datetime]:
     """The caller, their ownership of the topic (404 otherwise) and the answer, in one read
     transaction. Only after it may a long-poll hold a wake-up entry for the topic."""
-    db: Database = request.app.state.db
-    settings = request.app.state.settings
     with db.transaction(write=False) as session:
         user = get_caller(request, session, settings).user
-        topic = topics.get_topic(session, user, topic_id)
-        now = utcnow()
-        return user.id, _next_out(session, user, topic, settings, now), now
+        answer, now = _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
+        return user.id, answer, now
 
 
-def _next_out(session: Session, user: User, topic: Topic, settings, now: datetime) -> NextOut:
+def _next_out(
+    session: Session, user: User, topic: Topic, settings: Settings
+) -> tuple[NextOut, datetime]:
+    now = utcnow()
     new_per_day = accounts.new_cards_per_day(user, settings)
-    found = service.next_card(session, user, topic, now, new_per_day)
-    eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
-    card = None
-    if found.card is not None:
-        card = StudyCardOut(**views.card_out(found.card).model_dump(), intervals=found.intervals)
-    return NextOut(
-        card=card,
-        counts=views.counts_out(found.counts),
-        generation=views.generation_out(session, topic, eta),
-        next_due=found.next_due,
-        new_limit_reached=found.new_limit_reached,
-        # The study header's level line, so a step needs no GET /topics/{id} beside it.
-        level=batch_level(topic.level),
-        recent_success=(topic.difficulty_state or {}).get("recent_success"),
-    )
+    return views.next_out(session, user, topic, now, new_per_day), now
 
 
 def _answered(answer: NextOut, now: datetime, remaining: float) -> bool:
@@ -86,6 +73,9 @@ def _answered(answer: NextOut, now: datetime, remaining: float) -> bool:
 async def next_card(
     topic_id: RowId,
     request: Request,
+    db: AppDatabase,
+    settings: AppSettings,
+    events: Events,
     wait: float = Query(0, ge=0, le=30, description="seconds to long-poll for a card"),
     changes: bool = Query(
         False, description="with wait: also answer when the generation state changes"
@@ -94,30 +84,35 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
-    events = request.app.state.events
-    places = request.app.state.settings.long_polls_per_user if wait > 0 else None
+    places = settings.long_polls_per_user if wait > 0 else None
     token = presented_token(request)
     # The cap is first checked per token, on the event loop, before any database read: a
     # flood of polls is refused without queueing for the threadpool everyone else needs.
     with events.polling(("token", token) if token else None, places if token else None):
-        return await _next_waiting(request, topic_id, wait, changes, places)
+        return await _next_waiting(request, db, settings, events, topic_id, wait, changes, places)
 
 
 async def _next_waiting(
-    request: Request, topic_id: int, wait: float, changes: bool, places: int | None
+    request: Request,
+    db: Database,
+    settings: Settings,
+    events: TopicEvents,
+    topic_id: int,
+    wait: float,
+    changes: bool,
+    places: int | None,
 ) -> NextOut:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    user_id, answer, now = await run_in_threadpool(_first_answer, request, topic_id)
+    user_id, answer, now = await run_in_threadpool(_first_answer, request, db, settings, topic_id)
     if _answered(answer, now, deadline - loop.time()):
         return answer  # the usual study step: one transaction
     first = answer.generation
-    events = request.app.state.events
     with events.polling(user_id, places), events.watching(topic_id):
         while True:
             # Read again once watching: a card saved since the first read is not missed.
             wake = events.current(topic_id)
-            answer, now = await run_in_threadpool(_next_answer, request, user_id, topic_id)
+            answer, now = await run_in_threadpool(_next_answer, db, settings, user_id, topic_id)
             remaining = deadline - loop.time()
             if answer.card is not None or remaining <= 0:
                 return answer
@@ -140,7 +135,7 @@ def review_card(
     body: ReviewIn,
     user: CurrentUser,
     db: DbSession,
-    generation: Generation,
+    after_review: AfterReviewHook,
     settings: AppSettings,
     include_next: bool = Query(
         False, alias="next", description="also answer with the topic's next card (one round trip)"
@@ -148,11 +143,11 @@ def review_card(
 ) -> ReviewOut:
     """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
     answer = service.answer(
-        db, user, card_id, body.rating, body.duration_ms, body.review_id, generation
+        db, user, card_id, body.rating, body.duration_ms, body.review_id, after_review
     )
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        out.next = _next_out(db, user, answer.topic, settings, utcnow())
+        out.next, _now = _next_out(db, user, answer.topic, settings)
     return out
 
 

@@ -14,6 +14,7 @@ from srs.llm.local import notice_for
 from srs.outline.schemas import SubtopicRef
 from srs.sources.service import citation_ref
 from srs.study import service as study
+from srs.study.schemas import NextOut, StudyCardOut
 from srs.topics.models import Card, GenerationStatus, Topic
 from srs.topics.schemas import CardOut, Counts, Generation, TopicOut
 
@@ -32,7 +33,9 @@ def card_out(card: Card) -> CardOut:
         due=card.due,
         level=card.level,
         model=card.model,
-        subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name) if card.subtopic else None,
+        subtopic=SubtopicRef(id=card.subtopic.id, name=card.subtopic.name)
+        if card.subtopic
+        else None,
         source=citation_ref(card.citation),
         model_notice=notice_for(card.model),
         reps=card.reps,
@@ -60,6 +63,27 @@ def generation_out(session: Session, topic: Topic, eta_seconds: int | None = Non
         cards_in_flight=generation.cards_in_flight(session, topic.id),
         step=job.kind if job else None,  # type: ignore[arg-type]
         eta_seconds=eta_seconds,
+    )
+
+
+def next_out(
+    session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
+) -> NextOut:
+    """The study screen's next step: the card, the counts, and what generation is doing."""
+    found = study.next_card(session, user, topic, now, new_per_day)
+    eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
+    card = None
+    if found.card is not None:
+        card = StudyCardOut(**card_out(found.card).model_dump(), intervals=found.intervals)
+    return NextOut(
+        card=card,
+        counts=counts_out(found.counts),
+        generation=generation_out(session, topic, eta),
+        next_due=found.next_due,
+        new_limit_reached=found.new_limit_reached,
+        # The study header's level line, so a step needs no GET /topics/{id} beside it.
+        level=batch_level(topic.level),
+        recent_success=(topic.difficulty_state or {}).get("recent_success"),
     )
 
 
