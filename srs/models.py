@@ -7,7 +7,7 @@ from srs.kit.db import Base
 from srs.metering.models import ProcessedWebhookEvent, UsageCounter, UsageEvent
 from srs.outline.models import Subtopic
 from srs.rewrites.models import CardRewrite
-from srs.sources.models import CardCitation, Passage, Source
+from srs.sources.models import CardCitation, Passage, Source, SourceUsage
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic, TopicCardCount
 
@@ -26,6 +26,7 @@ __all__ = [
     "ProcessedWebhookEvent",
     "ReviewLog",
     "Source",
+    "SourceUsage",
     "Subtopic",
     "Topic",
     "TopicCardCount",

@@ -17,8 +17,8 @@ class SourceStatus(enum.StrEnum):
     EXTRACTING = "extracting"  # being fetched, read and split
     READY = "ready"  # its passages exist; batches work through them in order
     FAILED = "failed"  # `error` says why (encrypted, scanned, too large, refused URL...)
-    # Deleted by the learner: its text and passages are gone; the row stays only so that the
-    # period's usage keeps counting its size and pages (deleting refunds nothing).
+    # Deleted by the learner: its text and passages are gone (the usage ledger, not this row,
+    # keeps counting its size and pages: deleting refunds nothing).
     REMOVED = "removed"
 
 
@@ -55,6 +55,29 @@ class Source(Base):
     text: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SourceUsage(Base):
+    """The sources' usage ledger: one row per accepted source, the one count both the plan's
+    monthly limits and GET /usage read. A source that fails to be read (or is past the limits
+    once its pages are known) loses its row: it was never accepted."""
+
+    __tablename__ = "source_usage"
+    __table_args__ = (
+        Index("ix_source_usage_user_created", "user_id", "created_at"),
+        # Ids never handed out twice on SQLite either: see `source_id`.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # A plain id, no foreign key: deleting a topic cascades its sources away but must not
+    # refund the period's usage. SQLite may give a later source the same id (sources has no
+    # AUTOINCREMENT), so a source's row is the newest one of its id.
+    source_id: Mapped[int] = mapped_column(Integer, index=True)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)  # 0 until the source is read
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Passage(Base):

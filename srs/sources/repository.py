@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from srs.sources.models import CardCitation, Passage, Source, SourceStatus
+from srs.sources.models import CardCitation, Passage, Source, SourceStatus, SourceUsage
 
 UNFINISHED = (SourceStatus.PENDING.value, SourceStatus.EXTRACTING.value)
 
@@ -41,18 +41,40 @@ def delete_passages(session: Session, source_id: int) -> int:
 
 
 def usage(session: Session, user_id: int, start: datetime, end: datetime) -> tuple[int, int]:
-    """(bytes, pages) of the learner's sources added in [start, end), failed ones aside."""
+    """(bytes, pages) the ledger holds for the learner's sources accepted in [start, end)."""
     row = session.execute(
         select(
-            func.coalesce(func.sum(Source.size_bytes), 0), func.coalesce(func.sum(Source.pages), 0)
+            func.coalesce(func.sum(SourceUsage.size_bytes), 0),
+            func.coalesce(func.sum(SourceUsage.pages), 0),
         ).where(
-            Source.user_id == user_id,
-            Source.created_at >= start,
-            Source.created_at < end,
-            Source.status != SourceStatus.FAILED.value,
+            SourceUsage.user_id == user_id,
+            SourceUsage.created_at >= start,
+            SourceUsage.created_at < end,
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+def add_usage(session: Session, row: SourceUsage) -> None:
+    session.add(row)
+    session.flush()
+
+
+def _usage_of(source_id: int):
+    # The newest row of the id: an older one is a source deleted with its topic whose id
+    # SQLite handed out again.
+    newest = select(func.max(SourceUsage.id)).where(SourceUsage.source_id == source_id)
+    return SourceUsage.id == newest.scalar_subquery()
+
+
+def set_usage(session: Session, source_id: int, **values: int) -> None:
+    """Set the source's counted `size_bytes` and/or `pages`."""
+    session.execute(update(SourceUsage).where(_usage_of(source_id)).values(**values))
+
+
+def drop_usage(session: Session, source_id: int) -> None:
+    """The source was not accepted after all (unreadable, or past the limits): it counts nothing."""
+    session.execute(delete(SourceUsage).where(_usage_of(source_id)))
 
 
 def unfinished(session: Session, topic_id: int) -> bool:
@@ -63,12 +85,18 @@ def unfinished(session: Session, topic_id: int) -> bool:
 
 
 def fail_unfinished(session: Session, message: str, now: datetime) -> int:
-    result = session.execute(
-        update(Source)
-        .where(Source.status.in_(UNFINISHED))
-        .values(status=SourceStatus.FAILED.value, error=message, finished_at=now)
-    )
-    return result.rowcount or 0
+    """Mark every unfinished source failed (their reads died with the server); like any failed
+    source, they count nothing."""
+    ids = list(session.scalars(select(Source.id).where(Source.status.in_(UNFINISHED))))
+    for source_id in ids:
+        drop_usage(session, source_id)
+    if ids:
+        session.execute(
+            update(Source)
+            .where(Source.id.in_(ids))
+            .values(status=SourceStatus.FAILED.value, error=message, finished_at=now)
+        )
+    return len(ids)
 
 
 def add_passages(session: Session, passages: Sequence[Passage]) -> None:

@@ -38,6 +38,7 @@ from srs.sources.models import (
     SourceFormat,
     SourceKind,
     SourceStatus,
+    SourceUsage,
 )
 from srs.sources.schemas import (
     CardPassageOut,
@@ -139,6 +140,7 @@ class SourceService:
             topic = topics.create_topic(session, user, TopicIn(prompt=title[:PROMPT_TITLE_CHARS]))
         else:
             topic = topics.get_topic(session, user, topic_id, lock=True)
+        now = utcnow()
         source = repository.add(
             session,
             Source(
@@ -149,9 +151,15 @@ class SourceService:
                 url=upload.url,
                 size_bytes=size,
                 status=SourceStatus.PENDING.value,
+                created_at=now,
             ),
         )
         source_id = source.id
+        # Counted in the ledger from now on, whatever becomes of the source or its topic.
+        repository.add_usage(
+            session,
+            SourceUsage(user_id=user.id, source_id=source_id, size_bytes=size, created_at=now),
+        )
         event.listen(
             session,
             "after_commit",
@@ -192,7 +200,8 @@ class SourceService:
     def remove(self, session: Session, user: User, source_id: int) -> None:
         """Delete a source: its text, its passages and the citations of its cards go (the
         cards stay, studied as before, without a "from:" line); a read in progress stops at
-        its next step. The row stays as `removed` so this period's usage still counts it."""
+        its next step. The row stays as `removed`; its usage ledger row is untouched, so this
+        period's usage still counts it."""
         source = self.get(session, user, source_id, lock=True)
         repository.delete_passages(session, source.id)
         source.status = SourceStatus.REMOVED.value
@@ -255,13 +264,15 @@ class SourceService:
 
     def _set(self, source_id: int, **values) -> bool:
         """Record the read's progress; False once the source is gone (deleted, or its topic):
-        the read then stops."""
+        the read then stops. A size (a URL's, once fetched) is counted in the ledger too."""
         with self.db.transaction() as session:
             source = repository.get(session, source_id, lock=True)
             if source is None or source.status not in repository.UNFINISHED:
                 return False
             for name, value in values.items():
                 setattr(source, name, value)
+            if "size_bytes" in values:
+                repository.set_usage(session, source_id, size_bytes=values["size_bytes"])
             return True
 
     def _fail(self, source_id: int, message: str) -> None:
@@ -272,6 +283,7 @@ class SourceService:
             source.status = SourceStatus.FAILED.value
             source.error = message
             source.finished_at = utcnow()
+            repository.drop_usage(session, source.id)
             topic = session.get(Topic, source.topic_id)
             if topic is not None and not repository.has_passages(session, topic.id):
                 topic.generation_status = "failed"
@@ -317,10 +329,10 @@ class SourceService:
             if source is None or source.status != SourceStatus.EXTRACTING.value:
                 return  # deleted meanwhile (or its topic)
             user = session.get(User, source.user_id)
-            # This source's own bytes and pages are not counted yet (status extracting counts).
-            source.size_bytes, source.pages = 0, None
-            session.flush()
+            # The check counts this source's bytes and pages once, as what it would add.
+            repository.set_usage(session, source.id, size_bytes=0, pages=0)
             self._ensure_fits(session, user, size, document.pages or 0)
+            repository.set_usage(session, source.id, size_bytes=size, pages=document.pages or 0)
             source.size_bytes, source.pages = size, document.pages
             source.text = passages.document_text(document.blocks)
             if document.title and not upload.title and upload.kind is SourceKind.URL:

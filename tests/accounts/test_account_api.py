@@ -124,7 +124,11 @@ def server(database_url, llm):
 
 def _fill_account(api) -> dict:
     """A topic with generated cards (jobs, usage ledger rows), a hand-written card, reviews,
-    a flag (a credit), a second session, and a pending password reset token."""
+    a flag (a credit), a second session, and a source's usage row that outlived the source
+    (its topic deleted)."""
+    pasted = api.post("/sources", json={"text": "The capital of Malta is Valletta."}).json()
+    wait_for(lambda: api.get(f"/sources/{pasted['id']}").json()["status"] == "ready")
+    assert api.delete(f"/topics/{pasted['topic_id']}").status_code == 204
     topic = api.post("/topics", json={"prompt": "Capitals of Europe"}).json()
     wait_for(lambda: api.get(f"/topics/{topic['id']}").json()["counts"]["ready"] >= 5)
     wait_for(lambda: api.get(f"/topics/{topic['id']}").json()["generation"]["status"] == "idle")
@@ -210,6 +214,7 @@ def test_delete_account_removes_every_row_of_the_learner_and_nothing_else(
         "generation_jobs",
         "usage_events",
         "usage_counters",
+        "source_usage",
         "auth_tokens",
         "password_reset_tokens",
     ):

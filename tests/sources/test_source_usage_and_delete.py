@@ -150,3 +150,55 @@ def test_deleting_sources_being_read_or_waiting_stops_their_reads(api, llm):
     assert [s["id"] for s in api.get(f"/topics/{topic_id}/sources").json()["items"]] == [
         latvia["id"]
     ]
+
+
+def test_deleting_a_topic_refunds_none_of_its_sources_usage(api, llm, app):
+    """A learner cannot get the period's source limits back by deleting the topic a big PDF
+    made and uploading it again: the usage stays, and the limits still refuse."""
+    llm.responder = faithful_reply
+    settings = app.state.settings
+    first = source_when_done(api, upload(api, "/sources", pdfs.book(20)).json()["id"])
+    assert first["status"] == "ready" and first["pages"] == 20
+    used = api.get("/usage").json()["sources"]
+    assert used["bytes_used"] == first["size_bytes"] > 0 and used["pages_used"] == 20
+
+    assert api.delete(f"/topics/{first['topic_id']}").status_code == 204
+    assert api.get(f"/sources/{first['id']}").status_code == 404
+    assert api.get("/usage").json()["sources"] == used
+
+    # The same PDF again, past the pages limit: refused once read, with the reason, and the
+    # first upload still counted (on SQLite the new source may even reuse the deleted one's id).
+    settings.plan_free_source_pages = 30
+    again = source_when_done(api, upload(api, "/sources", pdfs.book(20)).json()["id"])
+    assert again["status"] == "failed"
+    assert "allows 30 source pages a period; 20 are used" in again["error"]
+    assert api.get("/usage").json()["sources"] == {**used, "pages_limit": 30}
+
+    # Past the bytes limit: refused at once.
+    settings.plan_free_source_bytes = used["bytes_used"] + 10
+    refused = upload(api, "/sources", pdfs.book(20))
+    assert refused.status_code == 402, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "quota_exceeded"
+    assert f"{used['bytes_used'] // 1024} KB are used" in error["message"]
+
+
+def test_deleting_a_topic_while_its_source_is_read_keeps_the_source_counted(api, llm):
+    llm.responder = faithful_reply
+    with WebServer() as web:
+        held = HeldPages()
+        web.pages = held
+        web.page("/atlas", b"<html><body><h1>North</h1><p>The capital of Iceland is Reykjavik.</p>")
+        waiting_on = api.post("/sources", json={"url": web.url("/atlas", "localhost")}).json()
+        assert held.asked.wait(20)
+        pasted = api.post(f"/topics/{waiting_on['topic_id']}/sources", json={"text": TEXT}).json()
+        assert pasted["status"] == "pending" and pasted["size_bytes"] == len(TEXT.encode())
+        assert api.get("/usage").json()["sources"]["bytes_used"] == len(TEXT.encode())
+        assert api.delete(f"/topics/{waiting_on['topic_id']}").status_code == 204
+        held.release.set()
+        wait_for(lambda: web.seen, timeout=20)
+    # Neither read goes on (their topic is gone); the pasted text was accepted and stays
+    # counted, the page was never fetched into the topic and counts nothing.
+    assert api.get(f"/sources/{pasted['id']}").status_code == 404
+    assert api.get("/usage").json()["sources"]["bytes_used"] == len(TEXT.encode())
+    assert api.get("/topics").json()["items"] == []
