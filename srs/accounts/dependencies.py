@@ -76,11 +76,11 @@ async def get_caller_without_session(request: Request, settings: AppSettings) ->
     return Caller(user=user, token=token, via_cookie=via_cookie)
 
 
-def get_password_hashing(request: Request) -> PasswordHashing:
+async def get_password_hashing(request: Request) -> PasswordHashing:
     return request.app.state.password_hashing
 
 
-def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> User:
+async def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> User:
     return caller.user
 
 

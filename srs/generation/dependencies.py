@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from srs.generation.service import GenerationService
 
 
-def get_generation(request: Request) -> GenerationService:
+async def get_generation(request: Request) -> GenerationService:
     return request.app.state.generation
 
 

@@ -19,7 +19,7 @@ router = APIRouter(tags=["imports"])
 CHUNK = 1 << 20
 
 
-def get_runner(request: Request) -> ImportRunner:
+async def get_runner(request: Request) -> ImportRunner:
     return request.app.state.imports
 
 

@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the database session and the settings."""
+"""Request-scoped dependencies: the database session and the settings.
+
+Providers that only hand over something the app's lifespan made are `async def`: FastAPI runs
+a plain `def` dependency in the threadpool, a thread hop each per request (of 19 hops in
+a 401 before they were async, 11 were such providers)."""
 
 from __future__ import annotations
 
@@ -18,15 +22,15 @@ _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 T = TypeVar("T")
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 

@@ -29,7 +29,7 @@ class PageRequest:
     cursor: str | None
 
 
-def page_request(
+async def page_request(
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="items per page"),
     cursor: str | None = Query(
         None, max_length=200, description="next_cursor of the previous page"

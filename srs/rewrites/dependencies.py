@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from srs.rewrites.service import RewriteService
 
 
-def get_rewrites(request: Request) -> RewriteService:
+async def get_rewrites(request: Request) -> RewriteService:
     return request.app.state.rewrites
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from srs.sources.service import SourceService
 
 
-def get_sources(request: Request) -> SourceService:
+async def get_sources(request: Request) -> SourceService:
     return request.app.state.sources
 
 

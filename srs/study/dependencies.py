@@ -13,11 +13,11 @@ from srs.kit.events import TopicEvents
 from srs.study.service import AfterReview
 
 
-def get_after_review(request: Request) -> AfterReview:
+async def get_after_review(request: Request) -> AfterReview:
     return request.app.state.generation
 
 
-def get_events(request: Request) -> TopicEvents:
+async def get_events(request: Request) -> TopicEvents:
     return request.app.state.events
 
 
