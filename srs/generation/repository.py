@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
+from srs.generation.models import (
+    CardEmbedding,
+    DuplicateRejection,
+    GenerationJob,
+    HeldCard,
+    JobKind,
+)
 from srs.topics.models import Card, Topic, TopicCardCount
 
 ACTIVE = ("queued", "running")
@@ -311,3 +317,29 @@ def recent_batch_timings(session: Session, limit: int) -> list[tuple[datetime, d
 
 def last_card_time(session: Session, job_id: int) -> datetime | None:
     return session.scalar(select(func.max(Card.created_at)).where(Card.job_id == job_id))
+
+
+# -- held-back cards (the verification pass) ---------------------------------------------------
+
+
+def add_held(session: Session, held: HeldCard) -> None:
+    session.add(held)
+    session.flush()
+
+
+def topic_held(session: Session, topic_id: int, limit: int, before: int | None) -> list[HeldCard]:
+    query = select(HeldCard).where(HeldCard.topic_id == topic_id)
+    if before is not None:
+        query = query.where(HeldCard.id < before)
+    return list(session.scalars(query.order_by(HeldCard.id.desc()).limit(limit)))
+
+
+def get_held(session: Session, user_id: int, held_id: int) -> HeldCard | None:
+    return session.scalar(
+        select(HeldCard).where(HeldCard.id == held_id, HeldCard.user_id == user_id).with_for_update()
+    )
+
+
+def delete_held(session: Session, held: HeldCard) -> None:
+    session.delete(held)
+    session.flush()

@@ -18,13 +18,20 @@ from srs.accounts.models import User
 from srs.embeddings import Embedder
 from srs.generation import difficulty, pace, prompts, refill, repository
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match, Thresholds
-from srs.generation.models import CardEmbedding, DuplicateRejection, GenerationJob, JobKind
+from srs.generation.models import (
+    CardEmbedding,
+    DuplicateRejection,
+    GenerationJob,
+    HeldCard,
+    JobKind,
+)
+from srs.generation.verdicts import VerdictLabel
 from srs.generation.outline_stream import ParsedSubtopic
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import AppError
-from srs.kit.errors import conflict
+from srs.kit.errors import conflict, not_found
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.outline import service as outline
@@ -71,6 +78,11 @@ class JobPlan:
     card_style: str = "basic"
     # A grounded batch (the topic has sources): the passages its cards must come from.
     passages: list[PassageRef] = field(default_factory=list)
+    # The verification pass judges the batch before any of its cards is shown.
+    verify: bool = False
+    # The learner has no card ready: the first card is checked on its own, at once, so it
+    # arrives early; the rest of the batch in one request after the batch.
+    verify_first_alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,19 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise AppError(
             "The cursor is not one this list gave out.", code="invalid_cursor", status_code=422
         ) from None
+
+
+# The embedded model judging its own cards catches little: the learner is told so plainly.
+WEAK_CHECK_NOTICE = (
+    "These cards are checked by the small embedded model, which misses many mistakes: the "
+    "check is weak. Point the service at a real model (SRS_LLM_PROVIDER, or SRS_VERIFY_MODEL "
+    "for the check) for a check worth trusting."
+)
+
+
+def check_notice(settings: Settings) -> str | None:
+    """What the learner should know about the verification pass's verifier, if anything."""
+    return WEAK_CHECK_NOTICE if settings.llm_provider == "local" else None
 
 
 def level_of(topic: Topic) -> int:
@@ -399,9 +424,10 @@ class GenerationService:
                 self._refuse(session, job, topic, user, now)
                 return None
             self._after_commit(session, topic.id, wake=False)
+            grounded = sources.grounded(session, topic.id)
             grounding = sources.batch_passages(
                 session, topic.id, job.id, self.settings.source_batch_chars
-            ) if sources.grounded(session, topic.id) else []
+            ) if grounded else []
             subtopic = self._grounded_target(session, job, topic, grounding) or self._target(
                 session, job, topic
             )
@@ -419,6 +445,8 @@ class GenerationService:
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
                 subtopic_cards=self._cards_to_list(session, topic, subtopic),
                 passages=grounding,
+                verify=topic.verifies(grounded),
+                verify_first_alone=repository.unseen_cards(session, topic.id) == 0,
             )
 
     @staticmethod
@@ -524,6 +552,99 @@ class GenerationService:
                 sources.cite(session, row.id, citation)
             events.announce(session, plan.topic_id)
             return row.id
+
+    # -- the verification pass's held-back cards ------------------------------------------
+
+    def hold_card(
+        self,
+        plan: JobPlan,
+        owner: str,
+        card: ParsedCard,
+        model: str | None,
+        label: VerdictLabel,
+        reason: str,
+        verifier: str | None,
+        note_guid: str | None = None,
+        citation: Citation | None = None,
+    ) -> int | None:
+        """Keep a card the verification pass turned down, with its reason: not a card, so
+        never in the study queue and never billed. None when our lease was lost."""
+        expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        with self.db.transaction() as session:
+            if not repository.renew_lease(session, plan.job_id, owner, expires):
+                return None
+            held = HeldCard(
+                topic_id=plan.topic_id,
+                user_id=plan.user_id,
+                job_id=plan.job_id,
+                front=card.front,
+                back=card.back,
+                extra=kept_extras(card.extra),
+                model=model,
+                level=plan.level,
+                subtopic_id=self._still_there(session, plan.subtopic_id),
+                cloze_text=card.cloze.text if card.cloze is not None else None,
+                cloze_ordinal=card.cloze_ordinal if card.cloze is not None else None,
+                note_guid=note_guid if card.cloze is not None else None,
+                citation=asdict(citation) if citation is not None else None,
+                label=label.value,
+                reason=reason,
+                verifier=verifier,
+            )
+            repository.add_held(session, held)
+            events.announce(session, plan.topic_id)
+            return held.id
+
+    def held_cards(
+        self, session: Session, user: User, topic_id: int, limit: int, cursor: str | None
+    ) -> tuple[list[HeldCard], str | None]:
+        """The topic's held-back cards, newest first, for its owner (404 for anyone else)."""
+        topic = topics.get_topic(session, user, topic_id)
+        rows = repository.topic_held(session, topic.id, limit + 1, decode_cursor(cursor))
+        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    def restore_held(self, session: Session, user: User, held_id: int) -> Card:
+        """The learner overrules the verifier: the held card becomes a card like any other,
+        new in the study queue, with its citation while the passage still exists. Not billed:
+        the batch that wrote it was settled without it."""
+        held = repository.get_held(session, user.id, held_id)
+        if held is None:
+            raise not_found("Held-back card not found")
+        card = topics.restore_generated_card(
+            session,
+            Card(
+                topic_id=held.topic_id,
+                user_id=held.user_id,
+                front=held.front,
+                back=held.back,
+                extra=held.extra,
+                model=held.model,
+                level=held.level,
+                job_id=held.job_id,
+                subtopic_id=held.subtopic_id,
+                due=utcnow(),
+                cloze_text=held.cloze_text,
+                cloze_ordinal=held.cloze_ordinal,
+                note_guid=held.note_guid,
+            ),
+        )
+        if held.citation is not None:
+            self._cite_if_passage_kept(session, card.id, Citation(**held.citation))
+        repository.delete_held(session, held)
+        self._after_commit(session, held.topic_id, wake=False)
+        return card
+
+    @staticmethod
+    def _cite_if_passage_kept(session: Session, card_id: int, citation: Citation) -> None:
+        """A source removed since the card was held takes its passages with it: the card is
+        restored without a citation rather than pointing at nothing."""
+        try:
+            with session.begin_nested():
+                sources.cite(session, card_id, citation)
+                session.flush()
+        except IntegrityError:
+            pass
 
     # -- dedup ----------------------------------------------------------------------------
 

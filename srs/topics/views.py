@@ -11,7 +11,7 @@ from srs.generation import pace
 from srs.generation import repository as generation
 from srs.generation.difficulty import batch_level
 from srs.outline.schemas import SubtopicRef
-from srs.sources.service import citation_ref
+from srs.sources.service import citation_ref, grounded
 from srs.llm.local import notice_for
 from srs.study import service as study
 from srs.topics.models import Card, Topic
@@ -61,6 +61,13 @@ def generation_out(session: Session, topic: Topic, eta_seconds: int | None = Non
     )
 
 
+def verifies(session: Session, topic: Topic) -> bool:
+    """The verification switch in force (the sources are read only for the default)."""
+    if topic.verify_cards is not None:
+        return topic.verify_cards
+    return topic.verifies(grounded(session, topic.id))
+
+
 def topic_out(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> TopicOut:
@@ -78,6 +85,8 @@ def topic_out(
         new_per_day_override=topic.new_per_day,
         generation_enabled=topic.generation_enabled,
         card_style=topic.card_style,
+        verify_cards=verifies(session, topic),
+        verify_cards_override=topic.verify_cards,
         archived=topic.archived_at is not None,
         archived_at=topic.archived_at,
         counts=counts_out(counts),
