@@ -334,6 +334,17 @@ def topic_held(session: Session, topic_id: int, limit: int, before: int | None) 
     return list(session.scalars(query.order_by(HeldCard.id.desc()).limit(limit)))
 
 
+def held_texts(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
+    """(front, back) of the topic's newest held-back cards."""
+    rows = session.execute(
+        select(HeldCard.front, HeldCard.back)
+        .where(HeldCard.topic_id == topic_id)
+        .order_by(HeldCard.id.desc())
+        .limit(limit)
+    )
+    return [(front, back) for front, back in rows]
+
+
 def get_held(session: Session, user_id: int, held_id: int) -> HeldCard | None:
     return session.scalar(
         select(HeldCard).where(HeldCard.id == held_id, HeldCard.user_id == user_id).with_for_update()

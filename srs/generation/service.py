@@ -51,6 +51,10 @@ EXTENSION_SPACING = 3
 # How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
 SUBTOPIC_CARDS_READ = 40
 STOPPED = ("failed", "quota_exceeded")
+# Held-back cards (the newest) a batch must not repeat, embedded at its start, under ids no
+# card has (the worker's own pending cards use -100_000 and down; few-shot examples -1 down).
+HELD_IN_DEDUP = 200
+HELD_IDS = -1_000_000
 # Cards embedded per step when a deck's vectors are computed at job start; the lease is
 # renewed between steps, so a large deck of hand-written cards cannot lose it.
 EMBED_CHUNK = 128
@@ -662,6 +666,7 @@ class GenerationService:
         """
         with self.db.transaction(write=False) as session:
             rows = repository.cards_for_dedup(session, plan.topic_id, embedder.model)
+            held = repository.held_texts(session, plan.topic_id, HELD_IN_DEDUP)
         missing = [(card_id, CardText(front, back)) for card_id, front, back, stored in rows
                    if stored is None]
         computed: dict[int, CardVectors] = {}
@@ -682,6 +687,10 @@ class GenerationService:
             ))
         for number, (text, vectors) in enumerate(zip(extra, embed_cards(embedder, extra))):
             index.add(-1 - number, text, vectors)  # not cards: negative ids
+        # A card the verification pass held back is not proposed again batch after batch.
+        held_texts = [CardText(front, back) for front, back in held]
+        for number, (text, vectors) in enumerate(zip(held_texts, embed_cards(embedder, held_texts))):
+            index.add(HELD_IDS - number, text, vectors)
         return index
 
     def record_duplicate(self, plan: JobPlan, card: ParsedCard, match: Match) -> None:

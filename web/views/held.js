@@ -4,6 +4,7 @@
 import { get, patch, post } from '../api.js';
 import { announce, errorBox, h, replace } from '../dom.js';
 
+const REFRESH_MS = 3000;
 // The verdict labels (srs.generation.verdicts.VerdictLabel), as the learner reads them.
 const LABEL_TEXT = {
   wrong: 'wrong',
@@ -86,7 +87,15 @@ export function heldSection(ctx, topicId, onRestored) {
     notice,
     list,
     errors);
-  details.addEventListener('toggle', () => { if (details.open) refresh(); });
+  // While open, the list follows the batches being checked.
+  let timer = 0;
+  details.addEventListener('toggle', () => {
+    clearInterval(timer);
+    if (!details.open) return;
+    refresh();
+    timer = setInterval(refresh, REFRESH_MS);
+  });
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
   refresh();
   return details;
 }
