@@ -85,11 +85,15 @@ class VerdictStreamParser:
             text = self._skip_prose(text)
             if not text:
                 return []
+        error = None
         try:
             self._xml.feed(text)
         except etree.XMLSyntaxError as exc:
-            self._fail(f"invalid XML: {exc.msg or exc}")
-        return [v for v in map(self._on_end, self._xml.read_events()) if v is not None]
+            error = f"invalid XML: {exc.msg or exc}"
+        verdicts = [v for v in map(self._on_end, self._xml.read_events()) if v is not None]
+        if error and not self.complete:  # text after </verdicts> is no error: it is not read
+            self._fail(error)
+        return verdicts
 
     def close(self) -> list[Verdict]:
         if not self.complete and not self.failed:
