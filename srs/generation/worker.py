@@ -57,7 +57,7 @@ class Pending:
     note: ParsedCard
     cards: list[ParsedCard]  # what saving it adds: the note's cards, cut to the batch's room
     citation: Citation | None
-    vectors: object
+    vectors: CardVectors | None
     note_guid: str | None
 
 

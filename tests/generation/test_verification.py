@@ -186,12 +186,13 @@ def numbered_cards(request: ReceivedRequest) -> Reply:
     return Reply(text=f"<cards>\n{cards}</cards>\n")
 
 
-WORDS = (
-    "apple bridge candle dragon engine falcon garden harbor island jacket kettle ladder "
-    "marble needle orange pepper quartz rocket saddle tunnel umbrella violin walnut xylophone "
-    "yogurt zipper anchor basket cactus dolphin eagle feather glacier hammer igloo jungle "
-    "kitten lemon magnet nectar"
-).split()
+WORDS = [
+    "apple", "bridge", "candle", "dragon", "engine", "falcon", "garden", "harbor", "island",
+    "jacket", "kettle", "ladder", "marble", "needle", "orange", "pepper", "quartz", "rocket",
+    "saddle", "tunnel", "umbrella", "violin", "walnut", "xylophone", "yogurt", "zipper",
+    "anchor", "basket", "cactus", "dolphin", "eagle", "feather", "glacier", "hammer", "igloo",
+    "jungle", "kitten", "lemon", "magnet", "nectar",
+]
 
 
 def test_an_ungrounded_topic_is_checked_only_once_the_learner_turns_the_switch_on(
@@ -212,9 +213,10 @@ def check_only_when_switched_on(api, llm) -> None:
     )
     topic = api.post("/topics", json={"prompt": "Word lists"}).json()
     assert topic["verify_cards"] is False and topic["verify_cards_override"] is None
-    settled = lambda: (g := api.get(f"/topics/{topic['id']}").json()["generation"])[  # noqa: E731
-        "status"
-    ] == "idle" and g["cards_in_flight"] == 0
+    def settled() -> bool:
+        generation = api.get(f"/topics/{topic['id']}").json()["generation"]
+        return generation["status"] == "idle" and generation["cards_in_flight"] == 0
+
     wait_for(settled, 30)
     shown_before = len(topic_cards(api, topic["id"]))
     assert shown_before > 0 and llm.verify_requests == []
