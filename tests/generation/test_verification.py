@@ -205,6 +205,12 @@ def test_an_ungrounded_topic_is_checked_only_once_the_learner_turns_the_switch_o
         check_only_when_switched_on(api, llm)
 
 
+def settled(api, topic_id: int) -> bool:
+    """The topic's batches are over (the first batch, then its outline)."""
+    generation = api.get(f"/topics/{topic_id}").json()["generation"]
+    return generation["status"] == "idle" and generation["cards_in_flight"] == 0
+
+
 def check_only_when_switched_on(api, llm) -> None:
     numbered_cards.next = 0
     llm.responder = numbered_cards
@@ -213,11 +219,7 @@ def check_only_when_switched_on(api, llm) -> None:
     )
     topic = api.post("/topics", json={"prompt": "Word lists"}).json()
     assert topic["verify_cards"] is False and topic["verify_cards_override"] is None
-    def settled() -> bool:
-        generation = api.get(f"/topics/{topic['id']}").json()["generation"]
-        return generation["status"] == "idle" and generation["cards_in_flight"] == 0
-
-    wait_for(settled, 30)
+    wait_for(lambda: settled(api, topic["id"]), 30)
     shown_before = len(topic_cards(api, topic["id"]))
     assert shown_before > 0 and llm.verify_requests == []
 
@@ -231,3 +233,50 @@ def check_only_when_switched_on(api, llm) -> None:
 
     back = api.patch(f"/topics/{topic['id']}", json={"verify_cards": None}).json()
     assert back["verify_cards"] is False and back["verify_cards_override"] is None
+
+
+def cloze_notes(request: ReceivedRequest) -> Reply:
+    """Cloze notes of two deletions each, new ones every request."""
+    if is_outline_request(request.json):
+        return Reply(text=outline_xml())
+    wanted = int(COUNT.search(prompt_of(request))[1])
+    start = cloze_notes.next
+    cloze_notes.next += wanted
+    notes = "".join(
+        f'<card type="cloze"><text>The {{{{c1::{WORDS[n % 40]}}}}} sits next to the '
+        f"{{{{c2::{WORDS[(n + 7) % 40]}}}}} in row {n}</text></card>\n"
+        for n in range(start, start + wanted)
+    )
+    return Reply(text=f"<cards>\n{notes}</cards>\n")
+
+
+def test_a_held_cloze_note_holds_each_of_its_cards_and_each_restores_on_its_own(
+    database_url, llm
+):
+    with running_app(llm_settings(database_url, llm)) as (base_url, _app):
+        api = Api(base_url)
+        api.signup("ada@example.com")
+        cloze_notes.next = 0
+        llm.responder = cloze_notes
+        llm.verifier = lambda request: Reply(
+            text=verdicts_xml((n, "wrong", "Rows have no order.") for n, _ in verify_cards(request))
+        )
+        topic = api.post("/topics", json={"prompt": "Rows", "card_style": "cloze"}).json()
+        wait_for(lambda: settled(api, topic["id"]), 30)
+        assert api.patch(f"/topics/{topic['id']}", json={"verify_cards": True}).status_code == 200
+        assert api.post(f"/topics/{topic['id']}/generate").status_code == 200
+
+        def first_note() -> list[dict]:
+            held = held_back(api, topic["id"])  # newest first: the first note is last
+            note = [h for h in held if held and h["text"] == held[-1]["text"]]
+            return note if len(note) == 2 else []
+
+        note = wait_for(first_note, 30)
+        assert "{{c1::" in verify_cards(llm.verify_requests[0])[0][1]  # the note is judged whole
+        assert {h["label"] for h in note} == {"wrong"}
+
+        restored = api.post(f"/held-back/{note[0]['id']}/restore").json()
+        assert restored["type"] == "cloze" and restored["text"] == note[0]["text"]
+        shown = {c["id"] for c in topic_cards(api, topic["id"])}
+        assert restored["id"] in shown
+        assert note[1]["id"] in {h["id"] for h in held_back(api, topic["id"])}
