@@ -63,8 +63,8 @@ async def judge(provider: LLMProvider, data: dict, batch: int) -> tuple[dict[str
                     if 1 <= verdict.card <= len(chunk):
                         verdicts.setdefault(chunk[verdict.card - 1]["front"], verdict.label.value)
         parser.close()
-        if parser.error:
-            print(f"  batch at {start}: {parser.error}")
+        print(f"  cards {start + 1}-{start + len(chunk)} judged" + (
+            f" ({parser.error})" if parser.error else ""), flush=True)
     return {c["front"]: verdicts.get(c["front"], "none") for c in cards}, tokens
 
 
@@ -100,8 +100,10 @@ async def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--model")
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--limit", type=int, help="only the first N cards (a slow model)")
     args = parser.parse_args()
     data = json.loads(SET.read_text())
+    data["cards"] = data["cards"][: args.limit]
     print(f"machine: {machine()}; {len(data['cards'])} labelled cards")
     scripted = ScriptedLLMServer().start() if args.provider == "scripted" else None
     overrides = {k: v for k, v in {"llm_provider": args.provider, "llm_base_url": args.base_url,
