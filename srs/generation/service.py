@@ -822,8 +822,9 @@ class GenerationService:
             topic.generation_status = "failed"
             topic.generation_error = (
                 f"The last {MAX_FRUITLESS_BATCHES} batches added no new card: the model keeps "
-                "repeating cards this topic already has. Rephrase the topic or use a stronger "
-                "model, then retry."
+                "repeating cards this topic already has, or the check held every new one back "
+                "(see the held-back cards). Rephrase the topic or use a stronger model, then "
+                "retry."
             )
 
     # -- the ticker's chores (idempotent, safe in every process) ----------------------------
