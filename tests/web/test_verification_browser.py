@@ -46,7 +46,8 @@ def test_a_held_back_card_shows_its_reason_and_restore_brings_it_into_study(
     )
     assert made.status == 202, made.text()
     page.goto(f"{site}/#/topics/{made.json()['topic_id']}")
-    expect(page.locator("#card-front")).to_have_text("What is the capital of Norway?")
+    # Reading the text, writing the batch and checking its first card: room on a loaded machine.
+    expect(page.locator("#card-front")).to_have_text("What is the capital of Norway?", timeout=40_000)
 
     held = page.locator("#held-back")
     held.locator("summary").click()
