@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from srs.accounts import repository
+from srs.generation import service as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import unauthorized
 from srs.sources import service as sources
@@ -71,6 +72,8 @@ def document(session: Session, user_id: int) -> Iterator[str]:
     for name, rows in sources.export_rows(session, user.id).items():
         yield f',\n"{name}": '
         yield from _array(rows)
+    yield ',\n"held_cards": '
+    yield from _array(generation.held_cards_of(session, user.id))
     yield "\n}\n"
 
 

@@ -345,6 +345,11 @@ def held_texts(session: Session, topic_id: int, limit: int) -> list[tuple[str, s
     return [(front, back) for front, back in rows]
 
 
+def user_held(session: Session, user_id: int) -> list[HeldCard]:
+    query = select(HeldCard).where(HeldCard.user_id == user_id).order_by(HeldCard.id)
+    return list(session.scalars(query))
+
+
 def get_held(session: Session, user_id: int, held_id: int) -> HeldCard | None:
     return session.scalar(
         select(HeldCard).where(HeldCard.id == held_id, HeldCard.user_id == user_id).with_for_update()

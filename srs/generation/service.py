@@ -178,6 +178,11 @@ def check_notice(settings: Settings) -> str | None:
     return WEAK_CHECK_NOTICE if settings.llm_provider == "local" else None
 
 
+def held_cards_of(session: Session, user_id: int) -> list[HeldCard]:
+    """Every card the verification pass holds back for the learner (their data export)."""
+    return repository.user_held(session, user_id)
+
+
 def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 

@@ -280,3 +280,6 @@ def test_a_held_cloze_note_holds_each_of_its_cards_and_each_restores_on_its_own(
         shown = {c["id"] for c in topic_cards(api, topic["id"])}
         assert restored["id"] in shown
         assert note[1]["id"] in {h["id"] for h in held_back(api, topic["id"])}
+        exported = api.get("/me/export").json()["held_cards"]
+        assert note[1]["id"] in {h["id"] for h in exported}
+        assert note[0]["id"] not in {h["id"] for h in exported}
