@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from srs.accounts import repository
+from srs.generation import service as generation
 from srs.kit.db import Database, utcnow
 from srs.kit.errors import unauthorized
 from srs.rewrites import service as rewrites
@@ -73,6 +74,8 @@ def document(session: Session, user_id: int) -> Iterator[str]:
     for name, rows in exported.items():
         yield f',\n"{name}": '
         yield from _array(rows)
+    yield ',\n"held_cards": '
+    yield from _array(generation.held_cards_of(session, user.id))
     yield "\n}\n"
 
 

@@ -8,11 +8,20 @@ from pydantic import BaseModel, ConfigDict
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser
 from srs.generation.dependencies import Generation
-from srs.generation.schemas import DuplicateOut, DuplicatePage, MatchedCard
+from srs.generation.models import HeldCard
+from srs.generation.schemas import (
+    DuplicateOut,
+    DuplicatePage,
+    HeldCardOut,
+    HeldCardPage,
+    HeldCitation,
+    MatchedCard,
+)
+from srs.generation.service import check_notice
 from srs.kit.db import utcnow
 from srs.kit.deps import AppSettings, DbSession, RowId
 from srs.topics import views
-from srs.topics.schemas import TopicOut
+from srs.topics.schemas import CardOut, TopicOut
 
 router = APIRouter(tags=["generation"])
 
@@ -73,3 +82,49 @@ def list_duplicates(
         for rejection, card in rows
     ]
     return DuplicatePage(items=items, next_cursor=next_cursor)
+
+
+def _held_out(held: HeldCard) -> HeldCardOut:
+    cited = held.citation
+    return HeldCardOut(
+        id=held.id,
+        topic_id=held.topic_id,
+        front=held.front,
+        back=held.back,
+        text=held.cloze_text,
+        label=held.label,
+        reason=held.reason,
+        verifier=held.verifier,
+        model=held.model,
+        source=HeldCitation(passage_id=cited["passage_id"], quote=cited["quote"])
+        if cited
+        else None,
+        created_at=held.created_at,
+    )
+
+
+@router.get("/topics/{topic_id}/held-back", response_model=HeldCardPage)
+def list_held_back(
+    topic_id: RowId,
+    user: CurrentUser,
+    db: DbSession,
+    settings: AppSettings,
+    generation: Generation,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: str | None = None,
+) -> HeldCardPage:
+    """Cards the verification pass held back, newest first, each with its reason."""
+    rows, next_cursor = generation.held_cards(db, user, topic_id, limit, cursor)
+    return HeldCardPage(
+        items=[_held_out(held) for held in rows],
+        next_cursor=next_cursor,
+        check_notice=check_notice(settings),
+    )
+
+
+@router.post("/held-back/{held_id}/restore", status_code=201, response_model=CardOut)
+def restore_held_back(
+    held_id: RowId, user: CurrentUser, db: DbSession, generation: Generation
+) -> CardOut:
+    """Overrule the verifier: the card joins the study queue as a new card (201, the card)."""
+    return views.card_out(generation.restore_held(db, user, held_id))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from srs.kit.db import Base, UTCDateTime, utcnow
@@ -108,4 +108,39 @@ class DuplicateRejection(Base):
         ForeignKey("cards.id", ondelete="SET NULL"), index=True, default=None
     )
     score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HeldCard(Base):
+    """A generated card the verification pass held back, with its reason: never shown, never
+    billed, until the learner restores it (it then becomes a card through the topics service).
+    Kept apart from `cards` so the study queue's partial indexes and count triggers never see
+    it. A held card carries everything restoring needs: its text, its author, its citation."""
+
+    __tablename__ = "held_cards"
+    __table_args__ = (Index("ix_held_cards_topic", "topic_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generation_jobs.id", ondelete="SET NULL"), index=True, default=None
+    )
+    front: Mapped[str] = mapped_column(Text)
+    back: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict | None] = mapped_column(JSON, default=None)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    level: Mapped[int | None] = mapped_column(Integer, default=None)
+    subtopic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subtopics.id", ondelete="SET NULL"), default=None
+    )
+    cloze_text: Mapped[str | None] = mapped_column(Text, default=None)
+    cloze_ordinal: Mapped[int | None] = mapped_column(Integer, default=None)
+    note_guid: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The passage it cites ({passage_id, quote, start, end}); restored with the card while
+    # the passage exists.
+    citation: Mapped[dict | None] = mapped_column(JSON, default=None)
+    label: Mapped[str] = mapped_column(String(32))  # a verdicts.VerdictLabel value
+    reason: Mapped[str] = mapped_column(Text)
+    verifier: Mapped[str | None] = mapped_column(String(200), default=None)  # the model that judged
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,6 +12,7 @@ from srs.generation.models import (
     CardEmbedding,
     DuplicateRejection,
     GenerationJob,
+    HeldCard,
     JobKind,
     JobStatus,
 )
@@ -93,7 +94,9 @@ def claim_next(session: Session, owner: str, now: datetime, lease: timedelta) ->
     )
     candidate = (
         select(GenerationJob.id)
-        .where(GenerationJob.status == JobStatus.QUEUED, GenerationJob.run_after <= now, ~learner_busy)
+        .where(
+            GenerationJob.status == JobStatus.QUEUED, GenerationJob.run_after <= now, ~learner_busy
+        )
         # First attempts before retries: a job that failed (a provider that stalled, say) and
         # came due again does not take the slot back ahead of a learner still waiting.
         .order_by(GenerationJob.attempts > 0, GenerationJob.run_after, GenerationJob.id)
@@ -200,13 +203,19 @@ def topics_to_refill(session: Session, studied_since: datetime) -> list[int]:
 
 
 def topics_over_quota(session: Session) -> list[Topic]:
-    return list(session.scalars(select(Topic).where(Topic.generation_status == GenerationStatus.QUOTA_EXCEEDED)))
+    return list(
+        session.scalars(
+            select(Topic).where(Topic.generation_status == GenerationStatus.QUOTA_EXCEEDED)
+        )
+    )
 
 
 def queue_depth(session: Session) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(GenerationJob).where(GenerationJob.status == JobStatus.QUEUED)
+            select(func.count())
+            .select_from(GenerationJob)
+            .where(GenerationJob.status == JobStatus.QUEUED)
         )
         or 0
     )
@@ -233,9 +242,7 @@ def cards_for_dedup(
 def store_embeddings(session: Session, rows: list[CardEmbedding]) -> None:
     """Insert or replace (a vector of another model is replaced); cards deleted meanwhile
     are skipped."""
-    alive = set(
-        session.scalars(select(Card.id).where(Card.id.in_([row.card_id for row in rows])))
-    )
+    alive = set(session.scalars(select(Card.id).where(Card.id.in_([row.card_id for row in rows]))))
     for row in rows:
         if row.card_id in alive:
             session.merge(row)
@@ -285,7 +292,9 @@ def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
     )
 
 
-def recent_batch_timings(session: Session, limit: int) -> list[tuple[datetime, datetime, datetime, int]]:
+def recent_batch_timings(
+    session: Session, limit: int
+) -> list[tuple[datetime, datetime, datetime, int]]:
     """(started, first card, last card, cards) of the newest batches that finished in one
     attempt with a card saved, newest first: the provider's measured speed."""
     recent = (
@@ -317,3 +326,47 @@ def recent_batch_timings(session: Session, limit: int) -> list[tuple[datetime, d
 
 def last_card_time(session: Session, job_id: int) -> datetime | None:
     return session.scalar(select(func.max(Card.created_at)).where(Card.job_id == job_id))
+
+
+# -- held-back cards (the verification pass) ---------------------------------------------------
+
+
+def add_held(session: Session, held: HeldCard) -> None:
+    session.add(held)
+    session.flush()
+
+
+def topic_held(session: Session, topic_id: int, limit: int, before: int | None) -> list[HeldCard]:
+    query = select(HeldCard).where(HeldCard.topic_id == topic_id)
+    if before is not None:
+        query = query.where(HeldCard.id < before)
+    return list(session.scalars(query.order_by(HeldCard.id.desc()).limit(limit)))
+
+
+def held_texts(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
+    """(front, back) of the topic's newest held-back cards."""
+    rows = session.execute(
+        select(HeldCard.front, HeldCard.back)
+        .where(HeldCard.topic_id == topic_id)
+        .order_by(HeldCard.id.desc())
+        .limit(limit)
+    )
+    return [(front, back) for front, back in rows]
+
+
+def user_held(session: Session, user_id: int) -> list[HeldCard]:
+    query = select(HeldCard).where(HeldCard.user_id == user_id).order_by(HeldCard.id)
+    return list(session.scalars(query))
+
+
+def get_held(session: Session, user_id: int, held_id: int) -> HeldCard | None:
+    return session.scalar(
+        select(HeldCard)
+        .where(HeldCard.id == held_id, HeldCard.user_id == user_id)
+        .with_for_update()
+    )
+
+
+def delete_held(session: Session, held: HeldCard) -> None:
+    session.delete(held)
+    session.flush()

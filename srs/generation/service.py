@@ -22,14 +22,16 @@ from srs.generation.models import (
     CardEmbedding,
     DuplicateRejection,
     GenerationJob,
+    HeldCard,
     JobKind,
     JobStatus,
 )
 from srs.generation.outline_stream import ParsedSubtopic
+from srs.generation.verdicts import VerdictLabel
 from srs.generation.xml_stream import ParsedCard
 from srs.kit import events, metrics
 from srs.kit.db import Database, utcnow
-from srs.kit.errors import AppError, conflict
+from srs.kit.errors import AppError, conflict, not_found
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.outline import service as outline
@@ -49,6 +51,10 @@ EXTENSION_SPACING = 3
 # How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
 SUBTOPIC_CARDS_READ = 40
 STOPPED = (GenerationStatus.FAILED, GenerationStatus.QUOTA_EXCEEDED)
+# Held-back cards (the newest) a batch must not repeat, embedded at its start, under ids no
+# card has (the worker's own pending cards use -100_000 and down; few-shot examples -1 down).
+HELD_IN_DEDUP = 200
+HELD_IDS = -1_000_000
 # Cards embedded per step when a deck's vectors are computed at job start; the lease is
 # renewed between steps, so a large deck of hand-written cards cannot lose it.
 EMBED_CHUNK = 128
@@ -76,6 +82,11 @@ class JobPlan:
     card_style: str = "basic"
     # A grounded batch (the topic has sources): the passages its cards must come from.
     passages: list[PassageRef] = field(default_factory=list)
+    # The verification pass judges the batch before any of its cards is shown.
+    verify: bool = False
+    # The learner has no card ready: the first card is checked on its own, at once, so it
+    # arrives early; the rest of the batch in one request after the batch.
+    verify_first_alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,24 @@ def decode_cursor(cursor: str | None) -> int | None:
         ) from None
 
 
+# The embedded model judging its own cards catches little: the learner is told so plainly.
+WEAK_CHECK_NOTICE = (
+    "These cards are checked by the small embedded model, which misses many mistakes: the "
+    "check is weak. Point the service at a real model (SRS_LLM_PROVIDER, or SRS_VERIFY_MODEL "
+    "for the check) for a check worth trusting."
+)
+
+
+def check_notice(settings: Settings) -> str | None:
+    """What the learner should know about the verification pass's verifier, if anything."""
+    return WEAK_CHECK_NOTICE if settings.llm_provider == "local" else None
+
+
+def held_cards_of(session: Session, user_id: int) -> list[HeldCard]:
+    """Every card the verification pass holds back for the learner (their data export)."""
+    return repository.user_held(session, user_id)
+
+
 def level_of(topic: Topic) -> int:
     return difficulty.level_for_batch(difficulty_of(topic))
 
@@ -180,6 +209,7 @@ class GenerationService:
 
     def _after_commit(self, session: Session, topic_id: int, wake: bool) -> None:
         events.announce(session, topic_id)  # other processes' long-polls, on commit
+
         def fire(_session: Session) -> None:
             for callback in self._topic_changed:
                 callback(topic_id)
@@ -412,9 +442,12 @@ class GenerationService:
                 self._refuse(session, job, topic, user, now)
                 return None
             self._after_commit(session, topic.id, wake=False)
-            grounding = sources.batch_passages(
-                session, topic.id, job.id, self.settings.source_batch_chars
-            ) if sources.grounded(session, topic.id) else []
+            grounded = sources.grounded(session, topic.id)
+            grounding = (
+                sources.batch_passages(session, topic.id, job.id, self.settings.source_batch_chars)
+                if grounded
+                else []
+            )
             subtopic = self._grounded_target(session, job, topic, grounding) or self._target(
                 session, job, topic
             )
@@ -432,6 +465,8 @@ class GenerationService:
                 subtopic=prompts.subtopic_line(subtopic.name, subtopic.scope) if subtopic else None,
                 subtopic_cards=self._cards_to_list(session, topic, subtopic),
                 passages=grounding,
+                verify=topic.verifies(grounded),
+                verify_first_alone=repository.unseen_cards(session, topic.id) == 0,
             )
 
     @staticmethod
@@ -538,6 +573,99 @@ class GenerationService:
             events.announce(session, plan.topic_id)
             return row.id
 
+    # -- the verification pass's held-back cards ------------------------------------------
+
+    def hold_card(
+        self,
+        plan: JobPlan,
+        owner: str,
+        card: ParsedCard,
+        model: str | None,
+        label: VerdictLabel,
+        reason: str,
+        verifier: str | None,
+        note_guid: str | None = None,
+        citation: Citation | None = None,
+    ) -> int | None:
+        """Keep a card the verification pass turned down, with its reason: not a card, so
+        never in the study queue and never billed. None when our lease was lost."""
+        expires = utcnow() + timedelta(seconds=self.settings.lease_seconds)
+        with self.db.transaction() as session:
+            if not repository.renew_lease(session, plan.job_id, owner, expires):
+                return None
+            held = HeldCard(
+                topic_id=plan.topic_id,
+                user_id=plan.user_id,
+                job_id=plan.job_id,
+                front=card.front,
+                back=card.back,
+                extra=kept_extras(card.extra),
+                model=model,
+                level=plan.level,
+                subtopic_id=self._still_there(session, plan.subtopic_id),
+                cloze_text=card.cloze.text if card.cloze is not None else None,
+                cloze_ordinal=card.cloze_ordinal if card.cloze is not None else None,
+                note_guid=note_guid if card.cloze is not None else None,
+                citation=asdict(citation) if citation is not None else None,
+                label=label.value,
+                reason=reason,
+                verifier=verifier,
+            )
+            repository.add_held(session, held)
+            events.announce(session, plan.topic_id)
+            return held.id
+
+    def held_cards(
+        self, session: Session, user: User, topic_id: int, limit: int, cursor: str | None
+    ) -> tuple[list[HeldCard], str | None]:
+        """The topic's held-back cards, newest first, for its owner (404 for anyone else)."""
+        topic = topics.get_topic(session, user, topic_id)
+        rows = repository.topic_held(session, topic.id, limit + 1, decode_cursor(cursor))
+        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    def restore_held(self, session: Session, user: User, held_id: int) -> Card:
+        """The learner overrules the verifier: the held card becomes a card like any other,
+        new in the study queue, with its citation while the passage still exists. Not billed:
+        the batch that wrote it was settled without it."""
+        held = repository.get_held(session, user.id, held_id)
+        if held is None:
+            raise not_found("Held-back card not found")
+        card = topics.restore_generated_card(
+            session,
+            Card(
+                topic_id=held.topic_id,
+                user_id=held.user_id,
+                front=held.front,
+                back=held.back,
+                extra=held.extra,
+                model=held.model,
+                level=held.level,
+                job_id=held.job_id,
+                subtopic_id=held.subtopic_id,
+                due=utcnow(),
+                cloze_text=held.cloze_text,
+                cloze_ordinal=held.cloze_ordinal,
+                note_guid=held.note_guid,
+            ),
+        )
+        if held.citation is not None:
+            self._cite_if_passage_kept(session, card.id, Citation(**held.citation))
+        repository.delete_held(session, held)
+        self._after_commit(session, held.topic_id, wake=False)
+        return card
+
+    @staticmethod
+    def _cite_if_passage_kept(session: Session, card_id: int, citation: Citation) -> None:
+        """A source removed since the card was held takes its passages with it: the card is
+        restored without a citation rather than pointing at nothing."""
+        try:
+            with session.begin_nested():
+                sources.cite(session, card_id, citation)
+                session.flush()
+        except IntegrityError:
+            pass
+
     # -- dedup ----------------------------------------------------------------------------
 
     def thresholds(self) -> Thresholds:
@@ -554,8 +682,12 @@ class GenerationService:
         """
         with self.db.transaction(write=False) as session:
             rows = repository.cards_for_dedup(session, plan.topic_id, embedder.model)
-        missing = [(card_id, CardText(front, back)) for card_id, front, back, stored in rows
-                   if stored is None]
+            held = repository.held_texts(session, plan.topic_id, HELD_IN_DEDUP)
+        missing = [
+            (card_id, CardText(front, back))
+            for card_id, front, back, stored in rows
+            if stored is None
+        ]
         computed: dict[int, CardVectors] = {}
         for start in range(0, len(missing), EMBED_CHUNK):
             chunk = missing[start : start + EMBED_CHUNK]
@@ -569,11 +701,22 @@ class GenerationService:
                 return None
         index = DedupIndex(self.thresholds())
         for card_id, front, back, stored in rows:
-            index.add(card_id, CardText(front, back), computed.get(card_id) or CardVectors(
-                card=_from_bytes(stored.card_vector), answer=_from_bytes(stored.answer_vector)
-            ))
+            index.add(
+                card_id,
+                CardText(front, back),
+                computed.get(card_id)
+                or CardVectors(
+                    card=_from_bytes(stored.card_vector), answer=_from_bytes(stored.answer_vector)
+                ),
+            )
         for number, (text, vectors) in enumerate(zip(extra, embed_cards(embedder, extra))):
             index.add(-1 - number, text, vectors)  # not cards: negative ids
+        # A card the verification pass held back is not proposed again batch after batch.
+        held_texts = [CardText(front, back) for front, back in held]
+        for number, (text, vectors) in enumerate(
+            zip(held_texts, embed_cards(embedder, held_texts))
+        ):
+            index.add(HELD_IDS - number, text, vectors)
         return index
 
     def record_duplicate(self, plan: JobPlan, card: ParsedCard, match: Match) -> None:
@@ -705,8 +848,9 @@ class GenerationService:
             topic.generation_status = GenerationStatus.FAILED
             topic.generation_error = (
                 f"The last {MAX_FRUITLESS_BATCHES} batches added no new card: the model keeps "
-                "repeating cards this topic already has. Rephrase the topic or use a stronger "
-                "model, then retry."
+                "repeating cards this topic already has, or the check held every new one back "
+                "(see the held-back cards). Rephrase the topic or use a stronger model, then "
+                "retry."
             )
 
     # -- the ticker's chores (idempotent, safe in every process) ----------------------------

@@ -23,12 +23,14 @@ from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
 from srs.generation.models import JobKind
 from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
 from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
+from srs.generation.verdicts import Verdict, VerdictLabel, VerdictStreamParser
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
 from srs.kit.db import utcnow
 from srs.kit.settings import Settings
+from srs.llm import build_provider
 from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
-from srs.sources.grounding import Ungrounded, cite
+from srs.sources.grounding import Citation, Ungrounded, cite
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,18 @@ class LeaseLost(Exception):
     """Another worker holds the job now (ours expired): stop writing to it."""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A card (or a cloze note's cards) parsed and checked for repeats, waiting for its
+    verdict before it is saved or held back."""
+
+    note: ParsedCard
+    cards: list[ParsedCard]  # what saving it adds: the note's cards, cut to the batch's room
+    citation: Citation | None
+    vectors: CardVectors | None
+    note_guid: str | None
+
+
 @dataclass
 class Attempt:
     """What one attempt at a job has produced so far."""
@@ -62,10 +76,18 @@ class Attempt:
     duplicates: int = 0
     ungrounded: int = 0  # grounded cards whose citation did not check out
     started: float = field(default_factory=time.monotonic)
+    usage: Usage | None = None
+    # The verification pass: cards waiting for their verdict, cards held back, its tokens,
+    # and why it could not judge the batch (if it could not).
+    pending: list[Pending] = field(default_factory=list)
+    held: int = 0
+    checked: int = 0  # cards the verification pass has dealt with (saved or held)
+    verify_tokens: tuple[int, int, bool] = (0, 0, False)
+    verify_failed: str | None = None
 
     @property
     def wanted(self) -> int:
-        return self.plan.count - self.saved
+        return self.plan.count - self.saved - sum(len(p.cards) for p in self.pending)
 
 
 class Worker:
@@ -86,6 +108,7 @@ class Worker:
         self._embedder_factory = embedder_factory or (lambda: build_embedder(settings))
         self._embedder: Embedder | None = None
         self._provider: LLMProvider | None = None
+        self._verifier: LLMProvider | None = None
         self._provider_error: LLMError | None = None
         self._notify = notify
         self._slots = asyncio.Semaphore(concurrency)
@@ -151,6 +174,8 @@ class Worker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._provider is not None and hasattr(self._provider, "aclose"):
             await self._provider.aclose()
+        if self._verifier not in (None, self._provider) and hasattr(self._verifier, "aclose"):
+            await self._verifier.aclose()
         if self._embedder is not None and hasattr(self._embedder, "close"):
             self._embedder.close()  # the provider's HTTP client; the local model is shared
 
@@ -190,6 +215,17 @@ class Worker:
         if self._provider is None:
             self._provider = self._provider_factory()
         return self._provider
+
+    def verifier(self) -> LLMProvider:
+        """The provider the verification pass asks: SRS_VERIFY_MODEL on the same provider, or
+        the generating model itself (always so for the embedded provider: it has one model)."""
+        if self._verifier is None:
+            model = self.settings.verify_model
+            if not model or self.settings.llm_provider == "local":
+                self._verifier = self.provider()
+            else:
+                self._verifier = build_provider(self.settings.model_copy(update={"llm_model": model}))
+        return self._verifier
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -270,13 +306,28 @@ class Worker:
         if index is None:
             raise LeaseLost()
         attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
-        usage: Usage | None = None
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        try:
+            error = await self._read_cards(attempt, parser, provider, request)
+            await self._verify_pending(attempt, provider.model)
+        except EmbeddingError as error:
+            base = self._base(attempt, parser, attempt.usage, request, provider)
+            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
+        finally:
+            heartbeat.cancel()
+        if error is not None:
+            return self._outcome_after_error(attempt, parser, error, attempt.usage, request, provider)
+        return self._outcome(attempt, parser, attempt.usage, request, provider)
+
+    async def _read_cards(
+        self, attempt: Attempt, parser: CardStreamParser, provider: LLMProvider, request: LLMRequest
+    ) -> LLMError | None:
+        """Stream the batch, saving (or, when verified, collecting) each card as it is parsed."""
         try:
             async with aclosing(provider.stream(request)) as stream:
                 async for event in stream:
                     if isinstance(event, Usage):
-                        usage = event
+                        attempt.usage = event
                         continue
                     attempt.chars_read += len(event.text)
                     await self._accept(attempt, parser.feed(event.text), provider.model)
@@ -286,13 +337,8 @@ class Worker:
                     await self._accept(attempt, parser.close(), provider.model)
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
-            return self._outcome_after_error(attempt, parser, error, usage, request, provider)
-        except EmbeddingError as error:
-            base = self._base(attempt, parser, usage, request, provider)
-            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
-        finally:
-            heartbeat.cancel()
-        return self._outcome(attempt, parser, usage, request, provider)
+            return error
+        return None
 
     @staticmethod
     def _read_enough(
@@ -340,26 +386,143 @@ class Worker:
             # its text by design. Each card is saved (and billed) on its own, while the batch
             # has room: a note cut short by the batch's end keeps the cards saved.
             note_guid = uuid.uuid4().hex if card.cloze is not None else None
-            for sibling in card.cards()[: attempt.wanted]:
-                card_id = await asyncio.to_thread(
-                    self.service.save_card,
-                    attempt.plan,
-                    self.owner,
-                    sibling,
-                    model,
-                    vectors,
-                    attempt.embedder.model,
-                    note_guid=note_guid,
-                    citation=citation,
-                )
-                if card_id is None:
-                    raise LeaseLost()
-                if attempt.saved == 0:
-                    metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
-                attempt.saved += 1
-                attempt.dedup.add(card_id, CardText(sibling.front, sibling.back), vectors)
-                metrics.CARDS_SAVED.inc()
-                self._notify(attempt.plan.topic_id)
+            pending = Pending(card, card.cards()[: attempt.wanted], citation, vectors, note_guid)
+            if attempt.plan.verify:
+                # Kept out of the batch's later cards as a repeat, under an id no card has.
+                attempt.dedup.add(-100_000 - attempt.checked - len(attempt.pending), text, vectors)
+                attempt.pending.append(pending)
+                if attempt.plan.verify_first_alone and attempt.checked == 0:
+                    await self._verify_pending(attempt, model)
+                continue
+            await self._save(attempt, pending, model)
+
+    async def _save(self, attempt: Attempt, pending: Pending, model: str) -> None:
+        for sibling in pending.cards:
+            card_id = await asyncio.to_thread(
+                self.service.save_card,
+                attempt.plan,
+                self.owner,
+                sibling,
+                model,
+                pending.vectors,
+                attempt.embedder.model,
+                note_guid=pending.note_guid,
+                citation=pending.citation,
+            )
+            if card_id is None:
+                raise LeaseLost()
+            if attempt.saved == 0:
+                metrics.TIME_TO_FIRST_CARD.observe(time.monotonic() - attempt.started)
+            attempt.saved += 1
+            attempt.dedup.add(card_id, CardText(sibling.front, sibling.back), pending.vectors)
+            metrics.CARDS_SAVED.inc()
+            self._notify(attempt.plan.topic_id)
+
+    # -- the verification pass ---------------------------------------------------------------
+
+    async def _verify_pending(self, attempt: Attempt, model: str) -> None:
+        """One streamed request judges the batch's cards; each is saved or held back the
+        moment its verdict is read. Cards left without a verdict (the request failed, the
+        reply broke off) are held back as unchecked, with the reason, never shown unchecked."""
+        if not attempt.pending:
+            return
+        judged: dict[int, Pending] = {}
+        try:
+            verifier = self.verifier()
+            request = prompts.build_verify_request(
+                attempt.plan.prompt, [_to_check(p) for p in attempt.pending], attempt.plan.passages
+            )
+            failure = await self._read_verdicts(attempt, verifier, request, judged, model)
+        except LLMError as error:
+            metrics.LLM_ERRORS.labels(error.kind).inc()
+            failure = f"the LLM provider failed: {error.message}"
+        for number, pending in enumerate(attempt.pending, start=1):
+            if number not in judged:
+                reason = f"Not checked: the verification pass failed ({failure or 'no verdict'})."
+                await self._hold(attempt, pending, model, VerdictLabel.UNCHECKED, reason, None)
+        attempt.verify_failed = attempt.verify_failed or failure
+        attempt.checked += len(attempt.pending)
+        attempt.pending.clear()
+
+    async def _read_verdicts(
+        self,
+        attempt: Attempt,
+        verifier: LLMProvider,
+        request: LLMRequest,
+        judged: dict[int, Pending],
+        model: str,
+    ) -> str | None:
+        """Stream the verdicts, acting on each; the failure to report, if the reply was unusable."""
+        parser = VerdictStreamParser()
+        usage: Usage | None = None
+        chars = 0
+        try:
+            async with aclosing(verifier.stream(request)) as stream:
+                async for event in stream:
+                    if isinstance(event, Usage):
+                        usage = event
+                        continue
+                    chars += len(event.text)
+                    for verdict in parser.feed(event.text):
+                        await self._act_on(attempt, verdict, judged, model, verifier.model)
+                    if parser.failed or chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
+                        break
+                else:
+                    parser.close()
+        finally:
+            tokens_in, tokens_out, estimated = self._tokens(chars, usage, request)
+            before = attempt.verify_tokens
+            attempt.verify_tokens = (
+                before[0] + tokens_in, before[1] + tokens_out, before[2] or estimated
+            )
+        if len(judged) == len(attempt.pending):
+            return None
+        return parser.error or "the verifier gave no verdict on some cards"
+
+    async def _act_on(
+        self,
+        attempt: Attempt,
+        verdict: Verdict,
+        judged: dict[int, Pending],
+        model: str,
+        verifier_model: str,
+    ) -> None:
+        if not 1 <= verdict.card <= len(attempt.pending) or verdict.card in judged:
+            return  # a number the batch does not have, or a second verdict: the first stands
+        pending = judged[verdict.card] = attempt.pending[verdict.card - 1]
+        if verdict.passes:
+            await self._save(attempt, pending, model)
+            return
+        reason = verdict.reason or f"The verifier marked it {verdict.label.value}."
+        await self._hold(attempt, pending, model, verdict.label, reason, verifier_model)
+
+    async def _hold(
+        self,
+        attempt: Attempt,
+        pending: Pending,
+        model: str,
+        label: VerdictLabel,
+        reason: str,
+        verifier_model: str | None,
+    ) -> None:
+        for card in pending.cards:
+            held = await asyncio.to_thread(
+                self.service.hold_card,
+                attempt.plan,
+                self.owner,
+                card,
+                model,
+                label,
+                reason,
+                verifier_model,
+                note_guid=pending.note_guid,
+                citation=pending.citation,
+            )
+            if held is None:
+                raise LeaseLost()
+            attempt.held += 1
+            metrics.CARDS_REJECTED.labels(f"held_{label.value}").inc()
+        self._notify(attempt.plan.topic_id)
 
     async def _heartbeat(self, job_id: int) -> None:
         """Keep the lease while the model is slow between cards (saving a card renews it too)."""
@@ -398,8 +561,16 @@ class Worker:
     def _base(self, attempt, parser, usage, request, provider) -> dict:
         if parser.skipped:
             metrics.CARDS_REJECTED.labels("invalid").inc(parser.skipped)
+        fields = self._usage_fields(attempt.chars_read, usage, request, provider)
+        # The verification pass's tokens are the batch's too: metered with them, once.
+        check_in, check_out, check_estimated = attempt.verify_tokens
+        metrics.LLM_TOKENS.labels("input").inc(check_in)
+        metrics.LLM_TOKENS.labels("output").inc(check_out)
+        fields["tokens_in"] += check_in
+        fields["tokens_out"] += check_out
+        fields["tokens_estimated"] = fields["tokens_estimated"] or check_estimated
         return {
-            **self._usage_fields(attempt.chars_read, usage, request, provider),
+            **fields,
             "duplicates": attempt.duplicates,
             "invalid": parser.skipped + attempt.ungrounded,
         }
@@ -420,9 +591,19 @@ class Worker:
 
     def _outcome(self, attempt, parser, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
+        if attempt.verify_failed and attempt.saved == 0:
+            # Nothing could be checked, so nothing was shown: retried, then failed, visibly.
+            return Outcome(
+                kind="retry",
+                error=f"The verification pass could not check this batch "
+                f"({attempt.verify_failed}); its cards are held back unchecked on the topic page",
+                retry_after=self._retry_delay(attempt.plan),
+                **base,
+            )
         # A whole reply of duplicates is done (the topic counts fruitless batches); one
-        # without a single well-formed card is retried like a broken reply.
-        parsed_any = attempt.saved > 0 or attempt.duplicates > 0
+        # without a single well-formed card is retried like a broken reply. A batch the
+        # verifier held back entirely is done too.
+        parsed_any = attempt.saved > 0 or attempt.duplicates > 0 or attempt.held > 0
         if attempt.wanted <= 0 or (parser.complete and parsed_any):
             return Outcome(kind="done", **base)
         if attempt.saved > 0:
@@ -519,6 +700,17 @@ def _no_card_reason(parser: CardStreamParser) -> str:
     if parser.skipped:
         return parser.skip_reason or "no card had both a front and a back"
     return "the reply held no card"
+
+
+def _to_check(pending: Pending) -> prompts.CardToCheck:
+    note = pending.note
+    if note.cloze is not None:
+        return prompts.CardToCheck(note.cloze.text, note.back, *_cited(pending.citation))
+    return prompts.CardToCheck(note.front, note.back, *_cited(pending.citation))
+
+
+def _cited(citation: Citation | None) -> tuple[int | None, str | None]:
+    return (citation.passage_id, citation.quote) if citation else (None, None)
 
 
 def _dedup_unavailable(error: EmbeddingError) -> str:

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     dedup_card_threshold: float = Field(0.77, gt=0, le=1)
     dedup_answer_threshold: float = Field(0.84, gt=0, le=1)
     local_model_dir: str | None = None
+    # The verification pass (a second opinion on each batch): the model that judges the cards,
+    # on the same provider; unset, the model that wrote them. The embedded provider has one model.
+    verify_model: str | None = None
 
     # Generation and the study buffer.
     batch_size: int = Field(10, ge=1, le=50)

@@ -75,6 +75,9 @@ class Topic(Base):
     card_style: Mapped[str] = mapped_column(
         String(16), default=CardStyle.BASIC.value, server_default=CardStyle.BASIC.value
     )
+    # The verification pass: null follows the default (on for a topic with sources, off for
+    # the others); true or false is the learner's choice.
+    verify_cards: Mapped[bool | None] = mapped_column(Boolean, default=None)
     # Batches in a row that added no card (all duplicates): stops a repetitive model looping.
     fruitless_batches: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -89,6 +92,10 @@ class Topic(Base):
     def generates(self) -> bool:
         """Whether batches may be queued for this topic."""
         return self.generation_enabled and self.archived_at is None
+
+    def verifies(self, grounded: bool) -> bool:
+        """Whether its batches go through the verification pass (grounded: it has sources)."""
+        return grounded if self.verify_cards is None else self.verify_cards
 
 
 # The partial indexes' predicates, shared with migration 0011.

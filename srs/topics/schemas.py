@@ -63,6 +63,11 @@ class TopicPatch(BaseModel):
     )
     generation_enabled: StrictBool | None = Field(None, description="false: write no new cards")
     card_style: CardStyle | None = Field(None, description=STYLE_HELP + "; for later batches")
+    verify_cards: StrictBool | None = Field(
+        None,
+        description="check each new card with a second model pass before it is shown; "
+        "null: the default (on for a topic with sources, off otherwise)",
+    )
 
 
 class Counts(BaseModel):
@@ -99,6 +104,12 @@ class TopicOut(BaseModel):
     )
     generation_enabled: bool = True
     card_style: CardStyle = CardStyle.BASIC
+    verify_cards: bool = Field(
+        False, description="whether new cards go through the verification pass before shown"
+    )
+    verify_cards_override: bool | None = Field(
+        None, description="the learner's choice; null when the default applies"
+    )
     archived: bool = False
     archived_at: datetime | None = None
     counts: Counts

@@ -57,7 +57,8 @@ def topics_page(session: Session, user: User, paging: PageRequest) -> Page[Topic
 
 def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch) -> Topic:
     """Rename, set the topic's own daily new-card limit (null: the learner's default), turn
-    generation on or off (the caller then settles the topic's generation)."""
+    generation on or off (the caller then settles the topic's generation), turn the
+    verification pass on or off (null: the default)."""
     topic = get_topic(session, user, topic_id, lock=True)
     if patch.title is not None:
         topic.title = patch.title
@@ -67,6 +68,8 @@ def update_topic(session: Session, user: User, topic_id: int, patch: TopicPatch)
         topic.generation_enabled = patch.generation_enabled
     if patch.card_style is not None:
         topic.card_style = patch.card_style.value  # batches asked from now on
+    if "verify_cards" in patch.model_fields_set:
+        topic.verify_cards = patch.verify_cards  # null: back to the default
     topic.updated_at = utcnow()
     session.flush()
     return topic
@@ -240,6 +243,13 @@ def bulk_change(session: Session, user: User, bulk: BulkIn) -> int:
 def add_generated_card(session: Session, card: Card) -> None:
     """A card the generation worker wrote (its id is needed at once: billing keys it)."""
     repository.add(session, card)
+
+
+def restore_generated_card(session: Session, card: Card) -> Card:
+    """A generated card the verification pass held back, which the learner restored: a new
+    card in the study queue like any other."""
+    repository.add(session, card)
+    return card
 
 
 def add_imported_topic(session: Session, user: User, title: str, prompt: str) -> Topic:

@@ -12,7 +12,7 @@ from srs.generation import repository as generation
 from srs.generation.difficulty import batch_level
 from srs.llm.local import notice_for
 from srs.outline.schemas import SubtopicRef
-from srs.sources.service import citation_ref
+from srs.sources.service import citation_ref, grounded
 from srs.study import service as study
 from srs.study.schemas import NextOut, StudyCardOut
 from srs.topics.models import Card, GenerationStatus, Topic
@@ -87,6 +87,13 @@ def next_out(
     )
 
 
+def verifies(session: Session, topic: Topic) -> bool:
+    """The verification switch in force (the sources are read only for the default)."""
+    if topic.verify_cards is not None:
+        return topic.verify_cards
+    return topic.verifies(grounded(session, topic.id))
+
+
 def topic_out(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> TopicOut:
@@ -104,6 +111,8 @@ def topic_out(
         new_per_day_override=topic.new_per_day,
         generation_enabled=topic.generation_enabled,
         card_style=topic.card_style,
+        verify_cards=verifies(session, topic),
+        verify_cards_override=topic.verify_cards,
         archived=topic.archived_at is not None,
         archived_at=topic.archived_at,
         counts=counts_out(counts),

@@ -55,6 +55,38 @@ def outline_xml(names: Iterable[str] = DEFAULT_OUTLINE_NAMES) -> str:
     return f"<outline>\n{subtopics}</outline>\n"
 
 
+def _prompt(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    return str(body.get("system") or "") + "".join(str(m.get("content")) for m in messages)
+
+
+def is_verify_request(body: dict[str, Any]) -> bool:
+    """True when the request asks for verdicts on cards (its prompt shows `<verdicts>`)."""
+    return "<verdicts>" in _prompt(body)
+
+
+VERIFY_CARD = re.compile(r"^Card (\d+)\nFront: (.*)$", re.MULTILINE)
+
+
+def verify_cards(request: ReceivedRequest) -> list[tuple[int, str]]:
+    """(number, front) of each card a verify request asks about."""
+    return [(int(n), front) for n, front in VERIFY_CARD.findall(_prompt(request.json))]
+
+
+def verdicts_xml(labels: Iterable[tuple[int, str, str]]) -> str:
+    """(number, label, reason) as the verifier writes them."""
+    body = "".join(
+        f'<verdict card="{n}"><label>{label}</label><reason>{reason}</reason></verdict>\n'
+        for n, label, reason in labels
+    )
+    return f"<verdicts>\n{body}</verdicts>\n"
+
+
+def approve_all(request: ReceivedRequest) -> Reply:
+    """The default verifier: every card is fine."""
+    return Reply(text=verdicts_xml((n, "ok", "fine") for n, _ in verify_cards(request)))
+
+
 def is_outline_request(body: dict[str, Any]) -> bool:
     """True when the request asks for an outline (CONTRACT.md: its prompt shows the shape)."""
     messages = body.get("messages") or []
@@ -139,6 +171,9 @@ class ScriptedLLMServer:
         self.outline_default = Reply(text=outline_xml())
         self.outline_requests: list[ReceivedRequest] = []
         self._outline_script: list[Reply] = []
+        # Verify requests (the verification pass) are kept apart too, answered by `verifier`.
+        self.verifier: Callable[[ReceivedRequest], Reply] = approve_all
+        self.verify_requests: list[ReceivedRequest] = []
         # For each streamed reply: (time.monotonic(), cumulative text) after each chunk left.
         self.emitted: list[list[tuple[float, str]]] = []
         self.port = 0
@@ -211,6 +246,8 @@ class ScriptedLLMServer:
             with self._lock:
                 if is_outline_request(request.json):
                     self.outline_requests.append(request)
+                elif is_verify_request(request.json):
+                    self.verify_requests.append(request)
                 else:
                     self.requests.append(request)
             await self._respond(request, reader, writer)
@@ -231,6 +268,8 @@ class ScriptedLLMServer:
         outline = is_outline_request(request.json)
         if dialect is None:
             reply = None  # a wrong path uses up no reply
+        elif is_verify_request(request.json):
+            reply = self.verifier(request)
         elif self.responder is not None:
             reply = self.responder(request)
         else:
@@ -267,7 +306,7 @@ class ScriptedLLMServer:
         writer: asyncio.StreamWriter,
     ) -> None:
         emitted: list[tuple[float, str]] = []
-        if not is_outline_request(request.json):
+        if not is_outline_request(request.json) and not is_verify_request(request.json):
             with self._lock:
                 self.emitted.append(emitted)
         usage = _Usage(reply.input_tokens or _prompt_chars(request.json) // 4, 0, reply.send_usage)

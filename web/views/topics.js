@@ -73,9 +73,11 @@ function managePanel(topic, actions) {
   writes.checked = topic.generation_enabled;
   writes.disabled = topic.archived;
   const style = styleSelect(`style-${id}`, topic.card_style || 'basic');
+  const verify = h('input', { id: `verify-${id}`, type: 'checkbox' });
+  verify.checked = Boolean(topic.verify_cards);
   const settingsForm = h('form', {
     class: 'manage-row',
-    onsubmit: run(() => actions.saveSettings(topic, perDay.value.trim(), writes.checked, style.value)),
+    onsubmit: run(() => actions.saveSettings(topic, perDay.value.trim(), writes.checked, style.value, verify.checked)),
   },
   h('label', { for: `per-day-${id}` }, 'New cards per day'),
   h('p', { id: `per-day-help-${id}`, class: 'hint' }, 'Leave empty to use your default.'),
@@ -83,6 +85,7 @@ function managePanel(topic, actions) {
   h('label', { for: `style-${id}` }, 'Kind of new cards'),
   h('div', { class: 'inline-field' }, style),
   h('div', { class: 'check' }, writes, h('label', { for: `generate-${id}` }, 'Write new cards for this topic')),
+  h('div', { class: 'check' }, verify, h('label', { for: `verify-${id}` }, 'Check new cards with a second opinion before showing them')),
   h('button', { type: 'submit' }, 'Save settings'));
 
   const confirmSlot = h('div', { class: 'confirm-slot' });
@@ -217,12 +220,14 @@ export function topicsView(ctx) {
       announce(`Renamed to “${saved.title}”.`);
       await refresh(true);
     },
-    async saveSettings(topic, perDay, generationEnabled, cardStyle) {
+    async saveSettings(topic, perDay, generationEnabled, cardStyle, verifyCards) {
       const newPerDay = perDay === '' ? null : Number(perDay);
       if (newPerDay !== null && !(Number.isInteger(newPerDay) && newPerDay >= 0 && newPerDay <= 1000)) {
         throw new Error('New cards per day is a whole number from 0 to 1000, or empty for your default.');
       }
       const body = { new_per_day: newPerDay, card_style: cardStyle };
+      // Sent only when changed, so a topic following the default keeps following it.
+      if (verifyCards !== topic.verify_cards) body.verify_cards = verifyCards;
       if (!topic.archived) body.generation_enabled = generationEnabled;
       const saved = await patch(`/topics/${topic.id}`, body, { signal });
       announce(`Settings of “${saved.title}” saved: ${saved.new_per_day} new cards a day, `

@@ -6,6 +6,7 @@ import { errorBox, h, replace } from '../../dom.js';
 import { RATINGS, interval, percent, until } from '../../format.js';
 import { outlineSection } from '../outline.js';
 import { sourceLine, sourcesSection } from '../sources.js';
+import { heldSection } from '../held.js';
 import { exportLinks } from '../topics.js';
 
 export const ACTIVE = new Set(['queued', 'running']);
@@ -68,6 +69,7 @@ export function createScreen(view) {
     panelSlot,
     outlineSection(view.ctx, view.topicId),
     sourcesSection(view.ctx, view.topicId),
+    heldSection(view.ctx, view.topicId, () => { if (!view.state.next?.card) view.poll.loadNext(); }),
     h('details', { class: 'shortcuts' },
       h('summary', {}, 'Keyboard shortcuts'),
       h('ul', {},
