@@ -10,12 +10,14 @@ from srs.kit.db import Base, UTCDateTime, utcnow
 
 
 class JobStatus(enum.StrEnum):
-    """A job's life: queued -> running -> done | failed | cancelled; a retry goes back to queued."""
+    """A job's life: queued -> running -> done | failed | quota_exceeded | cancelled; a retry goes
+    back to queued."""
 
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    QUOTA_EXCEEDED = "quota_exceeded"
     CANCELLED = "cancelled"
 
 

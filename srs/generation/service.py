@@ -5,6 +5,7 @@ transaction of its own)."""
 from __future__ import annotations
 
 import base64
+import enum
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -89,11 +90,20 @@ class JobPlan:
     verify_first_alone: bool = False
 
 
+class OutcomeKind(enum.StrEnum):
+    """How an attempt ended. Every kind but RETRY is also the job's final status."""
+
+    DONE = JobStatus.DONE.value
+    RETRY = "retry"  # back to queued, after a delay
+    FAILED = JobStatus.FAILED.value
+    QUOTA_EXCEEDED = JobStatus.QUOTA_EXCEEDED.value
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How an attempt ended: done, retry (with a delay) or failed; `error` is for the learner."""
 
-    kind: str
+    kind: OutcomeKind
     error: str | None = None
     retry_after: float = 0.0
     tokens_in: int = 0
@@ -424,8 +434,8 @@ class GenerationService:
                 # never falls back to the model's memory.
                 job.lease_owner = None
                 job.lease_expires_at = None
-                outcome = Outcome("failed", sources.NO_SOURCE_READ)
-                self._apply(session, job, topic, "failed", outcome, now)
+                outcome = Outcome(OutcomeKind.FAILED, sources.NO_SOURCE_READ)
+                self._apply(session, job, topic, OutcomeKind.FAILED, outcome, now)
                 return None
             user = session.get(User, job.user_id)
             hold = metering.reserve_for_job(
@@ -525,7 +535,14 @@ class GenerationService:
         message = metering.quota_message(metering.quota(session, self.settings, user, now))
         job.lease_owner = None
         job.lease_expires_at = None
-        self._apply(session, job, topic, "quota_exceeded", Outcome("quota_exceeded", message), now)
+        self._apply(
+            session,
+            job,
+            topic,
+            OutcomeKind.QUOTA_EXCEEDED,
+            Outcome(OutcomeKind.QUOTA_EXCEEDED, message),
+            now,
+        )
 
     def save_card(
         self,
@@ -790,8 +807,8 @@ class GenerationService:
                 outcome.tokens_estimated,
             )
             kind = outcome.kind
-            if kind == "retry" and job.attempts >= MAX_ATTEMPTS:
-                kind = "failed"
+            if kind == OutcomeKind.RETRY and job.attempts >= MAX_ATTEMPTS:
+                kind = OutcomeKind.FAILED
             self._apply(session, job, topic, kind, outcome, now)
 
     def _apply(
@@ -799,12 +816,12 @@ class GenerationService:
         session: Session,
         job: GenerationJob,
         topic: Topic | None,
-        kind: str,
+        kind: OutcomeKind,
         outcome: Outcome,
         now: datetime,
     ) -> None:
         metrics.JOBS_FINISHED.labels(kind).inc()
-        if kind == "retry":
+        if kind == OutcomeKind.RETRY:
             job.status = JobStatus.QUEUED
             job.error = outcome.error
             job.run_after = now + timedelta(seconds=outcome.retry_after)
@@ -812,19 +829,19 @@ class GenerationService:
                 topic.generation_status = GenerationStatus.QUEUED
             self._after_commit(session, job.topic_id, wake=True)
             return
-        job.status = kind
+        job.status = JobStatus(kind)
         job.error = outcome.error
         job.finished_at = now
-        sources.finish_batch(session, job.id, worked=kind == "done")
+        sources.finish_batch(session, job.id, worked=kind == OutcomeKind.DONE)
         # The batch is over: what it did not use goes back to the quota (exactly once).
         metering.release(session, job.reservation_key, now)
         if topic is None:
             return
         self._after_commit(session, topic.id, wake=False)
-        if kind == "quota_exceeded":
+        if kind == OutcomeKind.QUOTA_EXCEEDED:
             self._stop_for_quota(topic, outcome.error or "")
             return
-        if kind == "failed":
+        if kind == OutcomeKind.FAILED:
             topic.generation_status = GenerationStatus.FAILED
             topic.generation_error = outcome.error
             return
@@ -865,11 +882,11 @@ class GenerationService:
                 job.lease_owner = None
                 job.lease_expires_at = None
                 topic = session.get(Topic, job.topic_id)
-                outcome = Outcome(kind="retry", error="The worker stopped mid-batch")
-                kind = "failed" if job.attempts >= MAX_ATTEMPTS else "retry"
-                if kind == "failed":
+                outcome = Outcome(kind=OutcomeKind.RETRY, error="The worker stopped mid-batch")
+                kind = OutcomeKind.FAILED if job.attempts >= MAX_ATTEMPTS else "retry"
+                if kind == OutcomeKind.FAILED:
                     outcome = Outcome(
-                        kind="failed",
+                        kind=OutcomeKind.FAILED,
                         error="Generation was interrupted repeatedly; press retry to try again.",
                     )
                 self._apply(session, job, topic, kind, outcome, now)

@@ -22,7 +22,7 @@ from srs.generation import prompts
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
 from srs.generation.models import JobKind
 from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
-from srs.generation.service import GenerationService, JobPlan, Outcome, embed_cards
+from srs.generation.service import GenerationService, JobPlan, Outcome, OutcomeKind, embed_cards
 from srs.generation.verdicts import Verdict, VerdictLabel, VerdictStreamParser
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
 from srs.kit import metrics
@@ -224,7 +224,9 @@ class Worker:
             if not model or self.settings.llm_provider == "local":
                 self._verifier = self.provider()
             else:
-                self._verifier = build_provider(self.settings.model_copy(update={"llm_model": model}))
+                self._verifier = build_provider(
+                    self.settings.model_copy(update={"llm_model": model})
+                )
         return self._verifier
 
     # -- one job ---------------------------------------------------------------------------
@@ -252,7 +254,9 @@ class Worker:
             self.wake()
 
     async def _requeue_after_crash(self, job_id: int) -> None:
-        outcome = Outcome(kind="retry", error="Internal error while generating", retry_after=5)
+        outcome = Outcome(
+            kind=OutcomeKind.RETRY, error="Internal error while generating", retry_after=5
+        )
         try:
             await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
         except Exception:
@@ -286,12 +290,12 @@ class Worker:
 
     async def _attempt(self, plan: JobPlan) -> Outcome:
         if plan.count <= 0:
-            return Outcome(kind="done")
+            return Outcome(kind=OutcomeKind.DONE)
         try:
             provider = self.provider()
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
-            return Outcome(kind="failed", error=error.message)
+            return Outcome(kind=OutcomeKind.FAILED, error=error.message)
         request = self._request(plan)
         parser = CardStreamParser()
         # A small base model (run as a few-shot completion) copies its examples.
@@ -302,7 +306,7 @@ class Worker:
                 self.service.dedup_index, plan, self.owner, embedder, examples
             )
         except EmbeddingError as error:
-            return Outcome(kind="failed", error=_dedup_unavailable(error))
+            return Outcome(kind=OutcomeKind.FAILED, error=_dedup_unavailable(error))
         if index is None:
             raise LeaseLost()
         attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
@@ -312,11 +316,13 @@ class Worker:
             await self._verify_pending(attempt, provider.model)
         except EmbeddingError as error:
             base = self._base(attempt, parser, attempt.usage, request, provider)
-            return Outcome(kind="failed", error=_dedup_unavailable(error), **base)
+            return Outcome(kind=OutcomeKind.FAILED, error=_dedup_unavailable(error), **base)
         finally:
             heartbeat.cancel()
         if error is not None:
-            return self._outcome_after_error(attempt, parser, error, attempt.usage, request, provider)
+            return self._outcome_after_error(
+                attempt, parser, error, attempt.usage, request, provider
+            )
         return self._outcome(attempt, parser, attempt.usage, request, provider)
 
     async def _read_cards(
@@ -473,7 +479,9 @@ class Worker:
             tokens_in, tokens_out, estimated = self._tokens(chars, usage, request)
             before = attempt.verify_tokens
             attempt.verify_tokens = (
-                before[0] + tokens_in, before[1] + tokens_out, before[2] or estimated
+                before[0] + tokens_in,
+                before[1] + tokens_out,
+                before[2] or estimated,
             )
         if len(judged) == len(attempt.pending):
             return None
@@ -582,19 +590,21 @@ class Worker:
     def _outcome_after_error(self, attempt, parser, error, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
         if attempt.wanted <= 0:
-            return Outcome(kind="done", **base)  # the stream broke after the last card we needed
+            return Outcome(
+                kind=OutcomeKind.DONE, **base
+            )  # the stream broke after the last card we needed
         message = f"The LLM provider ({provider.name}) failed: {error.message}"
         if not error.retryable:
-            return Outcome(kind="failed", error=message, **base)
+            return Outcome(kind=OutcomeKind.FAILED, error=message, **base)
         delay = self._retry_delay(attempt.plan, error.retry_after)
-        return Outcome(kind="retry", error=message, retry_after=delay, **base)
+        return Outcome(kind=OutcomeKind.RETRY, error=message, retry_after=delay, **base)
 
     def _outcome(self, attempt, parser, usage, request, provider) -> Outcome:
         base = self._base(attempt, parser, usage, request, provider)
         if attempt.verify_failed and attempt.saved == 0:
             # Nothing could be checked, so nothing was shown: retried, then failed, visibly.
             return Outcome(
-                kind="retry",
+                kind=OutcomeKind.RETRY,
                 error=f"The verification pass could not check this batch "
                 f"({attempt.verify_failed}); its cards are held back unchecked on the topic page",
                 retry_after=self._retry_delay(attempt.plan),
@@ -605,16 +615,16 @@ class Worker:
         # verifier held back entirely is done too.
         parsed_any = attempt.saved > 0 or attempt.duplicates > 0 or attempt.held > 0
         if attempt.wanted <= 0 or (parser.complete and parsed_any):
-            return Outcome(kind="done", **base)
+            return Outcome(kind=OutcomeKind.DONE, **base)
         if attempt.saved > 0:
             # A reply cut short (e.g. by max_tokens) still delivered cards: keep them and let
             # the buffer logic ask for more when needed.
-            return Outcome(kind="done", **base)
+            return Outcome(kind=OutcomeKind.DONE, **base)
         reason = parser.error or _no_card_reason(parser)
         if attempt.ungrounded and not parser.error:
             reason = "no card cited a passage of its batch with words the passage contains"
         return Outcome(
-            kind="retry",
+            kind=OutcomeKind.RETRY,
             error=attempt.stopped or f"The model's reply was not usable card XML ({reason})",
             retry_after=self._retry_delay(attempt.plan),
             **base,
@@ -629,7 +639,7 @@ class Worker:
             provider = self.provider()
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
-            return Outcome(kind="failed", error=_outline_error(error.message))
+            return Outcome(kind=OutcomeKind.FAILED, error=_outline_error(error.message))
         request = prompts.build_outline_request(
             plan.prompt,
             plan.level,
@@ -686,15 +696,16 @@ class Worker:
     ) -> Outcome:
         base = self._usage_fields(chars_read, usage, request, provider)
         if message is None:
-            return Outcome(kind="done", **base)
+            return Outcome(kind=OutcomeKind.DONE, **base)
         if error is not None and not error.retryable:
-            return Outcome(kind="failed", error=message, **base)
+            return Outcome(kind=OutcomeKind.FAILED, error=message, **base)
         delay = self._retry_delay(plan, error.retry_after if error else None)
-        return Outcome(kind="retry", error=message, retry_after=delay, **base)
+        return Outcome(kind=OutcomeKind.RETRY, error=message, retry_after=delay, **base)
 
 
 def _outline_error(reason: str) -> str:
     return f"The topic's outline could not be written: {reason}. Press retry to try again."
+
 
 def _no_card_reason(parser: CardStreamParser) -> str:
     if parser.skipped:
