@@ -414,8 +414,14 @@ class DedupIndex:
         return None
 
 
+# Quoting is not wording: the 1.5B model asked "the `pop()` method" in one batch and "the pop()
+# method" in the next, and both reached the learner (bench/local_quality.py, 2026-12-02).
+_QUOTING = str.maketrans("", "", "`'\"\u2018\u2019\u201c\u201d\u00ab\u00bb*")
+
+
 def _question_key(text: CardText) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text.front).casefold().split())
+    front = unicodedata.normalize("NFKC", text.front).translate(_QUOTING)
+    return " ".join(front.casefold().split())
 
 
 def _grow(matrix: Vector, shape: tuple[int, int]) -> Vector:

@@ -134,7 +134,7 @@ def build_request(
         **_common(topic, level),
         "style": s[f"style {card_style}"],
         "count": count,
-        "subtopic": subtopic or "its essentials, the facts a learner meets first",
+        "subtopic": subtopic or "its best-known basic facts, the ones a learner meets first",
         "existing": existing_summary(existing_cards),
     }
     return LLMRequest(

@@ -64,9 +64,10 @@ QWEN = LocalModel(
     modules=QWEN_PARTS,
     notice=(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
-        "In our grading it was mostly right on common facts (capitals, everyday words, "
-        "Python), but only 44-59% of all its cards were correct: history came out generic or "
-        "invented, so check each card before you learn it."
+        "In our grading it was mostly right on common facts (capitals, chemical symbols, "
+        "Python list methods), but only 44-59% of all its cards were correct: history came out "
+        "generic or invented, and about one everyday word in three was mistranslated, so check "
+        "each card before you learn it."
     ),
 )
 GEMMA = LocalModel(

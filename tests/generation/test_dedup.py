@@ -283,3 +283,11 @@ def test_the_same_question_with_another_answer_is_not_a_new_card() -> None:
     assert index.verbatim_copy_of(again).card_id == 3
     # A question that differs by a name is another question.
     assert index.verbatim_copy_of(CardText("What is the most common element on Mars?", "Fe")) is None
+
+
+def test_the_same_question_quoted_otherwise_is_a_repeat() -> None:
+    index = DedupIndex()
+    index.add(5, CardText("What is the purpose of the `pop()` method in Python?", "Removes"), ORIGIN)
+    again = CardText("What is the purpose of the pop() method in Python?", "To remove and return")
+    assert index.verbatim_copy_of(again).card_id == 5
+    assert index.verbatim_copy_of(CardText("What does the 'pop()' method return?", "x")) is None
