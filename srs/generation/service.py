@@ -845,6 +845,12 @@ class GenerationService:
             topic.generation_status = GenerationStatus.FAILED
             topic.generation_error = outcome.error
             return
+        if sources.holds_back(session, topic.id) == sources.NO_SOURCE_READ:
+            # Its sources were deleted (or failed) while this batch ran: that, not how many
+            # cards the batch added, is why no more come.
+            topic.generation_status = GenerationStatus.FAILED
+            topic.generation_error = sources.NO_SOURCE_READ
+            return
         if job.kind == JobKind.CARDS:
             self._count_fruitless(job, topic)
         if topic.generation_status == GenerationStatus.FAILED:
@@ -883,7 +889,7 @@ class GenerationService:
                 job.lease_expires_at = None
                 topic = session.get(Topic, job.topic_id)
                 outcome = Outcome(kind=OutcomeKind.RETRY, error="The worker stopped mid-batch")
-                kind = OutcomeKind.FAILED if job.attempts >= MAX_ATTEMPTS else "retry"
+                kind = OutcomeKind.FAILED if job.attempts >= MAX_ATTEMPTS else OutcomeKind.RETRY
                 if kind == OutcomeKind.FAILED:
                     outcome = Outcome(
                         kind=OutcomeKind.FAILED,
