@@ -110,7 +110,9 @@ def grounded_topic(api) -> int:
     return source.json()["topic_id"]
 
 
-def test_the_labelled_set_holds_back_every_wrong_ambiguous_and_unsupported_card(api, llm):
+def test_the_labelled_set_holds_back_every_wrong_ambiguous_and_unsupported_card(
+    api, api_factory, llm
+):
     model = LabelledModel(LABELLED["cards"])
     llm.responder, llm.verifier = model.write, model.judge
     assert api.patch("/me", json={"new_cards_per_day": 500}).status_code == 200
@@ -142,8 +144,12 @@ def test_the_labelled_set_holds_back_every_wrong_ambiguous_and_unsupported_card(
     assert usage["tokens"]["input"] == sum(prompt_tokens(r) for r in asked)
     assert usage["tokens"]["input"] > sum(prompt_tokens(r) for r in asked if r not in llm.verify_requests)
 
-    # Restoring a held card brings it into study, still unbilled.
+    # Restoring a held card brings it into study, still unbilled; nobody else can.
     restored = next(h for h in held if h["label"] == "wrong")
+    other = api_factory("mallory@example.com")
+    assert other.post(f"/held-back/{restored['id']}/restore").status_code == 404
+    assert other.get(f"/topics/{topic_id}/held-back").status_code == 404
+    assert restored["id"] in {h["id"] for h in held_back(api, topic_id)}
     answer = api.post(f"/held-back/{restored['id']}/restore")
     assert answer.status_code == 201, answer.text
     assert answer.json()["front"] == restored["front"] and answer.json()["state"] == "new"

@@ -24,6 +24,7 @@ def test_user_b_gets_404_on_everything_of_user_a(two_users, base_url):
         ("DELETE", f"/topics/{t}", None),
         ("GET", f"/topics/{t}/cards", None),
         ("GET", f"/topics/{t}/duplicates", None),
+        ("GET", f"/topics/{t}/held-back", None),
         ("GET", f"/cards?topic_id={t}", None),
         ("POST", f"/topics/{t}/cards", {"front": "x", "back": "y"}),
         ("POST", f"/topics/{t}/archive", None),
