@@ -66,11 +66,26 @@ def run_topic(client: httpx.Client, llm: ScriptedLLMServer, batch: int, seconds:
             raise RuntimeError(f"no card: {answer['generation']}")
         received.append(time.monotonic())
         client.post(f"/api/v1/cards/{answer['card']['id']}/review", json={"rating": 3})
+    settle(client, topic["id"])
     emitted = llm.emitted[streams_before]
     sent = [next(t for t, so_far in emitted if so_far.count("</card>") > i) for i in range(CARDS)]
     started = llm.requests[requests_before].at
     whole_batch = emitted[-1][0]
     return [r - s for r, s in zip(received, sent)], received[0] - started, whole_batch - started
+
+
+def settle(client: httpx.Client, topic_id: int) -> None:
+    """Turn the topic's generation off and wait until no batch of it is under way: a refill
+    the learner's answers asked for (the refill point adapts to their pace) must not take the
+    next topic's scripted reply."""
+    client.patch(f"/api/v1/topics/{topic_id}", json={"generation_enabled": False})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/v1/topics/{topic_id}").json()["generation"]["status"]
+        if status not in ("queued", "running"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"topic {topic_id} still generating")
 
 
 def measure(
