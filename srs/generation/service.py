@@ -564,20 +564,9 @@ class GenerationService:
             if ordinal is None:
                 return None
             row = Card(
-                topic_id=plan.topic_id,
-                user_id=plan.user_id,
-                front=card.front,
-                back=card.back,
-                extra=kept_extras(card.extra),
-                model=model,
-                level=plan.level,
-                job_id=plan.job_id,
+                **self._written_fields(session, plan, card, model, note_guid),
                 ordinal=ordinal,
-                subtopic_id=self._still_there(session, plan.subtopic_id),
                 due=utcnow(),
-                cloze_text=card.cloze.text if card.cloze is not None else None,
-                cloze_ordinal=card.cloze_ordinal if card.cloze is not None else None,
-                note_guid=note_guid if card.cloze is not None else None,
             )
             topics.add_generated_card(session, row)
             if not metering.bill_card(session, plan.reservation_key, ordinal, row.id):
@@ -589,6 +578,31 @@ class GenerationService:
                 sources.cite(session, row.id, citation)
             events.announce(session, plan.topic_id)
             return row.id
+
+    def _written_fields(
+        self,
+        session: Session,
+        plan: JobPlan,
+        card: ParsedCard,
+        model: str | None,
+        note_guid: str | None,
+    ) -> dict:
+        """What a card the model wrote carries, shown (`cards`) or held back (`held_cards`)."""
+        cloze = card.cloze is not None
+        return {
+            "topic_id": plan.topic_id,
+            "user_id": plan.user_id,
+            "job_id": plan.job_id,
+            "front": card.front,
+            "back": card.back,
+            "extra": kept_extras(card.extra),
+            "model": model,
+            "level": plan.level,
+            "subtopic_id": self._still_there(session, plan.subtopic_id),
+            "cloze_text": card.cloze.text if cloze else None,
+            "cloze_ordinal": card.cloze_ordinal if cloze else None,
+            "note_guid": note_guid if cloze else None,
+        }
 
     # -- the verification pass's held-back cards ------------------------------------------
 
@@ -611,18 +625,7 @@ class GenerationService:
             if not repository.renew_lease(session, plan.job_id, owner, expires):
                 return None
             held = HeldCard(
-                topic_id=plan.topic_id,
-                user_id=plan.user_id,
-                job_id=plan.job_id,
-                front=card.front,
-                back=card.back,
-                extra=kept_extras(card.extra),
-                model=model,
-                level=plan.level,
-                subtopic_id=self._still_there(session, plan.subtopic_id),
-                cloze_text=card.cloze.text if card.cloze is not None else None,
-                cloze_ordinal=card.cloze_ordinal if card.cloze is not None else None,
-                note_guid=note_guid if card.cloze is not None else None,
+                **self._written_fields(session, plan, card, model, note_guid),
                 citation=asdict(citation) if citation is not None else None,
                 label=label.value,
                 reason=reason,
