@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
 from srs.generation import prompts
+from srs.generation.card_rules import list_answer
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
 from srs.generation.models import JobKind
 from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
@@ -393,6 +394,11 @@ class Worker:
             # has room: a note cut short by the batch's end keeps the cards saved.
             note_guid = uuid.uuid4().hex if card.cloze is not None else None
             pending = Pending(card, card.cards()[: attempt.wanted], citation, vectors, note_guid)
+            if (broken := list_answer(card)) is not None:
+                # Kept as a repeat too, so the batch's later cards do not copy it.
+                attempt.dedup.add(-200_000 - attempt.held, text, vectors)
+                await self._hold(attempt, pending, model, VerdictLabel.NOT_ONE_FACT, broken, None)
+                continue
             if attempt.plan.verify:
                 # Kept out of the batch's later cards as a repeat, under an id no card has.
                 attempt.dedup.add(-100_000 - attempt.checked - len(attempt.pending), text, vectors)

@@ -53,6 +53,8 @@ class LocalModel:
     repeat_penalty: float
     modules: tuple[str, ...]  # the packages that hold its weights
     notice: str  # what a learner should know about its cards, shown next to them
+    # Sampling temperature inside an answer (a <back>, a cloze deletion); None: the request's.
+    answer_temperature: float | None = None
 
 
 QWEN = LocalModel(
@@ -61,6 +63,10 @@ QWEN = LocalModel(
     chat=True,
     # A penalty pushes an instruct model off the right answer ("capital of France: Moscow").
     repeat_penalty=1.0,
+    # Questions keep the request's temperature (0.7: lower made the 1.5B model ask one
+    # question over and over); answers are sampled near its single best guess, where a
+    # sampled second-best token is a wrong fact (see answer_span_open).
+    answer_temperature=0.1,
     modules=QWEN_PARTS,
     notice=(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
@@ -214,7 +220,7 @@ class LocalProvider:
                 llama = self._load()
                 if self.spec.chat:
                     self._restore_system(llama, request.system)
-                    events = _generate_chat(llama, request, stop, self.spec.repeat_penalty)
+                    events = _generate_chat(llama, request, stop, self.spec)
                 else:
                     events = _generate_completion(llama, request, stop, self.spec.repeat_penalty)
                 for event in events:
@@ -360,8 +366,9 @@ def _chat_prompt(llama: Any, system: str, user: str) -> str:
 
 
 def _generate_chat(
-    llama: Any, request: LLMRequest, stop: threading.Event, repeat_penalty: float
+    llama: Any, request: LLMRequest, stop: threading.Event, spec: LocalModel
 ) -> Iterator[StreamEvent]:
+    sharpen = _answer_sharpener(llama, request.temperature, spec.answer_temperature)
     chunks = llama.create_chat_completion(
         messages=[
             {"role": "system", "content": request.system},
@@ -369,8 +376,9 @@ def _generate_chat(
         ],
         max_tokens=request.max_tokens,
         temperature=request.temperature,
-        repeat_penalty=repeat_penalty,
+        repeat_penalty=spec.repeat_penalty,
         grammar=_grammar(llama, request.grammar),
+        logits_processor=[sharpen] if sharpen else None,
         stream=True,
     )
     output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["delta"].get("content"))
@@ -394,6 +402,49 @@ def _generate_completion(
     output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["text"])
     if output_tokens is not None:
         yield Usage(prompt_tokens, output_tokens)
+
+
+def answer_span_open(text: str) -> bool:
+    """Whether the next token of this card XML belongs to an answer: inside an open <back>,
+    or after the `::` of an open cloze deletion ({{c1::Paris}})."""
+    if text.rfind("<back>") > text.rfind("</back>"):
+        return True
+    opened = text.rfind("{{c")
+    return opened > text.rfind("}}") and "::" in text[opened:]
+
+
+def answer_scale(temperature: float, answer_temperature: float | None) -> float:
+    """The factor on the logits that makes sampling at `temperature` behave like sampling at
+    `answer_temperature` (1.0: no change)."""
+    if answer_temperature is None or temperature <= 0 or answer_temperature >= temperature:
+        return 1.0
+    return temperature / max(answer_temperature, 0.01)
+
+
+def _answer_sharpener(
+    llama: Any, temperature: float, answer_temperature: float | None
+) -> Callable[[Any, Any], Any] | None:
+    """A llama.cpp logits processor that sharpens the logits while an answer is being written.
+    It sees every token so far (prompt first) and keeps the generated text itself, decoding
+    only the tokens added since its last call."""
+    scale = answer_scale(temperature, answer_temperature)
+    if scale == 1.0:
+        return None
+    seen: list[int] = []  # [tokens already decoded]; the first call's tokens are the prompt
+    written = bytearray()
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        if not seen:
+            seen.append(len(input_ids))
+            return scores
+        if len(input_ids) > seen[0]:
+            written.extend(llama.detokenize(list(input_ids[seen[0]:])))
+            seen[0] = len(input_ids)
+        if answer_span_open(written.decode("utf-8", "ignore")):
+            scores *= scale
+        return scores
+
+    return process
 
 
 def _deltas(

@@ -21,6 +21,9 @@ from srs.llm.local import (
     GEMMA,
     QWEN,
     LocalProvider,
+    _answer_sharpener,
+    answer_scale,
+    answer_span_open,
     assemble,
     missing_modules,
     notice_for,
@@ -140,6 +143,44 @@ def test_the_warm_up_runs_in_the_background(monkeypatch: pytest.MonkeyPatch) -> 
     release.set()
     thread.join(5)
     assert loaded.is_set() and not thread.is_alive()  # its failure is logged, not raised
+
+
+@pytest.mark.parametrize(
+    ("written", "in_answer"),
+    [
+        ("<cards>\n<card><front>What is the capital of France?", False),
+        ("<card><front>What is the capital of France?</front><back>", True),
+        ("<card><front>Q</front><back>Par", True),
+        ("<card><front>Q</front><back>Paris</back></card>\n<card><front>", False),
+        ('<card type="cloze"><text>The {{c1::', True),
+        ('<card type="cloze"><text>The {{c1::mitochondrion}} makes ', False),
+        ('<card type="cloze"><text>The {{c', False),  # the deletion's number, not its answer
+    ],
+)
+def test_answers_are_told_from_questions_as_the_xml_streams(written: str, in_answer: bool) -> None:
+    assert answer_span_open(written) is in_answer
+
+
+def test_answers_are_sampled_sharper_than_questions() -> None:
+    class Detokenizer:  # one byte per token, as llama.detokenize would give them
+        def detokenize(self, tokens: list[int]) -> bytes:
+            return bytes(tokens)
+
+    process = _answer_sharpener(Detokenizer(), temperature=0.7, answer_temperature=0.1)
+    assert process is not None
+    prompt = list(b"system and user prompt")
+    written = list(b"<cards><card><front>Capital of France?</front><back>")
+    logits = lambda: [1.0, 2.0]  # noqa: E731
+
+    import numpy as np
+
+    assert list(process(np.array(prompt), np.array(logits()))) == [1.0, 2.0]  # the prompt
+    question = prompt + written[: written.index(ord("?"))]
+    assert list(process(np.array(question), np.array(logits()))) == [1.0, 2.0]
+    answer = process(np.array(prompt + written), np.array(logits()))
+    assert list(answer) == pytest.approx([7.0, 14.0])  # sampled as at temperature 0.1
+    assert answer_scale(0.7, None) == 1.0 and answer_scale(0.0, 0.1) == 1.0  # greedy stays greedy
+    assert _answer_sharpener(Detokenizer(), temperature=0.7, answer_temperature=None) is None
 
 
 @pytest.fixture(scope="module")
