@@ -42,6 +42,7 @@ from srs.sources.endpoints import router as sources_router
 from srs.sources.service import SourceService
 from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
+from srs.study.gate import LongPollGate
 from srs.study.tasks import fit_due_learners
 from srs.topics.endpoints import router as topics_router
 
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     else:
         log.error("the web app's files are missing (looked in %s): serving the API only", WEB_DIR)
+    app.add_middleware(LongPollGate)  # inside the others: its 429s carry their headers
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
