@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.db = settings, db
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
-        app.state.password_hashing = PasswordHashing()
+        app.state.password_hashing = PasswordHashing(
+            per_address=settings.password_checks_per_address
+        )
         app.state.db_turn = db.admission()
         fail_interrupted(db)
         app.state.imports = ImportRunner(db)

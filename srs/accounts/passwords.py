@@ -14,6 +14,8 @@ from argon2.exceptions import HashingError, InvalidHashError
 from argon2.low_level import core, error_to_str, ffi, lib
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
+from srs.kit.errors import AppError
+
 T = TypeVar("T")
 
 # argon2id, 64 MiB, 3 passes, 4 lanes: argon2-cffi's defaults, so hashes stored before stay
@@ -111,14 +113,39 @@ class PasswordHashing:
     Each hash takes a few hundred milliseconds of CPU and 64 MiB. Hashes wait in this pool's
     queue (holding no thread of the threadpool, which every other request needs), and a storm
     of logins leaves the other cores to everyone else, with its memory bounded. (Threads niced
-    below the server starved log-ins on a busy machine: over 60 s each.)"""
+    below the server starved log-ins on a busy machine: over 60 s each.)
 
-    def __init__(self, threads: int | None = None) -> None:
+    One address may have only `per_address` hashes waiting or running at once; past that it
+    is answered 429 at once. Otherwise a spray of 30 log-ins (the per-address limit in five
+    minutes) queued 30 hashes, 10 s of a core, ahead of everyone else's log-in."""
+
+    def __init__(self, threads: int | None = None, per_address: int = 0) -> None:
         threads = threads or max(1, len(os.sched_getaffinity(0)) // 2)
         self._pool = ThreadPoolExecutor(threads, "srs-password")
+        self.per_address = per_address
+        self._waiting: dict[str, int] = {}  # touched on the event loop only
 
-    async def run(self, work: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+    async def run(self, work: Callable[..., T], *args: object, address: str | None = None) -> T:
+        """`work(*args)` on the pool; with `address`, counted against that address's share."""
+        if address is None or self.per_address <= 0:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        waiting = self._waiting.get(address, 0)
+        if waiting >= self.per_address:
+            raise AppError(
+                "Too many password checks from your address at once; try again in a second",
+                code="rate_limited",
+                status_code=429,
+                headers={"Retry-After": "1"},
+            )
+        self._waiting[address] = waiting + 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        finally:
+            left = self._waiting[address] - 1
+            if left:
+                self._waiting[address] = left
+            else:
+                del self._waiting[address]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
