@@ -41,7 +41,8 @@ def test_a_flood_of_long_polls_is_refused_before_the_endpoint_runs(database_url)
     with running_app(settings) as (base_url, app):
         routed = []
 
-        async def counted_events(request: Request) -> TopicEvents:  # the study endpoint's dependency, counted
+        # The study endpoint's dependency, counted: each call is a request that was routed.
+        async def counted_events(request: Request) -> TopicEvents:
             routed.append(request.url.path)
             return await get_events(request)
 
