@@ -18,8 +18,9 @@ Attacks, one after another:
   then nothing (for the 60 s chunk timeout); a new learner's new topic is timed to its first
   card meanwhile.
 
-The attacker's requests go out as a flood script sends them: raw HTTP/1.1, one connection each
-(an httpx pool spent seconds of CPU on 300 requests, on the loop that times the victim).
+The attacker's requests go out as a flood script sends them: raw HTTP/1.1, one connection each,
+the polls from a process of their own (bench/_flood.py). Before, an httpx pool in this process
+spent 3.3 s of CPU sending 300 polls, on the event loop that times the victim.
 The model is the scripted LLM server of the tests over real HTTP; the victim studies a topic of
 10 generated cards and does one PATCH and one GET every 20 ms, one at a time. Generation runs
 in the API process (`--workers 0`) or in that many separate `srs worker` processes (the API's
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import _serve
+from _flood import POLLS, send_raw
 from _machine import machine
 from _serve import scripted_env, stop
 
@@ -70,7 +72,6 @@ RSS_LIMIT_MB = 100.0
 PASSWORD = "bench password 1"
 PAUSE = 0.02  # between two steps of the victim
 SPRAY = 60
-POLLS = 300
 # How long the poll target's outline is on its way: past the victim's time (set from --seconds).
 POLL_TTFT = 13.0
 
@@ -231,27 +232,6 @@ async def idle(ctx: Context, done: asyncio.Event) -> str:
     return "no attack"
 
 
-async def send_raw(
-    base: str, method: str, path: str, *, token: str | None = None, body: dict | None = None
-) -> int:
-    """One request on a connection of its own, as a flood script sends it; its status once
-    the answer starts. No client library: httpx's pool took 3.3 s of CPU to send 300 polls at
-    once, on the event loop that also times the victim (bench/abuse.py before 2026-12-02)."""
-    host, port = base.removeprefix("http://").rsplit(":", 1)
-    payload = json.dumps(body).encode() if body is not None else b""
-    head = [f"{method} /api/v1{path} HTTP/1.1", f"Host: {host}", "Connection: close",
-            f"Content-Length: {len(payload)}", "Content-Type: application/json"]
-    if token:
-        head.append(f"Authorization: Bearer {token}")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-        await writer.drain()
-        return int((await reader.readline()).split()[1])
-    finally:
-        writer.close()
-
-
 async def login_spray(ctx: Context, done: asyncio.Event) -> str:
     async def one(i: int) -> int:
         email = f"spray-{i}-{uuid.uuid4().hex[:6]}@example.com"
@@ -268,14 +248,17 @@ async def login_spray(ctx: Context, done: asyncio.Event) -> str:
 class LongPolls:
     """One user sends 300 polls at once, again each time the last burst's refusals are all
     answered (after a pause), for as long as the victim runs; then, separately, the steady
-    state with the polls that the cap let through held open."""
-
-    PAUSE = 0.5  # between two bursts
+    state with the polls that the cap let through held open. The polls go out from a process
+    of their own (bench/_flood.py)."""
 
     def __init__(self) -> None:
-        self.statuses: Counter = Counter()
-        self.tasks: list[asyncio.Task] = []
-        self.burst_seconds: list[float] = []
+        self.flood: asyncio.subprocess.Process | None = None
+
+    async def _report(self) -> dict:
+        assert self.flood is not None and self.flood.stdin and self.flood.stdout
+        self.flood.stdin.write(b"next\n")
+        await self.flood.stdin.drain()
+        return json.loads(await self.flood.stdout.readline())
 
     async def burst(self, ctx: Context, done: asyncio.Event) -> str:
         token = ctx.account()
@@ -283,39 +266,27 @@ class LongPolls:
             topic_id = (await http.post("/topics", json={"prompt": "Poll target"})).json()["id"]
             while (await http.get(f"/topics/{topic_id}")).json()["generation"]["status"] != "running":
                 await asyncio.sleep(0.05)
-
-        async def poll() -> None:
-            try:
-                path = f"/topics/{topic_id}/next?wait=30"
-                self.statuses[await send_raw(ctx.base, "GET", path, token=token)] += 1
-            except (OSError, ValueError, IndexError) as error:
-                self.statuses[type(error).__name__] += 1
-
-        while not done.is_set():
-            answered = sum(self.statuses.values())
-            started = time.perf_counter()
-            self.tasks += [asyncio.create_task(poll()) for _ in range(POLLS)]
-            # Every burst but the first is refused whole: the first one's polls hold the places.
-            expected = answered + POLLS - (ctx.cap if answered == 0 else 0)
-            while sum(self.statuses.values()) < expected and time.perf_counter() - started < 60:
-                await asyncio.sleep(0.005)
-            self.burst_seconds.append(time.perf_counter() - started)
-            await asyncio.sleep(self.PAUSE)
-        times = sorted(self.burst_seconds)
+        self.flood = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("_flood.py")), ctx.base, token,
+            str(topic_id), str(ctx.cap), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        await done.wait()
+        report = await self._report()
+        times = sorted(report["bursts"])
         return (f"{len(times)} bursts of {POLLS} polls at once; a burst's refusals answered in "
                 f"{statistics.median(times):.2f} s (median), {times[-1]:.2f} s (slowest): "
-                f"{self._counts()}")
+                f"{_counts(report['statuses'])}")
 
     async def held(self, ctx: Context, done: asyncio.Event) -> str:
         await done.wait()
-        held = sum(not task.done() for task in self.tasks)  # still open when the victim stopped
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        return f"{held} polls held open the whole time; {self._counts()}"
+        report = await self._report()
+        assert self.flood is not None
+        await self.flood.wait()
+        return f"{report['held']} polls held open the whole time; {_counts(report['statuses'])}"
 
-    def _counts(self) -> str:
-        return ", ".join(f"{n}x {code}" for code, n in sorted(self.statuses.items(), key=str))
+
+def _counts(statuses: dict) -> str:
+    return ", ".join(f"{n}x {code}" for code, n in sorted(statuses.items()))
 
 
 async def _churn(ctx: Context, prompt: str, done: asyncio.Event, counts: Counter) -> None:
