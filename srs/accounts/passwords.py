@@ -5,8 +5,9 @@ import base64
 import binascii
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from argon2 import Parameters, extract_parameters
@@ -126,9 +127,17 @@ class PasswordHashing:
         self._waiting: dict[str, int] = {}  # touched on the event loop only
 
     async def run(self, work: Callable[..., T], *args: object, address: str | None = None) -> T:
-        """`work(*args)` on the pool; with `address`, counted against that address's share."""
-        if address is None or self.per_address <= 0:
+        """`work(*args)` on the pool; with `address`, within that address's share."""
+        with self.share(address):
             return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+
+    @contextmanager
+    def share(self, address: str | None) -> Iterator[None]:
+        """One of the address's `per_address` places (None: no limit); 429 when all are taken.
+        Call it on the event loop."""
+        if address is None or self.per_address <= 0:
+            yield
+            return
         waiting = self._waiting.get(address, 0)
         if waiting >= self.per_address:
             raise AppError(
@@ -139,7 +148,7 @@ class PasswordHashing:
             )
         self._waiting[address] = waiting + 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+            yield
         finally:
             left = self._waiting[address] - 1
             if left:
