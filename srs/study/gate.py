@@ -14,7 +14,7 @@ import json
 import re
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from srs.accounts.dependencies import presented_token
 from srs.kit.errors import AppError, error_body
@@ -41,7 +41,7 @@ async def _refuse(refused: AppError, send: Send) -> None:
 
 
 class LongPollGate:
-    """Holds one of the presented credential's long-poll places for the whole request."""
+    """Holds one of the presented credential's long-poll places until the answer starts."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,7 +64,22 @@ class LongPollGate:
             events.take_place(key, state.settings.long_polls_per_user)
         except AppError as refused:
             return await _refuse(refused, send)
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                events.give_place(key)
+
+        async def answering(message: Message) -> None:
+            # Free before the answer goes out: a client that polls again as soon as it has its
+            # answer must find its place free.
+            if message["type"] == "http.response.start":
+                give_back()
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, answering)
         finally:
-            events.give_place(key)
+            give_back()
