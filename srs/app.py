@@ -42,6 +42,7 @@ from srs.sources.endpoints import router as sources_router
 from srs.sources.service import SourceService
 from srs.stats.endpoints import router as stats_router
 from srs.study.endpoints import router as study_router
+from srs.study.gate import LongPollGate
 from srs.study.tasks import fit_due_learners
 from srs.topics.endpoints import router as topics_router
 
@@ -103,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings, app.state.db = settings, db
         app.state.events, app.state.generation = events, generation
         app.state.limiter = RateLimiter()
-        app.state.password_hashing = PasswordHashing()
+        app.state.password_hashing = PasswordHashing(
+            per_address=settings.password_checks_per_address
+        )
         app.state.db_turn = db.admission()
         fail_interrupted(db)
         app.state.imports = ImportRunner(db)
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     else:
         log.error("the web app's files are missing (looked in %s): serving the API only", WEB_DIR)
+    app.add_middleware(LongPollGate)  # inside the others: its 429s carry their headers
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

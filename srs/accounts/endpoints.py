@@ -95,7 +95,7 @@ async def signup(
     limiter: Limiter,
 ) -> AuthOut:
     limiter.hit("signup", client_address(request), settings.rate_signup_per_hour, 3600)
-    new = await hashing.run(service.prepare_signup, body)  # argon2, outside any transaction
+    new = await hashing.run(service.prepare_signup, body, address=client_address(request))
     days = settings.session_days
     issued = await in_transaction(request, service.signup, new, kind="api", days=days)
     return _answer(response, settings, issued)
@@ -113,8 +113,10 @@ async def login(
     address = client_address(request)
     limiter.hit("login-ip", address, settings.rate_login_ip_per_5min, 300)
     limiter.hit("login", f"{address}|{body.email}", settings.rate_login_per_5min, 300)
-    candidate = await in_transaction(request, service.find_login, body.email, write=False)
-    await hashing.run(service.check_login, candidate, body.password)  # argon2, no transaction
+    # Past the address's share of the hashing: 429 at once, before any read.
+    with hashing.share(address):
+        candidate = await in_transaction(request, service.find_login, body.email, write=False)
+        await hashing.run(service.check_login, candidate, body.password)  # no transaction
     days = settings.session_days
     issued = await in_transaction(request, service.issue_login, candidate, kind="api", days=days)
     return _answer(response, settings, issued)
@@ -192,7 +194,9 @@ async def confirm_password_reset(
 ) -> Response:
     """Sets the new password; the link then stops working and every session is signed out."""
     limiter.hit("reset-confirm", client_address(request), settings.rate_login_per_5min, 300)
-    new_hash = await hashing.run(service.prepare_reset_password, body.new_password)
+    new_hash = await hashing.run(
+        service.prepare_reset_password, body.new_password, address=client_address(request)
+    )
     await in_transaction(request, service.finish_password_reset, body.token, new_hash)
     return _signed_out()
 

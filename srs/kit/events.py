@@ -82,7 +82,16 @@ class TopicEvents:
         if limit is None:
             yield
             return
-        held = self._polls.get(user_id, 0)
+        self.take_place(user_id, limit)
+        try:
+            yield
+        finally:
+            self.give_place(user_id)
+
+    def take_place(self, key: Hashable, limit: int) -> None:
+        """One of `key`'s `limit` long-poll places (give it back with `give_place`); 429 when
+        all are taken."""
+        held = self._polls.get(key, 0)
         if held >= limit:
             raise AppError(
                 f"You already have {held} requests waiting for cards; at most {limit} may "
@@ -91,15 +100,14 @@ class TopicEvents:
                 status_code=429,
                 headers={"Retry-After": "1"},
             )
-        self._polls[user_id] = held + 1
-        try:
-            yield
-        finally:
-            left = self._polls[user_id] - 1
-            if left:
-                self._polls[user_id] = left
-            else:
-                del self._polls[user_id]
+        self._polls[key] = held + 1
+
+    def give_place(self, key: Hashable) -> None:
+        left = self._polls[key] - 1
+        if left:
+            self._polls[key] = left
+        else:
+            del self._polls[key]
 
     def current(self, topic_id: int) -> asyncio.Event:
         if topic_id not in self._waiters:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     rate_signup_per_hour: int = 20
     rate_login_per_5min: int = 10  # per IP and email
     rate_login_ip_per_5min: int = 30  # per IP across emails: spraying many emails is stopped
+    # Password hashes (log-in, sign-up, reset) one address may have waiting at once (0: off).
+    password_checks_per_address: int = 4
     long_polls_per_user: int = 10  # open `next?wait=` requests per learner
     rate_topics_per_hour: int = 60
 

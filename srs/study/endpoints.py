@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
-from srs.accounts.dependencies import CurrentUser, get_caller, presented_token
+from srs.accounts.dependencies import CurrentUser, get_caller
 from srs.accounts.models import User
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
@@ -84,12 +84,10 @@ async def next_card(
     """The next card to study. With `wait`, holds the request until a card is ready (a
     generated card arrives, or a learning card falls due) or the wait is over. No database
     session is held while waiting."""
+    # The cap is first checked per token, before routing (srs.study.gate): a flood of polls
+    # is refused without costing the event loop or the threadpool everyone else needs.
     places = settings.long_polls_per_user if wait > 0 else None
-    token = presented_token(request)
-    # The cap is first checked per token, on the event loop, before any database read: a
-    # flood of polls is refused without queueing for the threadpool everyone else needs.
-    with events.polling(("token", token) if token else None, places if token else None):
-        return await _next_waiting(request, db, settings, events, topic_id, wait, changes, places)
+    return await _next_waiting(request, db, settings, events, topic_id, wait, changes, places)
 
 
 async def _next_waiting(

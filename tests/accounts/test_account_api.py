@@ -174,7 +174,7 @@ def _rows_of(engine, owned: dict[str, list[int]]) -> dict[str, int]:
                 where.append(table.c.user_id.in_(owned["users"]))
             for key in table.foreign_keys:
                 target = key.column.table.name
-                if target in owned and owned[target]:
+                if owned.get(target):
                     where.append(key.parent.in_(owned[target]))
             if where:
                 counts[table.name] = conn.scalar(

@@ -51,7 +51,11 @@ def test_another_users_writes_stay_fast_during_a_storm_of_password_checks(databa
     attempt, refused = STORMS[storm]
     # Limits off: every attempt reaches the password check, as from many addresses.
     settings = make_settings(
-        database_url, rate_login_ip_per_5min=0, rate_login_per_5min=0, worker_enabled=False
+        database_url,
+        rate_login_ip_per_5min=0,
+        rate_login_per_5min=0,
+        password_checks_per_address=0,
+        worker_enabled=False,
     )
     with running_app(settings) as (base_url, _app):
         victim = Api(base_url)
