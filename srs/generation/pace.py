@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import refill, repository
-from srs.generation.models import JobStatus
+from srs.generation.models import GenerationJob, JobStatus
 from srs.kit.settings import Settings
 from srs.metering import service as metering
 from srs.study import service as study
@@ -52,9 +52,36 @@ def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetim
     )
 
 
-def eta_seconds(session: Session, topic_id: int, now: datetime) -> int | None:
-    """Seconds until this topic's next generated card is expected; None with no batch under way."""
-    job = repository.active_job(session, topic_id)
+def planned_refill(
+    session: Session, settings: Settings, topic: Topic, now: datetime, unseen: int
+) -> refill.Refill | None:
+    """The refill plan if it asks for a batch with `unseen` cards left, else None. The quota is
+    read only when the plan without it asks for one: a quota only lowers the refill point
+    (its ceiling), so a plan that asks for nothing without it asks for nothing with it."""
+    times = [t.timestamp() for t in study.recent_review_times(session, topic.id)]
+    batches = batch_timings(session)
+
+    def plan(quota_left: int | None) -> refill.Refill:
+        return refill.plan_from(
+            batches,
+            times,
+            batch_size=settings.batch_size,
+            floor=settings.refill_below,
+            max_unseen=settings.max_unseen,
+            quota_left=quota_left,
+            prior=refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED,
+        )
+
+    if not refill.wants_batch(unseen, plan(None), settings.refill_below):
+        return None
+    user = session.get(User, topic.user_id)
+    planned = plan(metering.quota(session, settings, user, now).remaining if user else 0)
+    return planned if refill.wants_batch(unseen, planned, settings.refill_below) else None
+
+
+def eta_seconds(session: Session, job: GenerationJob | None, now: datetime) -> int | None:
+    """Seconds until the next card of the topic's active `job` is expected; None with no batch
+    under way."""
     if job is None:
         return None
     rate = provider_rate(session)

@@ -191,6 +191,13 @@ def wants_batch(unseen: int, refill: Refill, floor: int) -> bool:
     return unseen < max(refill.below, floor)
 
 
+def highest_point(floor: int, max_unseen: int) -> int:
+    """No plan asks for a batch with this many unseen cards, whatever the pace, the rate and
+    the quota: the refill point is at most max(floor, ceiling) and the ceiling at most
+    `max_unseen` (see refill_threshold and wants_batch)."""
+    return max(floor, max_unseen)
+
+
 def eta_seconds(
     rate: CardRate, *, seconds_since_start: float | None, seconds_since_last_card: float | None
 ) -> int:

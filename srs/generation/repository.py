@@ -59,6 +59,26 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
     )
 
 
+def activity(session: Session, topic_id: int) -> tuple[GenerationJob | None, int]:
+    """The topic's active job (None: none) and its unseen cards (the kept count, 0011), in
+    one statement: at most one job per topic is active (uq_generation_jobs_active_topic)."""
+    unseen = (
+        select(TopicCardCount.unseen).where(TopicCardCount.topic_id == Topic.id).scalar_subquery()
+    )
+    row = session.execute(
+        select(GenerationJob, unseen)
+        .select_from(Topic)
+        .outerjoin(
+            GenerationJob,
+            and_(GenerationJob.topic_id == Topic.id, GenerationJob.status.in_(ACTIVE)),
+        )
+        .where(Topic.id == topic_id)
+    ).first()
+    if row is None:
+        return None, 0
+    return row[0], int(row[1] or 0)
+
+
 def unseen_cards(session: Session, topic_id: int) -> int:
     """Unseen cards not suspended, from the count the triggers on `cards` keep (0011)."""
     return int(

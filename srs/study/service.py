@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -79,15 +79,15 @@ def new_limit(topic: Topic, default: int) -> int:
     return topic.new_per_day if topic.new_per_day is not None else default
 
 
-def _new_left_today(session: Session, user: User, topic: Topic, now: datetime, default: int) -> int:
-    day_start, _ = day_bounds(now, user.timezone)
-    studied = repository.new_cards_studied(session, topic.id, day_start)
-    return max(0, new_limit(topic, default) - studied)
-
-
 def counts(session: Session, user: User, topic: Topic, now: datetime, new_per_day: int) -> Counts:
     learning, review, unseen = repository.due_counts(session, topic.id, now)
-    new_left = _new_left_today(session, user, topic, now, new_per_day)
+    day_start, _ = day_bounds(now, user.timezone)
+    studied = repository.new_cards_studied(session, topic.id, day_start)
+    return _counts(learning, review, unseen, studied, new_limit(topic, new_per_day))
+
+
+def _counts(learning: int, review: int, unseen: int, studied: int, limit: int) -> Counts:
+    new_left = max(0, limit - studied)
     return Counts(new=min(unseen, new_left), learning=learning, review=review, ready=unseen)
 
 
@@ -95,11 +95,12 @@ def next_card(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> NextCard:
     """Due learning and review cards first (most overdue first), then new cards within the
-    daily limit."""
-    current = counts(session, user, topic, now, new_per_day)
-    card = repository.first_due_card(session, topic.id, now)
-    if card is None and current.new > 0:
-        card = repository.first_new_card(session, topic.id, now)
+    daily limit; the counts and the card (with its subtopic and citation) in one read."""
+    day_start, _ = day_bounds(now, user.timezone)
+    limit = new_limit(topic, new_per_day)
+    queue = repository.next_in_queue(session, topic.id, now, day_start, limit)
+    current = _counts(queue.learning, queue.review, queue.unseen, queue.new_studied, limit)
+    card = queue.card
     intervals = None
     if card is not None:
         intervals = scheduling.preview_intervals(
@@ -109,7 +110,7 @@ def next_card(
         card=card,
         intervals=intervals,
         counts=current,
-        next_due=None if card else repository.next_due_time(session, topic.id, now),
+        next_due=None if card else queue.next_due,
         new_limit_reached=current.ready > 0 and current.new == 0,
     )
 
@@ -145,6 +146,9 @@ class Answer:
     log: ReviewLog | None  # None for a repeat
     topic: Topic  # the card's topic, locked until commit
     repeated: bool  # the review_id was seen before: nothing was reviewed this time
+    # What the buffer check read of the topic's generation (opaque here: the next-card view
+    # shows it, so a step reads it once); None when it was not read.
+    generation: Any = None
 
 
 def review_once(
@@ -182,7 +186,7 @@ class AfterReview(Protocol):
 
     def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None: ...
 
-    def ensure_buffer(self, session: Session, topic: Topic) -> None: ...
+    def ensure_buffer(self, session: Session, topic: Topic) -> Any: ...
 
 
 def answer(
@@ -202,7 +206,8 @@ def answer(
     if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)
         record_topic_after(result.log, result.topic)
-        generation.ensure_buffer(session, result.topic)
+        seen = generation.ensure_buffer(session, result.topic)
+        result = replace(result, generation=seen)
     return result
 
 
