@@ -55,21 +55,33 @@ def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetim
 def planned_refill(
     session: Session, settings: Settings, topic: Topic, now: datetime, unseen: int
 ) -> refill.Refill | None:
-    """The refill plan if it asks for a batch with `unseen` cards left, else None. The quota is
-    read only when the plan without it asks for one: a quota only lowers the refill point
-    (its ceiling), so a plan that asks for nothing without it asks for nothing with it."""
+    """The refill plan if it asks for a batch with `unseen` cards left, else None. Each input
+    is read only if the plan can still ask for a batch without it: the provider's rate first;
+    then the learner's pace, unless no pace could bring the refill point up to `unseen`; then
+    the quota, which only lowers the point (refill.highest_point_at), so a plan that asks for
+    nothing without it asks for nothing with it. The answer is the one the full plan gives."""
+    prior = refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED
+    rate = refill.card_rate(batch_timings(session), prior)
+    highest = refill.highest_point_at(
+        rate,
+        batch_size=settings.batch_size,
+        floor=settings.refill_below,
+        max_unseen=settings.max_unseen,
+    )
+    if unseen >= highest:
+        return None
     times = [t.timestamp() for t in study.recent_review_times(session, topic.id)]
-    batches = batch_timings(session)
 
     def plan(quota_left: int | None) -> refill.Refill:
-        return refill.plan_from(
-            batches,
-            times,
-            batch_size=settings.batch_size,
-            floor=settings.refill_below,
-            max_unseen=settings.max_unseen,
-            quota_left=quota_left,
-            prior=refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED,
+        return refill.plan(
+            refill.RefillInputs(
+                rate=rate,
+                learner_pace=refill.learner_pace(times),
+                batch_size=settings.batch_size,
+                floor=settings.refill_below,
+                max_unseen=settings.max_unseen,
+                quota_left=quota_left,
+            )
         )
 
     if not refill.wants_batch(unseen, plan(None), settings.refill_below):

@@ -89,7 +89,7 @@ def next_in_queue(
         first_due.scalar_subquery().label("due_id"),
         first_new.scalar_subquery().label("new_id"),
         next_due.scalar_subquery().label("next_due"),
-    ).cte("queue")
+    ).cte("queue").prefix_with("MATERIALIZED")  # SQLite would inline it: each part read twice
     # Due cards first; a new card only while the day's limit leaves one and one is ready.
     chosen = case(
         (queue.c.due_id.is_not(None), queue.c.due_id),
