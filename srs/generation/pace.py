@@ -21,7 +21,11 @@ RATE_BATCHES = 10  # the newest finished batches that make the provider's measur
 
 def batch_timings(session: Session) -> list[refill.BatchTiming]:
     """The provider's newest finished batches, oldest first."""
-    rows = repository.recent_batch_timings(session, RATE_BATCHES)
+    return timings_of(repository.recent_batch_timings(session, RATE_BATCHES))
+
+
+def timings_of(rows: list[tuple[datetime, datetime, datetime, int]]) -> list[refill.BatchTiming]:
+    """Rows of `repository.recent_batch_timings` (newest first) as timings, oldest first."""
     return [
         refill.BatchTiming(
             first_card=max(0.0, (first - started).total_seconds()),
@@ -53,15 +57,20 @@ def refill_plan(session: Session, settings: Settings, topic: Topic, now: datetim
 
 
 def planned_refill(
-    session: Session, settings: Settings, topic: Topic, now: datetime, unseen: int
+    session: Session,
+    settings: Settings,
+    topic: Topic,
+    now: datetime,
+    unseen: int,
+    batches: list[refill.BatchTiming],
 ) -> refill.Refill | None:
     """The refill plan if it asks for a batch with `unseen` cards left, else None. Each input
-    is read only if the plan can still ask for a batch without it: the provider's rate first;
-    then the learner's pace, unless no pace could bring the refill point up to `unseen`; then
+    is read only if the plan can still ask for a batch without it: the learner's pace, unless no pace could bring the refill point up to `unseen`; then
     the quota, which only lowers the point (refill.highest_point_at), so a plan that asks for
-    nothing without it asks for nothing with it. The answer is the one the full plan gives."""
+    nothing without it asks for nothing with it. The answer is the one the full plan gives.
+    `batches`: the provider's (batch_timings), read with the topic's batch."""
     prior = refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED
-    rate = refill.card_rate(batch_timings(session), prior)
+    rate = refill.card_rate(batches, prior)
     highest = refill.highest_point_at(
         rate,
         batch_size=settings.batch_size,

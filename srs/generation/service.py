@@ -387,12 +387,17 @@ class GenerationService:
         if not topic.generates:
             self._show_paused(topic)
             return None
-        job, unseen = repository.activity(session, topic.id)
+        # The provider's speed comes with the topic's batch, so a step reads them together.
+        job, unseen, timings = repository.activity_and_timings(
+            session, topic.id, pace.RATE_BATCHES
+        )
         if job is not None:
             return Activity(job)  # a batch is under way: one at a time per topic
         if unseen >= refill.highest_point(self.settings.refill_below, self.settings.max_unseen):
             return Activity(None)  # no plan asks for a batch here: its inputs are not read
-        plan = pace.planned_refill(session, self.settings, topic, utcnow(), unseen)
+        plan = pace.planned_refill(
+            session, self.settings, topic, utcnow(), unseen, pace.timings_of(timings)
+        )
         if plan is None:
             return Activity(None)
         job = self.request_batch(session, topic)
