@@ -4,6 +4,7 @@ measurements, when a learner who ran out of cards will get the next one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -63,12 +64,14 @@ def planned_refill(
     now: datetime,
     unseen: int,
     batches: list[refill.BatchTiming],
+    recent_answers: Sequence[datetime] | None = None,
 ) -> refill.Refill | None:
     """The refill plan if it asks for a batch with `unseen` cards left, else None. Each input
     is read only if the plan can still ask for a batch without it: the learner's pace, unless no pace could bring the refill point up to `unseen`; then
     the quota, which only lowers the point (refill.highest_point_at), so a plan that asks for
     nothing without it asks for nothing with it. The answer is the one the full plan gives.
-    `batches`: the provider's (batch_timings), read with the topic's batch."""
+    `batches`: the provider's (batch_timings), read with the topic's batch; `recent_answers`:
+    the topic's latest answer times (study.recent_review_times), read here unless given."""
     prior = refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED
     rate = refill.card_rate(batches, prior)
     highest = refill.highest_point_at(
@@ -79,7 +82,9 @@ def planned_refill(
     )
     if unseen >= highest:
         return None
-    times = [t.timestamp() for t in study.recent_review_times(session, topic.id)]
+    if recent_answers is None:
+        recent_answers = study.recent_review_times(session, topic.id)
+    times = [t.timestamp() for t in recent_answers]
 
     def plan(quota_left: int | None) -> refill.Refill:
         return refill.plan(

@@ -378,10 +378,13 @@ class GenerationService:
         self._request_planned(session, topic)
         return topic
 
-    def ensure_buffer(self, session: Session, topic: Topic) -> Activity | None:
+    def ensure_buffer(
+        self, session: Session, topic: Topic, recent_answers: Sequence[datetime] | None = None
+    ) -> Activity | None:
         """Ask for the next batch early enough, and large enough, that this learner at their
         pace does not wait for the provider at its measured speed (refill.py). Returns the
-        topic's batch as it left it (None: not read, the topic does not generate now)."""
+        topic's batch as it left it (None: not read, the topic does not generate now).
+        `recent_answers`: the topic's latest answer times, when the caller has read them."""
         if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
             return None
         if not topic.generates:
@@ -396,7 +399,8 @@ class GenerationService:
         if unseen >= refill.highest_point(self.settings.refill_below, self.settings.max_unseen):
             return Activity(None)  # no plan asks for a batch here: its inputs are not read
         plan = pace.planned_refill(
-            session, self.settings, topic, utcnow(), unseen, pace.timings_of(timings)
+            session, self.settings, topic, utcnow(), unseen, pace.timings_of(timings),
+            recent_answers,
         )
         if plan is None:
             return Activity(None)

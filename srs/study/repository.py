@@ -287,12 +287,13 @@ def recent_review_times(session: Session, topic_id: int, limit: int) -> list[dat
 
 
 def card_to_answer(
-    session: Session, user_id: int, card_id: int, review_id: str | None
-) -> tuple[Card, Topic, int | None] | None:
-    """The learner's card with its subtopic and citation, its topic, and the card id of the
-    answer already saved under `review_id` (None: none), in one statement. The card and the topic stay
-    locked until commit: a repeat of this answer waits for the first, and the topic's
-    difficulty state is rewritten from this read."""
+    session: Session, user_id: int, card_id: int, review_id: str | None, recent: int
+) -> tuple[Card, Topic, int | None, list[datetime]] | None:
+    """The learner's card with its subtopic and citation, its topic, the card id of the answer
+    already saved under `review_id` (None: none), and when the topic's `recent` latest answers
+    were given (the learner's pace, for the refill), in one statement: one row per answer.
+    The card and the topic stay locked until commit: a repeat of this answer waits for the
+    first, and the topic's difficulty state is rewritten from this read."""
     answered = (
         select(ReviewLog.card_id)
         .where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
@@ -300,12 +301,21 @@ def card_to_answer(
         if review_id is not None
         else null()
     )
-    row = session.execute(
-        select(Card, Topic, answered)
+    card_topic = select(Card.topic_id).where(Card.id == card_id).scalar_subquery()
+    latest = (
+        select(ReviewLog.reviewed_at.label("reviewed_at"))
+        .where(ReviewLog.topic_id == card_topic)  # ix_review_logs_topic_time, newest first
+        .order_by(ReviewLog.reviewed_at.desc())
+        .limit(recent)
+        .subquery("latest")
+    )
+    rows = session.execute(
+        select(Card, Topic, answered, latest.c.reviewed_at)
         .join(Topic, Topic.id == Card.topic_id)
         .outerjoin(Card.subtopic)
         .outerjoin(Card.citation)
         .outerjoin(CardCitation.passage)
+        .outerjoin(latest, true())
         .options(
             contains_eager(Card.subtopic),
             contains_eager(Card.citation).contains_eager(CardCitation.passage),
@@ -314,5 +324,8 @@ def card_to_answer(
         .with_for_update(of=(Card, Topic))
         # A locked read must see the rows as they are now, not as this session first saw them.
         .execution_options(populate_existing=True)
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return first[0], first[1], first[2], [row[3] for row in rows if row[3] is not None]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,6 +35,8 @@ SNAPSHOT_FIELDS = (
 # Restored by undo besides the scheduling: an answer un-buries the card it answers.
 UNDONE_FIELDS = (*SNAPSHOT_FIELDS, "buried_until")
 _DATETIMES = {"due", "last_review", "buried_until"}
+# The latest answers in a topic that measure the learner's pace (generation's refill).
+RECENT_ANSWERS = 12
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,9 @@ class Answer:
     # What the buffer check read of the topic's generation (opaque here: the next-card view
     # shows it, so a step reads it once); None when it was not read.
     generation: Any = None
+    # When the topic's latest answers were given, newest first, this one included (the
+    # learner's pace for the buffer check), read with the card.
+    recent_answers: list[datetime] = field(default_factory=list)
 
 
 def review_once(
@@ -163,19 +168,20 @@ def review_once(
     The new log is added, not yet written (see `answer`)."""
     # The card is locked first thing: a repeat sent while the first is in flight waits for
     # it and then finds the first answer committed.
-    card, topic, answered_card = _locked_card(session, user, card_id, review_id)
+    card, topic, answered_card, earlier = _locked_card(session, user, card_id, review_id)
     if answered_card is not None:
         if answered_card != card.id:
             raise conflict("This review_id was already used for another card")
         return Answer(card=card, log=None, topic=topic, repeated=True)
     log = _answer(session, user, card, topic, rating, duration_ms, utcnow(), review_id)
-    return Answer(card=card, log=log, topic=topic, repeated=False)
+    recent = sorted([*earlier, log.reviewed_at], reverse=True)[:RECENT_ANSWERS]
+    return Answer(card=card, log=log, topic=topic, repeated=False, recent_answers=recent)
 
 
 def _locked_card(
     session: Session, user: User, card_id: int, review_id: str | None
-) -> tuple[Card, Topic, int | None]:
-    found = repository.card_to_answer(session, user.id, card_id, review_id)
+) -> tuple[Card, Topic, int | None, list[datetime]]:
+    found = repository.card_to_answer(session, user.id, card_id, review_id, RECENT_ANSWERS)
     if found is None:
         raise not_found("Card not found")
     return found
@@ -186,7 +192,9 @@ class AfterReview(Protocol):
 
     def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None: ...
 
-    def ensure_buffer(self, session: Session, topic: Topic) -> Any: ...
+    def ensure_buffer(
+        self, session: Session, topic: Topic, recent_answers: Sequence[datetime] | None = None
+    ) -> Any: ...
 
 
 def answer(
@@ -206,7 +214,7 @@ def answer(
     if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)
         record_topic_after(result.log, result.topic)
-        seen = generation.ensure_buffer(session, result.topic)
+        seen = generation.ensure_buffer(session, result.topic, result.recent_answers)
         result = replace(result, generation=seen)
     return result
 
@@ -249,7 +257,7 @@ def review(
     duration_ms: int | None,
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
-    card, topic, _ = _locked_card(session, user, card_id, None)
+    card, topic, _, _ = _locked_card(session, user, card_id, None)
     log = _answer(session, user, card, topic, rating, duration_ms, now or utcnow(), None)
     session.flush()
     return card, log
@@ -410,6 +418,8 @@ def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
     )
 
 
-def recent_review_times(session: Session, topic_id: int, limit: int = 12) -> list[datetime]:
+def recent_review_times(
+    session: Session, topic_id: int, limit: int = RECENT_ANSWERS
+) -> list[datetime]:
     """When this topic's latest answers were given, newest first (the learner's pace)."""
     return repository.recent_review_times(session, topic_id, limit)
