@@ -66,12 +66,12 @@ def planned_refill(
     batches: list[refill.BatchTiming],
     recent_answers: Sequence[datetime] | None = None,
 ) -> refill.Refill | None:
-    """The refill plan if it asks for a batch with `unseen` cards left, else None. Each input
-    is read only if the plan can still ask for a batch without it: the learner's pace, unless no pace could bring the refill point up to `unseen`; then
-    the quota, which only lowers the point (refill.highest_point_at), so a plan that asks for
-    nothing without it asks for nothing with it. The answer is the one the full plan gives.
-    `batches`: the provider's (batch_timings), read with the topic's batch; `recent_answers`:
-    the topic's latest answer times (study.recent_review_times), read here unless given."""
+    """The refill plan if it asks for a batch with `unseen` cards left, else None: the one the
+    full plan gives, with each input read only if it can still change that. `batches`: the
+    provider's (batch_timings). The learner's pace (`recent_answers`, the topic's latest answer
+    times, read here unless given) is not looked at when no pace could bring the refill point
+    up to `unseen` (refill.highest_point_at); the quota is read only when the plan without it
+    asks for a batch: a quota only lowers the point, so it can only turn a batch down."""
     prior = refill.UNMEASURED if settings.llm_provider == "local" else refill.HOSTED
     rate = refill.card_rate(batches, prior)
     highest = refill.highest_point_at(

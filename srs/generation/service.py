@@ -391,15 +391,18 @@ class GenerationService:
             self._show_paused(topic)
             return None
         # The provider's speed comes with the topic's batch, so a step reads them together.
-        job, unseen, timings = repository.activity_and_timings(
-            session, topic.id, pace.RATE_BATCHES
-        )
+        job, unseen, timings = repository.activity_and_timings(session, topic.id, pace.RATE_BATCHES)
         if job is not None:
             return Activity(job)  # a batch is under way: one at a time per topic
         if unseen >= refill.highest_point(self.settings.refill_below, self.settings.max_unseen):
             return Activity(None)  # no plan asks for a batch here: its inputs are not read
         plan = pace.planned_refill(
-            session, self.settings, topic, utcnow(), unseen, pace.timings_of(timings),
+            session,
+            self.settings,
+            topic,
+            utcnow(),
+            unseen,
+            pace.timings_of(timings),
             recent_answers,
         )
         if plan is None:

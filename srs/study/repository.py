@@ -75,21 +75,27 @@ def next_in_queue(
         .subquery("due_now")
     )
     first_due = (
-        select(Card.id).where(_seen(topic_id, now), Card.due <= now)
-        .order_by(Card.due, Card.id).limit(1)
+        select(Card.id)
+        .where(_seen(topic_id, now), Card.due <= now)
+        .order_by(Card.due, Card.id)
+        .limit(1)
     )
     first_new = select(Card.id).where(_unseen(topic_id, now)).order_by(Card.id).limit(1)
     # The first entry in queue order rather than min(): SQLite's min() would read the range.
     next_due = select(Card.due).where(_seen(topic_id, now)).order_by(Card.due, Card.id).limit(1)
-    queue = select(
-        due.c.learning,
-        due.c.review,
-        _unseen_ready(topic_id, now).label("unseen"),
-        _new_studied(topic_id, day_start).label("new_studied"),
-        first_due.scalar_subquery().label("due_id"),
-        first_new.scalar_subquery().label("new_id"),
-        next_due.scalar_subquery().label("next_due"),
-    ).cte("queue").prefix_with("MATERIALIZED")  # SQLite would inline it: each part read twice
+    queue = (
+        select(
+            due.c.learning,
+            due.c.review,
+            _unseen_ready(topic_id, now).label("unseen"),
+            _new_studied(topic_id, day_start).label("new_studied"),
+            first_due.scalar_subquery().label("due_id"),
+            first_new.scalar_subquery().label("new_id"),
+            next_due.scalar_subquery().label("next_due"),
+        )
+        .cte("queue")
+        .prefix_with("MATERIALIZED")
+    )  # SQLite would inline it: each part read twice
     # Due cards first; a new card only while the day's limit leaves one and one is ready.
     chosen = case(
         (queue.c.due_id.is_not(None), queue.c.due_id),
@@ -98,8 +104,12 @@ def next_in_queue(
     )
     row = session.execute(
         select(
-            queue.c.learning, queue.c.review, queue.c.unseen, queue.c.new_studied,
-            queue.c.next_due, Card,
+            queue.c.learning,
+            queue.c.review,
+            queue.c.unseen,
+            queue.c.new_studied,
+            queue.c.next_due,
+            Card,
         )
         .select_from(queue)
         .outerjoin(Card, Card.id == chosen)
