@@ -4,8 +4,9 @@ databases: FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer lock on SQLit
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Select, and_, func, select, true, update
+from sqlalchemy import Select, and_, bindparam, func, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from srs.generation.models import (
@@ -62,21 +63,27 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
 def activity(session: Session, topic_id: int) -> tuple[GenerationJob | None, int]:
     """The topic's active job (None: none) and its unseen cards (the kept count, 0011), in
     one statement: at most one job per topic is active (uq_generation_jobs_active_topic)."""
+    row = session.execute(_activity_statement(), {"topic_id": topic_id}).first()
+    if row is None:
+        return None, 0
+    return row[0], int(row[1] or 0)
+
+
+@cache
+def _activity_statement() -> Select:
+    """The topic's active job and unseen count (built once: building took longer than running)."""
     unseen = (
         select(TopicCardCount.unseen).where(TopicCardCount.topic_id == Topic.id).scalar_subquery()
     )
-    row = session.execute(
+    return (
         select(GenerationJob, unseen)
         .select_from(Topic)
         .outerjoin(
             GenerationJob,
             and_(GenerationJob.topic_id == Topic.id, GenerationJob.status.in_(ACTIVE)),
         )
-        .where(Topic.id == topic_id)
-    ).first()
-    if row is None:
-        return None, 0
-    return row[0], int(row[1] or 0)
+        .where(Topic.id == bindparam("topic_id"))
+    )
 
 
 def unseen_cards(session: Session, topic_id: int) -> int:
@@ -356,32 +363,27 @@ def activity_and_timings(
     """`activity` and `recent_batch_timings` in one statement (the buffer check needs both
     unless a batch is under way): one row per timed batch, newest first, each carrying the
     topic's job and unseen count; one row with no timing when none finished yet."""
-    unseen = (
-        select(TopicCardCount.unseen).where(TopicCardCount.topic_id == Topic.id).scalar_subquery()
-    )
+    rows = session.execute(_activity_and_timings_statement(limit), {"topic_id": topic_id}).all()
+    if not rows:
+        return None, 0, []
+    measured = [(r[2], r[3], r[4], int(r[5])) for r in rows if r[2] is not None]
+    return rows[0][0], int(rows[0][1] or 0), measured
+
+
+@cache
+def _activity_and_timings_statement(limit: int) -> Select:
     timings = _batch_timings(limit).subquery("timings")
-    rows = session.execute(
-        select(
-            GenerationJob,
-            unseen,
+    activity = _activity_statement()
+    return (
+        activity.add_columns(
             timings.c.started_at,
             timings.c.first_card,
             timings.c.last_card,
             timings.c.cards,
         )
-        .select_from(Topic)
-        .outerjoin(
-            GenerationJob,
-            and_(GenerationJob.topic_id == Topic.id, GenerationJob.status.in_(ACTIVE)),
-        )
         .outerjoin(timings, true())
-        .where(Topic.id == topic_id)
         .order_by(timings.c.job_id.desc())
-    ).all()
-    if not rows:
-        return None, 0, []
-    measured = [(r[2], r[3], r[4], int(r[5])) for r in rows if r[2] is not None]
-    return rows[0][0], int(rows[0][1] or 0), measured
+    )
 
 
 def last_card_time(session: Session, job_id: int) -> datetime | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
+    Select,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -66,6 +69,22 @@ def next_in_queue(
     (the due range of ix_cards_queue_seen, the first entry of ix_cards_queue_unseen, the kept
     counter, ix_review_logs_topic_new), and the chosen card is joined with its subtopic and
     its citation, so showing it reads nothing more."""
+    params = {"topic_id": topic_id, "now": now, "day_start": day_start, "new_limit": new_limit}
+    row = session.execute(_queue_statement(), params).one()
+    return QueueRead(
+        learning=int(row.learning or 0),
+        review=int(row.review or 0),
+        unseen=int(row.unseen or 0),
+        new_studied=int(row.new_studied or 0),
+        card=row.Card,
+        next_due=row.next_due,
+    )
+
+
+@cache
+def _queue_statement() -> Select:
+    """next_in_queue's statement, built once: building it took longer than running it."""
+    topic_id, now = bindparam("topic_id"), bindparam("now")
     due = (
         select(
             func.count().filter(Card.state.in_(LEARNING_STATES)).label("learning"),
@@ -88,21 +107,24 @@ def next_in_queue(
             due.c.learning,
             due.c.review,
             _unseen_ready(topic_id, now).label("unseen"),
-            _new_studied(topic_id, day_start).label("new_studied"),
+            _new_studied(topic_id, bindparam("day_start")).label("new_studied"),
             first_due.scalar_subquery().label("due_id"),
             first_new.scalar_subquery().label("new_id"),
             next_due.scalar_subquery().label("next_due"),
         )
         .cte("queue")
-        .prefix_with("MATERIALIZED")
-    )  # SQLite would inline it: each part read twice
+        .prefix_with("MATERIALIZED")  # SQLite would inline it: each part read twice
+    )
     # Due cards first; a new card only while the day's limit leaves one and one is ready.
     chosen = case(
         (queue.c.due_id.is_not(None), queue.c.due_id),
-        (and_(queue.c.new_studied < new_limit, queue.c.unseen > 0), queue.c.new_id),
+        (
+            and_(queue.c.new_studied < bindparam("new_limit"), queue.c.unseen > 0),
+            queue.c.new_id,
+        ),
         else_=null(),
     )
-    row = session.execute(
+    return (
         select(
             queue.c.learning,
             queue.c.review,
@@ -120,14 +142,6 @@ def next_in_queue(
             contains_eager(Card.subtopic),
             contains_eager(Card.citation).contains_eager(CardCitation.passage),
         )
-    ).one()
-    return QueueRead(
-        learning=int(row.learning or 0),
-        review=int(row.review or 0),
-        unseen=int(row.unseen or 0),
-        new_studied=int(row.new_studied or 0),
-        card=row.Card,
-        next_due=row.next_due,
     )
 
 
@@ -304,11 +318,25 @@ def card_to_answer(
     were given (the learner's pace, for the refill), in one statement: one row per answer.
     The card and the topic stay locked until commit: a repeat of this answer waits for the
     first, and the topic's difficulty state is rewritten from this read."""
+    params = {"user_id": user_id, "card_id": card_id}
+    if review_id is not None:
+        params["review_id"] = review_id
+    rows = session.execute(_answer_statement(review_id is not None, recent), params).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return first[0], first[1], first[2], [row[3] for row in rows if row[3] is not None]
+
+
+@cache
+def _answer_statement(with_review_id: bool, recent: int) -> Select:
+    """card_to_answer's statement, built once per shape."""
+    user_id, card_id = bindparam("user_id"), bindparam("card_id")
     answered = (
         select(ReviewLog.card_id)
-        .where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
+        .where(ReviewLog.user_id == user_id, ReviewLog.review_id == bindparam("review_id"))
         .scalar_subquery()
-        if review_id is not None
+        if with_review_id
         else null()
     )
     card_topic = select(Card.topic_id).where(Card.id == card_id).scalar_subquery()
@@ -319,7 +347,7 @@ def card_to_answer(
         .limit(recent)
         .subquery("latest")
     )
-    rows = session.execute(
+    return (
         select(Card, Topic, answered, latest.c.reviewed_at)
         .join(Topic, Topic.id == Card.topic_id)
         .outerjoin(Card.subtopic)
@@ -334,8 +362,4 @@ def card_to_answer(
         .with_for_update(of=(Card, Topic))
         # A locked read must see the rows as they are now, not as this session first saw them.
         .execution_options(populate_existing=True)
-    ).all()
-    if not rows:
-        return None
-    first = rows[0]
-    return first[0], first[1], first[2], [row[3] for row in rows if row[3] is not None]
+    )
