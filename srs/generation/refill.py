@@ -191,6 +191,30 @@ def wants_batch(unseen: int, refill: Refill, floor: int) -> bool:
     return unseen < max(refill.below, floor)
 
 
+def highest_point(floor: int, max_unseen: int) -> int:
+    """No plan asks for a batch with this many unseen cards, whatever the pace, the rate and
+    the quota: the refill point is at most max(floor, ceiling) and the ceiling at most
+    `max_unseen` (see refill_threshold and wants_batch)."""
+    return max(floor, max_unseen)
+
+
+def highest_point_at(rate: CardRate, *, batch_size: int, floor: int, max_unseen: int) -> int:
+    """No plan at this provider `rate` asks for a batch with this many unseen cards, whatever
+    the learner's pace and the quota. The refill point only rises as the pace quickens (a
+    larger batch, a longer lag, fewer seconds a card) up to the 0.5 s floor on the pace, and as
+    the quota's ceiling rises, up to `max_unseen` with no quota: so the point of the fastest
+    learner with no quota is the highest."""
+    fastest = RefillInputs(
+        rate=rate,
+        learner_pace=0.0,  # faster than any measured pace (gaps are > 0), clamped to 0.5 s
+        batch_size=batch_size,
+        floor=floor,
+        max_unseen=max_unseen,
+        quota_left=None,
+    )
+    return max(refill_threshold(fastest), floor)
+
+
 def eta_seconds(
     rate: CardRate, *, seconds_since_start: float | None, seconds_since_last_card: float | None
 ) -> int:

@@ -4,8 +4,9 @@ databases: FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer lock on SQLit
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from srs.generation.models import (
@@ -56,6 +57,32 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
             )
         )
         or 0
+    )
+
+
+def activity(session: Session, topic_id: int) -> tuple[GenerationJob | None, int]:
+    """The topic's active job (None: none) and its unseen cards (the kept count, 0011), in
+    one statement: at most one job per topic is active (uq_generation_jobs_active_topic)."""
+    row = session.execute(_activity_statement(), {"topic_id": topic_id}).first()
+    if row is None:
+        return None, 0
+    return row[0], int(row[1] or 0)
+
+
+@cache
+def _activity_statement() -> Select:
+    """The topic's active job and unseen count (built once: building took longer than running)."""
+    unseen = (
+        select(TopicCardCount.unseen).where(TopicCardCount.topic_id == Topic.id).scalar_subquery()
+    )
+    return (
+        select(GenerationJob, unseen)
+        .select_from(Topic)
+        .outerjoin(
+            GenerationJob,
+            and_(GenerationJob.topic_id == Topic.id, GenerationJob.status.in_(ACTIVE)),
+        )
+        .where(Topic.id == bindparam("topic_id"))
     )
 
 
@@ -292,11 +319,9 @@ def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
     )
 
 
-def recent_batch_timings(
-    session: Session, limit: int
-) -> list[tuple[datetime, datetime, datetime, int]]:
-    """(started, first card, last card, cards) of the newest batches that finished in one
-    attempt with a card saved, newest first: the provider's measured speed."""
+def _batch_timings(limit: int) -> Select:
+    """(job id, started, first card, last card, cards) of the newest batches that finished in
+    one attempt with a card saved: the provider's measured speed."""
     recent = (
         select(GenerationJob.id)
         .where(
@@ -309,19 +334,56 @@ def recent_batch_timings(
         .limit(limit)
         .subquery()
     )
-    rows = session.execute(
+    return (
         select(
-            GenerationJob.started_at,
-            func.min(Card.created_at),
-            func.max(Card.created_at),
-            func.count(Card.id),
+            GenerationJob.id.label("job_id"),
+            GenerationJob.started_at.label("started_at"),
+            func.min(Card.created_at).label("first_card"),
+            func.max(Card.created_at).label("last_card"),
+            func.count(Card.id).label("cards"),
         )
         .join(Card, Card.job_id == GenerationJob.id)
         .where(GenerationJob.id.in_(select(recent.c.id)))
         .group_by(GenerationJob.id, GenerationJob.started_at)
-        .order_by(GenerationJob.id.desc())
     )
-    return [(row[0], row[1], row[2], int(row[3])) for row in rows]
+
+
+def recent_batch_timings(
+    session: Session, limit: int
+) -> list[tuple[datetime, datetime, datetime, int]]:
+    """(started, first card, last card, cards) of the newest batches that finished in one
+    attempt with a card saved, newest first: the provider's measured speed."""
+    rows = session.execute(_batch_timings(limit).order_by(GenerationJob.id.desc()))
+    return [(row[1], row[2], row[3], int(row[4])) for row in rows]
+
+
+def activity_and_timings(
+    session: Session, topic_id: int, limit: int
+) -> tuple[GenerationJob | None, int, list[tuple[datetime, datetime, datetime, int]]]:
+    """`activity` and `recent_batch_timings` in one statement (the buffer check needs both
+    unless a batch is under way): one row per timed batch, newest first, each carrying the
+    topic's job and unseen count; one row with no timing when none finished yet."""
+    rows = session.execute(_activity_and_timings_statement(limit), {"topic_id": topic_id}).all()
+    if not rows:
+        return None, 0, []
+    measured = [(r[2], r[3], r[4], int(r[5])) for r in rows if r[2] is not None]
+    return rows[0][0], int(rows[0][1] or 0), measured
+
+
+@cache
+def _activity_and_timings_statement(limit: int) -> Select:
+    timings = _batch_timings(limit).subquery("timings")
+    activity = _activity_statement()
+    return (
+        activity.add_columns(
+            timings.c.started_at,
+            timings.c.first_card,
+            timings.c.last_card,
+            timings.c.cards,
+        )
+        .outerjoin(timings, true())
+        .order_by(timings.c.job_id.desc())
+    )
 
 
 def last_card_time(session: Session, job_id: int) -> datetime | None:

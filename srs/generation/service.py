@@ -202,6 +202,23 @@ def _imported_and_never_generated(session: Session, topic: Topic) -> bool:
     return topic.imported and not repository.has_jobs(session, topic.id)
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What a topic's generation is doing, as one read in this transaction saw it: the study
+    step's buffer check reads it and the next-card view shows it, without reading it again."""
+
+    job: GenerationJob | None  # the topic's queued or running batch; None: none
+
+    @property
+    def cards_in_flight(self) -> int:
+        """Cards asked of the LLM and not yet saved (one active job per topic at most)."""
+        return self.job.requested - self.job.saved if self.job is not None else 0
+
+
+def activity_of(session: Session, topic_id: int) -> Activity:
+    return Activity(repository.activity(session, topic_id)[0])
+
+
 class GenerationService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -361,20 +378,38 @@ class GenerationService:
         self._request_planned(session, topic)
         return topic
 
-    def ensure_buffer(self, session: Session, topic: Topic) -> None:
+    def ensure_buffer(
+        self, session: Session, topic: Topic, recent_answers: Sequence[datetime] | None = None
+    ) -> Activity | None:
         """Ask for the next batch early enough, and large enough, that this learner at their
-        pace does not wait for the provider at its measured speed (refill.py)."""
+        pace does not wait for the provider at its measured speed (refill.py). Returns the
+        topic's batch as it left it (None: not read, the topic does not generate now).
+        `recent_answers`: the topic's latest answer times, when the caller has read them."""
         if topic.generation_status in STOPPED or _imported_and_never_generated(session, topic):
-            return
+            return None
         if not topic.generates:
             self._show_paused(topic)
-            return
-        if repository.cards_in_flight(session, topic.id):
-            return  # a batch is under way: one at a time per topic
-        unseen = repository.unseen_cards(session, topic.id)
-        plan = pace.refill_plan(session, self.settings, topic, utcnow())
-        if refill.wants_batch(unseen, plan, self.settings.refill_below):
-            self._resize(self.request_batch(session, topic), plan.size)
+            return None
+        # The provider's speed comes with the topic's batch, so a step reads them together.
+        job, unseen, timings = repository.activity_and_timings(session, topic.id, pace.RATE_BATCHES)
+        if job is not None:
+            return Activity(job)  # a batch is under way: one at a time per topic
+        if unseen >= refill.highest_point(self.settings.refill_below, self.settings.max_unseen):
+            return Activity(None)  # no plan asks for a batch here: its inputs are not read
+        plan = pace.planned_refill(
+            session,
+            self.settings,
+            topic,
+            utcnow(),
+            unseen,
+            pace.timings_of(timings),
+            recent_answers,
+        )
+        if plan is None:
+            return Activity(None)
+        job = self.request_batch(session, topic)
+        self._resize(job, plan.size)
+        return Activity(job)
 
     def _request_planned(self, session: Session, topic: Topic) -> None:
         """Ask for a batch now (a new topic, a retry), of the size

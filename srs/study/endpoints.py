@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
@@ -52,11 +53,11 @@ def _first_answer(
 
 
 def _next_out(
-    session: Session, user: User, topic: Topic, settings: Settings
+    session: Session, user: User, topic: Topic, settings: Settings, seen: Any = None
 ) -> tuple[NextOut, datetime]:
     now = utcnow()
     new_per_day = accounts.new_cards_per_day(user, settings)
-    return views.next_out(session, user, topic, now, new_per_day), now
+    return views.next_out(session, user, topic, now, new_per_day, seen), now
 
 
 def _answered(answer: NextOut, now: datetime, remaining: float) -> bool:
@@ -145,7 +146,7 @@ def review_card(
     )
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        out.next, _now = _next_out(db, user, answer.topic, settings)
+        out.next, _now = _next_out(db, user, answer.topic, settings, answer.generation)
     return out
 
 

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, false, func, null, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, contains_eager
 
+from srs.sources.models import CardCitation
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic, TopicCardCount
 
@@ -34,23 +50,98 @@ def _unseen(topic_id: int, now: datetime) -> ColumnElement[bool]:
     return and_(_studyable(topic_id, now), Card.last_review.is_(None))
 
 
-def first_due_card(session: Session, topic_id: int, now: datetime) -> Card | None:
-    return session.scalar(
-        select(Card)
+@dataclass(frozen=True)
+class QueueRead:
+    """A topic's queue as one statement read it: the counts and the next card to show."""
+
+    learning: int  # learning and relearning cards due now
+    review: int  # review cards due now
+    unseen: int  # cards never answered, not suspended, not buried now
+    new_studied: int  # new cards first answered since `day_start`
+    card: Card | None  # the first due card, else the first new one within the limit
+    next_due: datetime | None  # when the first seen card falls due (queue order)
+
+
+def next_in_queue(
+    session: Session, topic_id: int, now: datetime, day_start: datetime, new_limit: int
+) -> QueueRead:
+    """The study queue in one round trip: each part is a scalar subquery over its own index
+    (the due range of ix_cards_queue_seen, the first entry of ix_cards_queue_unseen, the kept
+    counter, ix_review_logs_topic_new), and the chosen card is joined with its subtopic and
+    its citation, so showing it reads nothing more."""
+    params = {"topic_id": topic_id, "now": now, "day_start": day_start, "new_limit": new_limit}
+    row = session.execute(_queue_statement(), params).one()
+    return QueueRead(
+        learning=int(row.learning or 0),
+        review=int(row.review or 0),
+        unseen=int(row.unseen or 0),
+        new_studied=int(row.new_studied or 0),
+        card=row.Card,
+        next_due=row.next_due,
+    )
+
+
+@cache
+def _queue_statement() -> Select:
+    """next_in_queue's statement, built once: building it took longer than running it."""
+    topic_id, now = bindparam("topic_id"), bindparam("now")
+    due = (
+        select(
+            func.count().filter(Card.state.in_(LEARNING_STATES)).label("learning"),
+            func.count().filter(Card.state == REVIEW_STATE).label("review"),
+        )
+        .where(_seen(topic_id, now), Card.due <= now)
+        .subquery("due_now")
+    )
+    first_due = (
+        select(Card.id)
         .where(_seen(topic_id, now), Card.due <= now)
         .order_by(Card.due, Card.id)
         .limit(1)
     )
-
-
-def first_new_card(session: Session, topic_id: int, now: datetime) -> Card | None:
-    return session.scalar(select(Card).where(_unseen(topic_id, now)).order_by(Card.id).limit(1))
-
-
-def next_due_time(session: Session, topic_id: int, now: datetime) -> datetime | None:
+    first_new = select(Card.id).where(_unseen(topic_id, now)).order_by(Card.id).limit(1)
     # The first entry in queue order rather than min(): SQLite's min() would read the range.
-    return session.scalar(
-        select(Card.due).where(_seen(topic_id, now)).order_by(Card.due, Card.id).limit(1)
+    next_due = select(Card.due).where(_seen(topic_id, now)).order_by(Card.due, Card.id).limit(1)
+    queue = (
+        select(
+            due.c.learning,
+            due.c.review,
+            _unseen_ready(topic_id, now).label("unseen"),
+            _new_studied(topic_id, bindparam("day_start")).label("new_studied"),
+            first_due.scalar_subquery().label("due_id"),
+            first_new.scalar_subquery().label("new_id"),
+            next_due.scalar_subquery().label("next_due"),
+        )
+        .cte("queue")
+        .prefix_with("MATERIALIZED")  # SQLite would inline it: each part read twice
+    )
+    # Due cards first; a new card only while the day's limit leaves one and one is ready.
+    chosen = case(
+        (queue.c.due_id.is_not(None), queue.c.due_id),
+        (
+            and_(queue.c.new_studied < bindparam("new_limit"), queue.c.unseen > 0),
+            queue.c.new_id,
+        ),
+        else_=null(),
+    )
+    return (
+        select(
+            queue.c.learning,
+            queue.c.review,
+            queue.c.unseen,
+            queue.c.new_studied,
+            queue.c.next_due,
+            Card,
+        )
+        .select_from(queue)
+        .outerjoin(Card, Card.id == chosen)
+        .outerjoin(Card.subtopic)
+        .outerjoin(Card.citation)
+        .outerjoin(CardCitation.passage)
+        .options(
+            contains_eager(Card.subtopic),
+            contains_eager(Card.citation).contains_eager(CardCitation.passage),
+        )
     )
 
 
@@ -69,6 +160,19 @@ def _unseen_ready(topic_id: int, now: datetime) -> ScalarSelect[int]:
     ).scalar_subquery()
 
 
+def _new_studied(topic_id: int, since: datetime) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(ReviewLog)
+        .where(
+            ReviewLog.topic_id == topic_id,
+            ReviewLog.first_attempt == true(),  # as ix_review_logs_topic_new spells it
+            ReviewLog.reviewed_at >= since,
+        )
+        .scalar_subquery()
+    )
+
+
 def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int, int]:
     """(learning due, review due, unseen) in one round trip. The due ones are counted in the
     queue index over the due range only; the unseen ones are kept by triggers (migration
@@ -84,18 +188,7 @@ def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int
 
 
 def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(ReviewLog)
-            .where(
-                ReviewLog.topic_id == topic_id,
-                ReviewLog.first_attempt == true(),  # as ix_review_logs_topic_new spells it
-                ReviewLog.reviewed_at >= since,
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(select(_new_studied(topic_id, since))) or 0)
 
 
 def ever_answered_well(session: Session, card_id: int) -> bool:
@@ -218,27 +311,55 @@ def recent_review_times(session: Session, topic_id: int, limit: int) -> list[dat
 
 
 def card_to_answer(
-    session: Session, user_id: int, card_id: int, review_id: str | None
-) -> tuple[Card, Topic, int | None] | None:
-    """The learner's card with its subtopic, its topic, and the card id of the answer already
-    saved under `review_id` (None: none), in one statement. The card and the topic stay
-    locked until commit: a repeat of this answer waits for the first, and the topic's
-    difficulty state is rewritten from this read."""
+    session: Session, user_id: int, card_id: int, review_id: str | None, recent: int
+) -> tuple[Card, Topic, int | None, list[datetime]] | None:
+    """The learner's card with its subtopic and citation, its topic, the card id of the answer
+    already saved under `review_id` (None: none), and when the topic's `recent` latest answers
+    were given (the learner's pace, for the refill), in one statement: one row per answer.
+    The card and the topic stay locked until commit: a repeat of this answer waits for the
+    first, and the topic's difficulty state is rewritten from this read."""
+    params = {"user_id": user_id, "card_id": card_id}
+    if review_id is not None:
+        params["review_id"] = review_id
+    rows = session.execute(_answer_statement(review_id is not None, recent), params).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return first[0], first[1], first[2], [row[3] for row in rows if row[3] is not None]
+
+
+@cache
+def _answer_statement(with_review_id: bool, recent: int) -> Select:
+    """card_to_answer's statement, built once per shape."""
+    user_id, card_id = bindparam("user_id"), bindparam("card_id")
     answered = (
         select(ReviewLog.card_id)
-        .where(ReviewLog.user_id == user_id, ReviewLog.review_id == review_id)
+        .where(ReviewLog.user_id == user_id, ReviewLog.review_id == bindparam("review_id"))
         .scalar_subquery()
-        if review_id is not None
+        if with_review_id
         else null()
     )
-    row = session.execute(
-        select(Card, Topic, answered)
+    card_topic = select(Card.topic_id).where(Card.id == card_id).scalar_subquery()
+    latest = (
+        select(ReviewLog.reviewed_at.label("reviewed_at"))
+        .where(ReviewLog.topic_id == card_topic)  # ix_review_logs_topic_time, newest first
+        .order_by(ReviewLog.reviewed_at.desc())
+        .limit(recent)
+        .subquery("latest")
+    )
+    return (
+        select(Card, Topic, answered, latest.c.reviewed_at)
         .join(Topic, Topic.id == Card.topic_id)
         .outerjoin(Card.subtopic)
-        .options(contains_eager(Card.subtopic))
+        .outerjoin(Card.citation)
+        .outerjoin(CardCitation.passage)
+        .outerjoin(latest, true())
+        .options(
+            contains_eager(Card.subtopic),
+            contains_eager(Card.citation).contains_eager(CardCitation.passage),
+        )
         .where(Card.id == card_id, Card.user_id == user_id)
         .with_for_update(of=(Card, Topic))
         # A locked read must see the rows as they are now, not as this session first saw them.
         .execution_options(populate_existing=True)
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,8 @@ SNAPSHOT_FIELDS = (
 # Restored by undo besides the scheduling: an answer un-buries the card it answers.
 UNDONE_FIELDS = (*SNAPSHOT_FIELDS, "buried_until")
 _DATETIMES = {"due", "last_review", "buried_until"}
+# The latest answers in a topic that measure the learner's pace (generation's refill).
+RECENT_ANSWERS = 12
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,15 @@ def new_limit(topic: Topic, default: int) -> int:
     return topic.new_per_day if topic.new_per_day is not None else default
 
 
-def _new_left_today(session: Session, user: User, topic: Topic, now: datetime, default: int) -> int:
-    day_start, _ = day_bounds(now, user.timezone)
-    studied = repository.new_cards_studied(session, topic.id, day_start)
-    return max(0, new_limit(topic, default) - studied)
-
-
 def counts(session: Session, user: User, topic: Topic, now: datetime, new_per_day: int) -> Counts:
     learning, review, unseen = repository.due_counts(session, topic.id, now)
-    new_left = _new_left_today(session, user, topic, now, new_per_day)
+    day_start, _ = day_bounds(now, user.timezone)
+    studied = repository.new_cards_studied(session, topic.id, day_start)
+    return _counts(learning, review, unseen, studied, new_limit(topic, new_per_day))
+
+
+def _counts(learning: int, review: int, unseen: int, studied: int, limit: int) -> Counts:
+    new_left = max(0, limit - studied)
     return Counts(new=min(unseen, new_left), learning=learning, review=review, ready=unseen)
 
 
@@ -95,11 +97,12 @@ def next_card(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> NextCard:
     """Due learning and review cards first (most overdue first), then new cards within the
-    daily limit."""
-    current = counts(session, user, topic, now, new_per_day)
-    card = repository.first_due_card(session, topic.id, now)
-    if card is None and current.new > 0:
-        card = repository.first_new_card(session, topic.id, now)
+    daily limit; the counts and the card (with its subtopic and citation) in one read."""
+    day_start, _ = day_bounds(now, user.timezone)
+    limit = new_limit(topic, new_per_day)
+    queue = repository.next_in_queue(session, topic.id, now, day_start, limit)
+    current = _counts(queue.learning, queue.review, queue.unseen, queue.new_studied, limit)
+    card = queue.card
     intervals = None
     if card is not None:
         intervals = scheduling.preview_intervals(
@@ -109,7 +112,7 @@ def next_card(
         card=card,
         intervals=intervals,
         counts=current,
-        next_due=None if card else repository.next_due_time(session, topic.id, now),
+        next_due=None if card else queue.next_due,
         new_limit_reached=current.ready > 0 and current.new == 0,
     )
 
@@ -145,6 +148,12 @@ class Answer:
     log: ReviewLog | None  # None for a repeat
     topic: Topic  # the card's topic, locked until commit
     repeated: bool  # the review_id was seen before: nothing was reviewed this time
+    # What the buffer check read of the topic's generation (opaque here: the next-card view
+    # shows it, so a step reads it once); None when it was not read.
+    generation: Any = None
+    # When the topic's latest answers were given, newest first, this one included (the
+    # learner's pace for the buffer check), read with the card.
+    recent_answers: list[datetime] = field(default_factory=list)
 
 
 def review_once(
@@ -159,19 +168,20 @@ def review_once(
     The new log is added, not yet written (see `answer`)."""
     # The card is locked first thing: a repeat sent while the first is in flight waits for
     # it and then finds the first answer committed.
-    card, topic, answered_card = _locked_card(session, user, card_id, review_id)
+    card, topic, answered_card, earlier = _locked_card(session, user, card_id, review_id)
     if answered_card is not None:
         if answered_card != card.id:
             raise conflict("This review_id was already used for another card")
         return Answer(card=card, log=None, topic=topic, repeated=True)
     log = _answer(session, user, card, topic, rating, duration_ms, utcnow(), review_id)
-    return Answer(card=card, log=log, topic=topic, repeated=False)
+    recent = sorted([*earlier, log.reviewed_at], reverse=True)[:RECENT_ANSWERS]
+    return Answer(card=card, log=log, topic=topic, repeated=False, recent_answers=recent)
 
 
 def _locked_card(
     session: Session, user: User, card_id: int, review_id: str | None
-) -> tuple[Card, Topic, int | None]:
-    found = repository.card_to_answer(session, user.id, card_id, review_id)
+) -> tuple[Card, Topic, int | None, list[datetime]]:
+    found = repository.card_to_answer(session, user.id, card_id, review_id, RECENT_ANSWERS)
     if found is None:
         raise not_found("Card not found")
     return found
@@ -182,7 +192,9 @@ class AfterReview(Protocol):
 
     def steer_level(self, topic: Topic, card: Card, log: ReviewLog) -> None: ...
 
-    def ensure_buffer(self, session: Session, topic: Topic) -> None: ...
+    def ensure_buffer(
+        self, session: Session, topic: Topic, recent_answers: Sequence[datetime] | None = None
+    ) -> Any: ...
 
 
 def answer(
@@ -202,7 +214,8 @@ def answer(
     if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)
         record_topic_after(result.log, result.topic)
-        generation.ensure_buffer(session, result.topic)
+        seen = generation.ensure_buffer(session, result.topic, result.recent_answers)
+        result = replace(result, generation=seen)
     return result
 
 
@@ -244,7 +257,7 @@ def review(
     duration_ms: int | None,
     now: datetime | None = None,
 ) -> tuple[Card, ReviewLog]:
-    card, topic, _ = _locked_card(session, user, card_id, None)
+    card, topic, _, _ = _locked_card(session, user, card_id, None)
     log = _answer(session, user, card, topic, rating, duration_ms, now or utcnow(), None)
     session.flush()
     return card, log
@@ -405,6 +418,8 @@ def add_past_answers(session: Session, answers: list[PastAnswer]) -> None:
     )
 
 
-def recent_review_times(session: Session, topic_id: int, limit: int = 12) -> list[datetime]:
+def recent_review_times(
+    session: Session, topic_id: int, limit: int = RECENT_ANSWERS
+) -> list[datetime]:
     """When this topic's latest answers were given, newest first (the learner's pace)."""
     return repository.recent_review_times(session, topic_id, limit)

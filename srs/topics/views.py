@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from srs.accounts.models import User
 from srs.generation import pace
-from srs.generation import repository as generation
+from srs.generation import service as generation
 from srs.generation.difficulty import batch_level
 from srs.llm.local import notice_for
 from srs.outline.schemas import SubtopicRef
@@ -55,30 +55,45 @@ def counts_out(counts: study.Counts) -> Counts:
     )
 
 
-def generation_out(session: Session, topic: Topic, eta_seconds: int | None = None) -> Generation:
-    job = generation.active_job(session, topic.id)
+def generation_out(
+    session: Session,
+    topic: Topic,
+    now: datetime,
+    *,
+    with_eta: bool,
+    seen: generation.Activity | None = None,
+) -> Generation:
+    """What generation is doing for the topic; `seen`: as this transaction already read it (the
+    study step's buffer check), else read here. The ETA only for a learner out of cards."""
+    activity = seen if seen is not None else generation.activity_of(session, topic.id)
+    job = activity.job
     return Generation(
         status=GenerationStatus(topic.generation_status),
         error=topic.generation_error,
-        cards_in_flight=generation.cards_in_flight(session, topic.id),
+        cards_in_flight=activity.cards_in_flight,
         step=job.kind if job else None,  # type: ignore[arg-type]
-        eta_seconds=eta_seconds,
+        eta_seconds=pace.eta_seconds(session, job, now) if with_eta else None,
     )
 
 
 def next_out(
-    session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
+    session: Session,
+    user: User,
+    topic: Topic,
+    now: datetime,
+    new_per_day: int,
+    seen: generation.Activity | None = None,
 ) -> NextOut:
-    """The study screen's next step: the card, the counts, and what generation is doing."""
+    """The study screen's next step: the card, the counts, and what generation is doing
+    (`seen`: the topic's batch as the answer's buffer check left it, so it is read once)."""
     found = study.next_card(session, user, topic, now, new_per_day)
-    eta = pace.eta_seconds(session, topic.id, now) if found.card is None else None
     card = None
     if found.card is not None:
         card = StudyCardOut(**card_out(found.card).model_dump(), intervals=found.intervals)
     return NextOut(
         card=card,
         counts=counts_out(found.counts),
-        generation=generation_out(session, topic, eta),
+        generation=generation_out(session, topic, now, with_eta=card is None, seen=seen),
         next_due=found.next_due,
         new_limit_reached=found.new_limit_reached,
         # The study header's level line, so a step needs no GET /topics/{id} beside it.
@@ -99,7 +114,6 @@ def topic_out(
 ) -> TopicOut:
     difficulty = topic.difficulty_state or {}
     counts = study.counts(session, user, topic, now, new_per_day)
-    eta = pace.eta_seconds(session, topic.id, now) if counts.ready == 0 else None
     return TopicOut(
         id=topic.id,
         title=topic.title,
@@ -116,7 +130,7 @@ def topic_out(
         archived=topic.archived_at is not None,
         archived_at=topic.archived_at,
         counts=counts_out(counts),
-        generation=generation_out(session, topic, eta),
+        generation=generation_out(session, topic, now, with_eta=counts.ready == 0),
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )
