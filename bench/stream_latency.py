@@ -7,7 +7,11 @@ complete (the moment the last byte of the batch left the server: a whole-batch p
 show any card earlier than that, so the baseline is a lower bound).
 
     .venv/bin/python bench/stream_latency.py [--batches 5] [--seconds 10] [--postgres URL]
-        [--workers 2] [--separate-only]
+        [--workers 2] [--separate-only] [--trace]
+
+--trace also breaks each card's way down into steps (SRS_DELIVERY_TRACE, srs/kit/events.py):
+the worker has the chunk, parsed and checked for repeats, saved; the API heard the NOTIFY;
+the waiting request woken; the client has the card.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ def breakdown(trace: str, traced: list[tuple[int, list[float], list[float]]]) ->
         return next((t for t in notes.get((step, topic), []) if after <= t <= before), None)
 
     gaps: dict[str, list[float]] = {}
+    slowest: dict[str, float] = {}
     for topic, sent, received in traced:
         for i, (start, end) in enumerate(zip(sent, received)):
             worker = [notes.get((step, topic), []) for step in WORKER_STEPS]
@@ -105,8 +110,7 @@ def breakdown(trace: str, traced: list[tuple[int, list[float], list[float]]]) ->
             # thread has handed the save back. In-process there is nothing to hear.
             heard = first("heard", topic, checked, end)
             woken = first("woken", topic, heard if heard is not None else saved, end)
-            reread = first("reread", topic, woken, end) if woken is not None else None
-            if reread is None:
+            if woken is None:
                 continue
             steps = {
                 "server -> worker has the chunk": got - start,
@@ -114,16 +118,18 @@ def breakdown(trace: str, traced: list[tuple[int, list[float], list[float]]]) ->
                 "save (commit) in the worker": saved - checked,
                 "commit begun -> API heard NOTIFY": (heard - checked) if heard else None,
                 "-> waiter woken": woken - (heard if heard is not None else saved),
-                "-> re-read done": reread - woken,
-                "-> client has it": end - reread,
+                "-> re-read, response, client has it": end - woken,
                 "total": end - start,
             }
             for name, gap in steps.items():
                 if gap is not None:
                     gaps.setdefault(name, []).append(gap)
-    out = {name: statistics.median(values) * 1000 for name, values in gaps.items()}
+            if steps["total"] > slowest.get("total", -1):
+                slowest = {name: gap for name, gap in steps.items() if gap is not None}
+    out = {name: (statistics.median(values) * 1000, slowest.get(name, 0) * 1000)
+           for name, values in gaps.items()}
     if gaps:
-        out["cards traced"] = len(gaps["total"])
+        out["cards traced"] = (len(gaps["total"]), 1)
     return out
 
 
@@ -219,13 +225,15 @@ def main() -> None:
     traced = [r for r in results if r["steps"]]
     if traced:
         names = list(dict.fromkeys(name for r in traced for name in r["steps"]))
-        print("\nMedian of each step, ms (cards whose every step was traced):\n")
-        print("| step | " + " | ".join(r["label"] for r in traced) + " |")
-        print("|---|" + "---|" * len(traced))
+        print("\nEach step, ms: median over the cards whose every step was traced, and the "
+              "slowest card's:\n")
+        print("| step | " + " | ".join(f"{r['label']}: median | slowest" for r in traced) + " |")
+        print("|---|" + "---|---|" * len(traced))
         for name in names:
             cells = [r["steps"].get(name) for r in traced]
             print(f"| {name} | " + " | ".join(
-                "-" if c is None else (f"{c:.0f}" if name == "cards traced" else f"{c:.1f}")
+                "- | -" if c is None else (f"{c[0]} | {c[1]}" if name == "cards traced"
+                                           else f"{c[0]:.1f} | {c[1]:.1f}")
                 for c in cells) + " |")
 
 
