@@ -360,13 +360,12 @@ class Worker:
         """Start embedding the card being streamed once its front and back are closed, so its
         duplicate check is mostly done by the time `</card>` arrives (a few tokens later)."""
         card = attempt.early.feed(text)
-        if card is None or attempt.wanted <= 0 or attempt.plan.passages:
-            return  # nothing new, the batch is done, or a grounded card may be refused first
+        if card is None or attempt.wanted <= 0:
+            return  # nothing new, or the batch is done
         if attempt.dedup.verbatim_copy_of(card) is not None:
-            return  # refused without embedding it
-        attempt.early.start(card, asyncio.create_task(
-            asyncio.to_thread(embed_cards, attempt.embedder, [card])
-        ))
+            return  # a repeat, refused without embedding it
+        task = asyncio.create_task(asyncio.to_thread(embed_cards, attempt.embedder, [card]))
+        attempt.early.start(card, task)
 
     @staticmethod
     def _read_enough(
@@ -772,8 +771,9 @@ def _check(attempt: Attempt, text: CardText, vectors: CardVectors) -> Match | No
         return attempt.dedup.duplicate_of(text, vectors)
 
 
-# A basic card's fields as the stream shows them before `</card>`: plain text only (markup,
-# entities or CDATA are left to the parser, and such a card is embedded once parsed).
+# A basic card's fields as the stream shows them before `</card>`: one line of plain text
+# only (markup, entities, CDATA or several lines are left to the parser, and such a card is
+# embedded once parsed, as before).
 _OPEN_CARD = re.compile(r"<card[\s>]")
 _FIELD = {name: re.compile(rf"<{name}>([^<&]*)</{name}>") for name in ("front", "back")}
 _LAYOUT = re.compile(r"[ \t\r\n]+")
@@ -809,7 +809,10 @@ class EarlyEmbedding:
         if fields[0] is None or fields[1] is None:
             return None
         self._text = self._text[-5:]  # found: this card is not watched any more
-        front, back = (_LAYOUT.sub(" ", f.group(1)).strip(" ") for f in fields)
+        raw = [f.group(1) for f in fields]
+        if any(sum(1 for line in r.split("\n") if line.strip(" \t\r")) > 1 for r in raw):
+            return None  # several lines (code, a list): the parser keeps their layout
+        front, back = (_LAYOUT.sub(" ", r).strip(" ") for r in raw)
         return CardText(front, back) if front and back else None
 
     def start(self, card: CardText, task: asyncio.Task[list[CardVectors]]) -> None:

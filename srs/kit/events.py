@@ -37,7 +37,9 @@ def trace(step: str, topic_id: int, at: float | None = None) -> None:
     if TRACE_FILE is None:
         return
     with open(TRACE_FILE, "a") as file:
-        file.write(f"{time.monotonic() if at is None else at:.6f} {os.getpid()} {step} {topic_id}\n")
+        file.write(
+            f"{time.monotonic() if at is None else at:.6f} {os.getpid()} {step} {topic_id}\n"
+        )
 
 
 def announce(session: Session, topic_id: int) -> None:

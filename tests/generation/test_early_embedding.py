@@ -43,12 +43,14 @@ def test_a_card_is_embedded_before_its_closing_tag_arrives(database_url, llm):
 
 
 def test_the_early_text_is_the_parsed_text_whatever_the_chunking():
-    """Else the early vectors would never be used; a cloze card or a field with markup is
-    left to the parser (embedded once parsed)."""
-    text = batch_xml(capitals(5)) + (
+    """Else the early vectors would never be used (and a card embedded twice); a cloze card,
+    a field with markup or on several lines is left to the parser (embedded once parsed)."""
+    others = (
         '<card type="cloze"><text>The {{c1::Seine}} flows through Paris.</text></card>\n'
         "<card><front>Is 1 &lt; 2?</front><back>Yes</back></card>\n"
+        "<card><front>What does this print?\n  print(1)\n  print(2)</front><back>1 2</back></card>\n"
     )
+    text = batch_xml(capitals(5)).replace("</cards>", others + "</cards>")
     for size in (1, 3, 8, 13):
         early, parser = EarlyEmbedding(), CardStreamParser()
         seen, parsed = [], []
@@ -59,4 +61,4 @@ def test_the_early_text_is_the_parsed_text_whatever_the_chunking():
             if found is not None:
                 seen.append((found.front, found.back))
         assert seen == capitals(5), size
-        assert parsed[:5] == capitals(5)
+        assert parsed[:5] == capitals(5) and len(parsed) == 8
