@@ -33,13 +33,20 @@ def test_a_card_is_embedded_before_its_closing_tag_arrives(database_url, llm):
         stream = next(e for e in llm.emitted if "<front>" in e[-1][1])
         closed = next(at for at, so_far in stream if "</card>" in so_far)
         embedded = [
-            r.at for r in llm.requests
-            if r.path == "/v1/embeddings" and "What is the capital of France?\nParis" in r.json["input"]
+            r.at
+            for r in llm.requests
+            if r.path == "/v1/embeddings"
+            and "What is the capital of France?\nParis" in r.json["input"]
         ]
         assert len(embedded) == 1  # once: the early vectors were the ones used
         assert embedded[0] < closed
-        wait_for(lambda: api.get(f"/topics/{topic['id']}").json()["generation"]["status"]
-                 not in ("queued", "running"), timeout=30)
+        wait_for(
+            lambda: (
+                api.get(f"/topics/{topic['id']}").json()["generation"]["status"]
+                not in ("queued", "running")
+            ),
+            timeout=30,
+        )
 
 
 def test_the_early_text_is_the_parsed_text_whatever_the_chunking():
