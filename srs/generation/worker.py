@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
 import time
 import uuid
@@ -26,7 +27,7 @@ from srs.generation.outline_stream import OutlineStreamParser, ParsedSubtopic
 from srs.generation.service import GenerationService, JobPlan, Outcome, OutcomeKind, embed_cards
 from srs.generation.verdicts import Verdict, VerdictLabel, VerdictStreamParser
 from srs.generation.xml_stream import CardStreamParser, ParsedCard
-from srs.kit import metrics
+from srs.kit import events, metrics
 from srs.kit.db import utcnow
 from srs.kit.settings import Settings
 from srs.llm import build_provider
@@ -85,6 +86,7 @@ class Attempt:
     checked: int = 0  # cards the verification pass has dealt with (saved or held)
     verify_tokens: tuple[int, int, bool] = (0, 0, False)
     verify_failed: str | None = None
+    early: EarlyEmbedding = field(default_factory=lambda: EarlyEmbedding())
 
     @property
     def wanted(self) -> int:
@@ -337,7 +339,12 @@ class Worker:
                         attempt.usage = event
                         continue
                     attempt.chars_read += len(event.text)
-                    await self._accept(attempt, parser.feed(event.text), provider.model)
+                    arrived = time.monotonic()
+                    cards = parser.feed(event.text)
+                    if cards:
+                        events.trace("received", attempt.plan.topic_id, arrived)
+                    await self._accept(attempt, cards, provider.model)
+                    self._embed_early(attempt, event.text)
                     if self._read_enough(attempt, parser, len(event.text), request):
                         break
                 else:
@@ -345,7 +352,21 @@ class Worker:
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return error
+        finally:
+            attempt.early.drop()
         return None
+
+    @staticmethod
+    def _embed_early(attempt: Attempt, text: str) -> None:
+        """Start embedding the card being streamed once its front and back are closed, so its
+        duplicate check is mostly done by the time `</card>` arrives (a few tokens later)."""
+        card = attempt.early.feed(text)
+        if card is None or attempt.wanted <= 0:
+            return  # nothing new, or the batch is done
+        if attempt.dedup.verbatim_copy_of(card) is not None:
+            return  # a repeat, refused without embedding it
+        task = asyncio.create_task(asyncio.to_thread(embed_cards, attempt.embedder, [card]))
+        attempt.early.start(card, task)
 
     @staticmethod
     def _read_enough(
@@ -383,7 +404,13 @@ class Worker:
             text = CardText(card.front, card.back)
             vectors, match = None, attempt.dedup.verbatim_copy_of(text)
             if match is None:
-                vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+                early = attempt.early.take(text)
+                if early is None:
+                    vectors, match = await asyncio.to_thread(_embed_and_check, attempt, text)
+                else:
+                    (vectors,) = await early
+                    match = await asyncio.to_thread(_check, attempt, text, vectors)
+            events.trace("checked", attempt.plan.topic_id)
             if match is not None:
                 attempt.duplicates += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
@@ -428,6 +455,7 @@ class Worker:
             attempt.saved += 1
             attempt.dedup.add(card_id, CardText(sibling.front, sibling.back), pending.vectors)
             metrics.CARDS_SAVED.inc()
+            events.trace("saved", attempt.plan.topic_id)
             self._notify(attempt.plan.topic_id)
 
     # -- the verification pass ---------------------------------------------------------------
@@ -740,5 +768,79 @@ def _dedup_unavailable(error: EmbeddingError) -> str:
 def _embed_and_check(attempt: Attempt, text: CardText) -> tuple[CardVectors, Match | None]:
     """Blocking, in a worker thread: the card's vectors and the held card it repeats."""
     (vectors,) = embed_cards(attempt.embedder, [text])
+    return vectors, _check(attempt, text, vectors)
+
+
+def _check(attempt: Attempt, text: CardText, vectors: CardVectors) -> Match | None:
+    """Blocking, in a worker thread: the held card `text` repeats."""
     with single_blas_thread():
-        return vectors, attempt.dedup.duplicate_of(text, vectors)
+        return attempt.dedup.duplicate_of(text, vectors)
+
+
+# A basic card's fields as the stream shows them before `</card>`: one line of plain text
+# only (markup, entities, CDATA or several lines are left to the parser, and such a card is
+# embedded once parsed, as before).
+_OPEN_CARD = re.compile(r"<card[\s>]")
+_FIELD = {name: re.compile(rf"<{name}>([^<&]*)</{name}>") for name in ("front", "back")}
+_LAYOUT = re.compile(r"[ \t\r\n]+")
+_MAX_CARD_CHARS = 8192  # watched of one card at most (a runaway field is left to the parser)
+
+
+class EarlyEmbedding:
+    """Watches the raw stream for the open card's front and back, and holds the embedding
+    started for them. The parser stays the judge: the vectors are used only for a parsed
+    card with exactly that text (`take`); anything else (a cloze card, a field with markup,
+    a card the parser skips) is embedded once parsed, as before."""
+
+    def __init__(self) -> None:
+        # From the open card's `<card` while its fields are awaited; else a short tail, in
+        # case the next `<card` is split across chunks.
+        self._text = ""
+        self._card: CardText | None = None
+        self._task: asyncio.Task[list[CardVectors]] | None = None
+
+    def feed(self, text: str) -> CardText | None:
+        """The open card's text, once, when both its fields are closed."""
+        self._text += text
+        opened = None
+        for opened in _OPEN_CARD.finditer(self._text, max(0, len(self._text) - len(text) - 5)):
+            pass
+        if opened is not None:
+            self._text = self._text[opened.start() :]
+        watching = self._text.startswith("<card")
+        if not watching or "</card>" in self._text or len(self._text) > _MAX_CARD_CHARS:
+            self._text = self._text[-5:]
+            return None
+        fields = [_FIELD[name].search(self._text) for name in ("front", "back")]
+        if fields[0] is None or fields[1] is None:
+            return None
+        self._text = self._text[-5:]  # found: this card is not watched any more
+        raw = [f.group(1) for f in fields]
+        if any(sum(1 for line in r.split("\n") if line.strip(" \t\r")) > 1 for r in raw):
+            return None  # several lines (code, a list): the parser keeps their layout
+        front, back = (_LAYOUT.sub(" ", r).strip(" ") for r in raw)
+        return CardText(front, back) if front and back else None
+
+    def start(self, card: CardText, task: asyncio.Task[list[CardVectors]]) -> None:
+        self.drop()
+        self._card, self._task = card, task
+
+    def take(self, card: CardText) -> asyncio.Task[list[CardVectors]] | None:
+        """The embedding started for exactly this card's text, if any."""
+        task, matches = self._task, self._card == card
+        if task is None or not matches:
+            return None
+        self._card = self._task = None
+        return task
+
+    def drop(self) -> None:
+        """Forget an embedding nobody will use (its thread finishes on its own)."""
+        if self._task is not None:
+            self._task.add_done_callback(_ignore_outcome)
+            self._task.cancel()
+        self._card = self._task = None
+
+
+def _ignore_outcome(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an unused embedding's failure is not news

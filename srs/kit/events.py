@@ -11,6 +11,8 @@ dropped connection), and only on a slow safety-net poll while it is.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 
@@ -24,6 +26,20 @@ CHANNEL = "srs_topic"
 POLL_SECONDS = 0.5
 # ...and this often with one, only in case a notification was lost.
 SAFETY_POLL_SECONDS = 5.0
+# A file to append one line per step of a card's delivery to ("<monotonic> <pid> <step>
+# <topic>"), for bench/stream_latency.py's breakdown. CLOCK_MONOTONIC is one clock for every
+# process on the machine, so steps in the worker and the API line up. Unset: no cost.
+TRACE_FILE = os.environ.get("SRS_DELIVERY_TRACE") or None
+
+
+def trace(step: str, topic_id: int, at: float | None = None) -> None:
+    """Note a step of a card's way to the learner (only with SRS_DELIVERY_TRACE set)."""
+    if TRACE_FILE is None:
+        return
+    with open(TRACE_FILE, "a") as file:
+        file.write(
+            f"{time.monotonic() if at is None else at:.6f} {os.getpid()} {step} {topic_id}\n"
+        )
 
 
 def announce(session: Session, topic_id: int) -> None:
@@ -123,6 +139,7 @@ class TopicEvents:
     def _fire(self, topic_id: int) -> None:
         event = self._events.pop(topic_id, None)
         if event is not None:
+            trace("woken", topic_id)
             event.set()
 
     def notify(self, topic_id: int) -> None:

@@ -10,7 +10,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from srs.kit import metrics
-from srs.kit.events import CHANNEL, TopicEvents
+from srs.kit.events import CHANNEL, TopicEvents, trace
 
 log = logging.getLogger("srs.listener")
 
@@ -66,6 +66,7 @@ class TopicListener:
         except ValueError:
             log.warning("ignoring a %s notification that is not a topic id: %r", CHANNEL, payload)
             return
+        trace("heard", topic_id)
         self._events.notify(topic_id)
 
     def _set_up(self, up: bool) -> None:
