@@ -134,13 +134,7 @@ def build_request(
         **_common(topic, level),
         "style": s[f"style {card_style}"],
         "count": count,
-        # Said as an instruction, not as a subject: a small model asked about "the topic's
-        # best-known basic facts" wrote the card "What are the best-known basic facts about…?".
-        "subtopic": (
-            f"This batch is about one part of the topic: {subtopic}"
-            if subtopic
-            else "This batch starts the topic: write the cards a beginner learns first."
-        ),
+        "subtopic": subtopic or "its best-known basic facts, the ones a learner meets first",
         "existing": existing_summary(existing_cards),
     }
     return LLMRequest(

@@ -108,7 +108,7 @@ def one_batch(database_url, llm):
 
 def test_a_new_topics_first_batch_comes_before_its_outline_then_batches_use_it(api, llm):
     """The first card must not wait for the outline (a local model takes 20-30 s to write
-    one): the first batch is on what a beginner learns first, the outline comes right
+    one): the first batch is on the topic's best-known basic facts, the outline comes right
     after it, full buffer or not, and the cards asked for from then on carry their subtopic."""
     llm.script([Reply(text=batch_xml(capitals(10))), Reply(text=batch_xml(facts("river", 10)))])
     llm.default = Reply(status=500, error_message="no more batches in this test")
@@ -119,7 +119,7 @@ def test_a_new_topics_first_batch_comes_before_its_outline_then_batches_use_it(a
     assert outline[0]["scope"]
     [asked] = llm.outline_requests
     assert llm.requests[0].at < asked.at
-    assert "a beginner learns first" in user_prompt(llm.requests[0])
+    assert "best-known basic facts" in user_prompt(llm.requests[0])
     assert "<outline>" in system_prompt(asked) and "<subtopic>" in system_prompt(asked)
     assert "European capitals" in user_prompt(asked) and "<cards>" not in system_prompt(asked)
     assert "<cards>" in system_prompt(llm.requests[0])
