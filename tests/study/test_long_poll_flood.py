@@ -9,14 +9,13 @@ checks what makes the refusal cheap: the endpoint's dependencies never run for i
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 
 from fastapi import Request
 
 from srs.kit.events import TopicEvents
 from srs.study.dependencies import get_events
 from tests.conftest import Api, make_settings
+from tests.study.test_long_poll_cap import hold_two_polls
 from tests.support.server import running_app
 
 FLOOD = 300
@@ -51,16 +50,7 @@ def test_a_flood_of_long_polls_is_refused_before_the_endpoint_runs(database_url)
         user_id = api.signup("flood@example.com")["user"]["id"]
         topic = api.post("/topics", json={"prompt": "European capitals"}).json()
         url = f"/topics/{topic['id']}/next"
-        held = [
-            threading.Thread(target=api.get, args=(url,), kwargs={"params": {"wait": 3}})
-            for _ in range(2)
-        ]
-        for thread in held:
-            thread.start()
-        deadline = time.monotonic() + 10
-        while app.state.events.open_polls(user_id) < 2:
-            assert time.monotonic() < deadline, "the two long-polls never both waited"
-            time.sleep(0.02)
+        held = hold_two_polls(api, app, user_id, url, wait=3)
         port = int(base_url.rsplit(":", 1)[1])
         request = (
             f"GET /api/v1{url}?wait=30 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
