@@ -13,7 +13,10 @@ Reports, per learner and policy, the size of the topic's first batch, the second
 after the first card, and how many unseen cards were left when the session ended (cards
 generated ahead, the cost of refilling early and in larger batches).
 
-    .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 50]
+    .venv/bin/python bench/buffer_sim.py [--cards 60] [--seeds 50] [--held 0.3]
+
+`--held` turns the answer check on: each written card also takes its check's time and is held
+back (never shown) with that probability; the service times a batch by the cards it saved.
 """
 
 from __future__ import annotations
@@ -30,12 +33,25 @@ FLOOR = 5  # SRS_REFILL_BELOW
 MAX_UNSEEN = 40  # SRS_MAX_UNSEEN
 QUEUE_SECONDS = 0.5  # from the request to the worker claiming the job
 PACES = (3.0, 6.0, 12.0)
+# The answer check's second answer, beside the batch (bench/verify_graded.py, tests/llm).
+CHECK_SECONDS = (0.3, 0.6)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """The model's: seconds from a batch's start to its first card, then between cards (each
+    drawn uniformly from the range). The default is the issue's measurement on two cores."""
+
+    first: tuple[float, float] = (5.0, 8.0)
+    per_card: tuple[float, float] = (4.0, 6.0)
 
 
 @dataclass
 class Topic:
     rng: random.Random
     adaptive: bool
+    held: float = 0.0  # the share of written cards the answer check holds back
+    speed: Speed = field(default_factory=lambda: Speed())
     now: float = 0.0
     arrivals: list[float] = field(default_factory=list)  # times of cards not yet arrived
     ready: int = 0  # arrived, unseen
@@ -45,16 +61,24 @@ class Topic:
     speeds: list[float] = field(default_factory=list)  # each batch: seconds a card, start to last
 
     def start_batch(self, size: int) -> None:
+        """`size` cards written; with the answer check on, each takes its check's time too
+        and is held back (never arrives) with the measured probability."""
         started = self.now + QUEUE_SECONDS
-        first = started + self.rng.uniform(5.0, 8.0)
-        times = [first]
+        written = [started + self.rng.uniform(*self.speed.first) + self.check()]
         for _ in range(size - 1):
-            times.append(times[-1] + self.rng.uniform(4.0, 6.0))
+            written.append(written[-1] + self.rng.uniform(*self.speed.per_card) + self.check())
+        times = [t for t in written if self.rng.random() >= self.held]
         self.arrivals = times
-        self.batch_end = times[-1]
-        self.speeds.append((times[-1] - started) / size)
-        per_card = (times[-1] - times[0]) / (size - 1)
-        self._pending_timing = refill.BatchTiming(first - started, per_card)
+        self.batch_end = written[-1]
+        self.speeds.append((written[-1] - started) / max(1, len(times)))
+        if times:  # the service times a batch by its saved cards (pace.timings_of)
+            per_card = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
+            self._pending_timing = refill.BatchTiming(times[0] - started, per_card)
+        else:
+            self._pending_timing = None
+
+    def check(self) -> float:
+        return self.rng.uniform(*CHECK_SECONDS) if self.held else 0.0
 
     def advance(self, until: float) -> None:
         """Move the clock, delivering cards and finishing the batch on the way."""
@@ -64,7 +88,8 @@ class Topic:
         self.now = until
         if self.batch_end is not None and self.batch_end <= until:
             self.batch_end = None
-            self.batches.append(self._pending_timing)
+            if self._pending_timing is not None:  # a batch with no card saved is not timed
+                self.batches.append(self._pending_timing)
             self.ensure_buffer()  # the service decides again when a batch finishes
 
     def ensure_buffer(self) -> None:
@@ -101,8 +126,10 @@ class Run:
     slowest: float  # the slowest batch's seconds a card, from its start to its last card
 
 
-def session(pace: float, adaptive: bool, cards: int, seed: int) -> Run:
-    topic = Topic(random.Random(seed), adaptive)
+def session(
+    pace: float, adaptive: bool, cards: int, seed: int, held: float = 0.0, speed: Speed = Speed()
+) -> Run:
+    topic = Topic(random.Random(seed), adaptive, held, speed)
     topic.start_batch(topic.plan().size)  # creating the topic asks for the first batch
     waited = 0.0
     studied = 0
@@ -121,12 +148,24 @@ def session(pace: float, adaptive: bool, cards: int, seed: int) -> Run:
     return Run(waited, topic.ready + len(topic.arrivals), max(topic.speeds))
 
 
+def low_high(text: str) -> tuple[float, float]:
+    low, high = (float(x) for x in text.split(","))
+    return low, high
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=60, help="cards each learner studies")
     parser.add_argument("--seeds", type=int, default=50, help="simulated sessions per learner")
+    parser.add_argument("--held", type=float, default=0.0,
+                        help="share of written cards the answer check holds back (0: no check)")
+    parser.add_argument("--first", default="5,8", help="seconds to a batch's first card: low,high")
+    parser.add_argument("--per-card", default="4,6", help="seconds between cards: low,high")
     args = parser.parse_args()
-    print(f"{args.cards} cards a session, {args.seeds} sessions per row, usual batch {BATCH}")
+    speed = Speed(low_high(args.first), low_high(args.per_card))
+    print(f"model: first card {args.first} s after a batch starts, then {args.per_card} s a card")
+    print(f"{args.cards} cards a session, {args.seeds} sessions per row, usual batch {BATCH}, "
+          f"answer check: " + (f"{args.held:.0%} held back" if args.held else "off"))
     print(
         "| learner | policy | first batch | waited after the first card: mean | max "
         "| sessions that waited | unseen left at the end (mean) |"
@@ -135,7 +174,10 @@ def main() -> None:
     slowest = 0.0
     for pace in PACES:
         for adaptive in (False, True):
-            runs = [session(pace, adaptive, args.cards, seed) for seed in range(args.seeds)]
+            runs = [
+                session(pace, adaptive, args.cards, seed, args.held, speed)
+                for seed in range(args.seeds)
+            ]
             waits = [run.waited for run in runs]
             left = statistics.mean(run.left for run in runs)
             slowest = max(slowest, *(run.slowest for run in runs))

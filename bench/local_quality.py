@@ -98,6 +98,8 @@ def one_topic(api: Api, prompt: str, batches: int) -> dict:
         if state["generation"]["status"] == "failed":
             break
     cards = all_cards(api, topic["id"])
+    # Held back (the card rules, the answer check): never shown, listed to grade what it cost.
+    held = api.get(f"/topics/{topic['id']}/held-back", params={"limit": 500}).json()["items"]
     outline = api.get(f"/topics/{topic['id']}/outline").json()
     duplicates = api.get(f"/topics/{topic['id']}/duplicates").json()["items"]
     api.post(f"/topics/{topic['id']}/archive")  # the free plan's topic limit counts live ones
@@ -111,6 +113,10 @@ def one_topic(api: Api, prompt: str, batches: int) -> dict:
             {"front": c["front"], "back": c["back"],
              "subtopic": (c["subtopic"] or {}).get("name"), "level": c["level"]}
             for c in cards
+        ],
+        "held": [
+            {"front": c["front"], "back": c["back"], "label": c["label"], "reason": c["reason"]}
+            for c in sorted(held, key=lambda c: c["id"])
         ],
     }
 
@@ -130,7 +136,8 @@ def run_model(key: str, batches: int, threads: int | None, topics: list[str], pa
             result["topics"].append(one_topic(api, prompt, batches))
             path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
             done = result["topics"][-1]
-            print(f"{key} | {prompt[:30]:30} | {len(done['cards'])} cards, first after "
+            print(f"{key} | {prompt[:30]:30} | {len(done['cards'])} cards "
+                  f"({len(done['held'])} held back), first after "
                   f"{done['first_card_seconds']} s", flush=True)
 
 

@@ -26,7 +26,7 @@ from srs.imports.service import fail_interrupted
 from srs.kit import metrics, paths
 from srs.kit.db import Database
 from srs.kit.errors import ERROR_RESPONSES, AppError, install_error_handlers
-from srs.kit.events import TopicEvents
+from srs.kit.events import TopicEvents, trace_to
 from srs.kit.listener import TopicListener
 from srs.kit.middleware import BodyLimit, SecurityHeaders
 from srs.kit.ratelimit import RateLimiter
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         db = Database(settings.database_url)
+        trace_to(settings.delivery_trace)
         events = TopicEvents()
         events.bind(asyncio.get_running_loop())
         generation = GenerationService(db, settings)

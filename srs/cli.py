@@ -79,9 +79,10 @@ async def _run_worker() -> None:
     from srs.generation.service import GenerationService
     from srs.generation.ticker import start_ticker
     from srs.kit.db import Database
-    from srs.kit.events import TopicEvents
+    from srs.kit.events import TopicEvents, trace_to
 
     settings = get_settings()
+    trace_to(settings.delivery_trace)
     db = Database(settings.database_url)
     events = TopicEvents()  # no long-pollers in this process: API processes poll the database
     service = GenerationService(db, settings)

@@ -381,3 +381,26 @@ def build_verify_request(
         max_tokens=max(VERIFY_MIN_TOKENS, VERIFY_TOKENS_PER_CARD * len(cards)),
         temperature=temperature,
     )
+
+
+# The answer check (answer_check.py) wants a few words; room for a sentence, no more.
+ANSWER_AGAIN_TOKENS = 40
+
+
+def answer_again_system() -> str:
+    return _sections()["answer again system"]
+
+
+def build_answer_again_request(topic: str, question: str) -> LLMRequest:
+    """A card's question asked on its own, answered greedily: the answer check's request. It
+    may run while the batch that wrote the card is still streaming (`beside`)."""
+    s = _sections()
+    values = {**_common(topic, 0), "question": _data_line(question)}
+    return LLMRequest(
+        system=s["answer again system"],
+        user=s["answer again user"].format(**values),
+        completion_prompt=s["answer again completion"].format(**values),
+        max_tokens=ANSWER_AGAIN_TOKENS,
+        temperature=0.0,
+        beside=True,
+    )

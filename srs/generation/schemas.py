@@ -43,7 +43,8 @@ class HeldCardOut(BaseModel):
     back: str
     text: str | None = Field(None, description="a cloze card: its note's text")
     label: VerdictLabel = Field(
-        description="why: wrong, ambiguous, not_one_fact, unsupported (by its passage), or "
+        description="why: wrong, ambiguous, not_one_fact, unsupported (by its passage), "
+        "unsure (the model answered its question differently when asked again), or "
         "unchecked (the check itself failed)"
     )
     reason: str = Field(description="the verifier's reason, for the learner")

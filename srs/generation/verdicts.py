@@ -36,11 +36,13 @@ class VerdictLabel(enum.StrEnum):
     AMBIGUOUS = "ambiguous"  # the question has more than one fair answer
     NOT_ONE_FACT = "not_one_fact"  # asks several things at once
     UNSUPPORTED = "unsupported"  # a grounded card its passage does not support
-    # Not a verdict the model gives: the check could not be made (its request failed).
+    # Not verdicts the model gives: the check could not be made (its request failed); the
+    # model answered the card's question differently when asked again (answer_check.py).
     UNCHECKED = "unchecked"
+    UNSURE = "unsure"
 
 
-MODEL_LABELS: Final = frozenset(VerdictLabel) - {VerdictLabel.UNCHECKED}
+MODEL_LABELS: Final = frozenset(VerdictLabel) - {VerdictLabel.UNCHECKED, VerdictLabel.UNSURE}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from srs.embeddings import Embedder, EmbeddingError, build_embedder, single_blas_thread
-from srs.generation import prompts
+from srs.generation import answer_check, prompts
 from srs.generation.card_rules import list_answer
 from srs.generation.dedup import CardText, CardVectors, DedupIndex, Match
 from srs.generation.models import JobKind
@@ -79,14 +79,16 @@ class Attempt:
     ungrounded: int = 0  # grounded cards whose citation did not check out
     started: float = field(default_factory=time.monotonic)
     usage: Usage | None = None
-    # The verification pass: cards waiting for their verdict, cards held back, its tokens,
-    # and why it could not judge the batch (if it could not).
+    # The verification pass: cards waiting for their verdict, cards held back, the checks'
+    # tokens (its and the answer check's), and why it could not judge the batch (if it could not).
     pending: list[Pending] = field(default_factory=list)
     held: int = 0
     checked: int = 0  # cards the verification pass has dealt with (saved or held)
-    verify_tokens: tuple[int, int, bool] = (0, 0, False)
+    check_tokens: tuple[int, int, bool] = (0, 0, False)
     verify_failed: str | None = None
     early: EarlyEmbedding = field(default_factory=lambda: EarlyEmbedding())
+    # The provider that answers each card's question again (answer_check.py); None: no check.
+    answer_check: LLMProvider | None = None
 
     @property
     def wanted(self) -> int:
@@ -212,7 +214,16 @@ class Worker:
             log.info("no LLM provider to warm up: %s", error.message)
             return
         if hasattr(provider, "warm_up"):
-            provider.warm_up(prompts.system_prompt())
+            beside = prompts.answer_again_system() if self.checks_answers(provider) else None
+            provider.warm_up(prompts.system_prompt(), beside)
+
+    def checks_answers(self, provider: LLMProvider) -> bool:
+        """Whether each new card's question is asked again (SRS_ANSWER_CHECK; auto: where the
+        provider says its own answers need it, the embedded chat model)."""
+        setting = self.settings.answer_check
+        return setting == "on" or (
+            setting == "auto" and getattr(provider, "checks_own_answers", False)
+        )
 
     def provider(self) -> LLMProvider:
         if self._provider is None:
@@ -312,7 +323,12 @@ class Worker:
             return Outcome(kind=OutcomeKind.FAILED, error=_dedup_unavailable(error))
         if index is None:
             raise LeaseLost()
-        attempt = Attempt(plan=plan, dedup=index, embedder=embedder)
+        attempt = Attempt(
+            plan=plan,
+            dedup=index,
+            embedder=embedder,
+            answer_check=provider if self.checks_answers(provider) else None,
+        )
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
             error = await self._read_cards(attempt, parser, provider, request)
@@ -426,6 +442,12 @@ class Worker:
                 attempt.dedup.add(-200_000 - attempt.held, text, vectors)
                 await self._hold(attempt, pending, model, VerdictLabel.NOT_ONE_FACT, broken, None)
                 continue
+            if attempt.answer_check is not None:
+                held = await self._check_answer(attempt, card, attempt.answer_check)
+                if held is not None:
+                    attempt.dedup.add(-200_000 - attempt.held, text, vectors)
+                    await self._hold(attempt, pending, model, *held)
+                    continue
             if attempt.plan.verify:
                 # Kept out of the batch's later cards as a repeat, under an id no card has.
                 attempt.dedup.add(-100_000 - attempt.checked - len(attempt.pending), text, vectors)
@@ -510,16 +532,62 @@ class Worker:
                 else:
                     parser.close()
         finally:
-            tokens_in, tokens_out, estimated = self._tokens(chars, usage, request)
-            before = attempt.verify_tokens
-            attempt.verify_tokens = (
-                before[0] + tokens_in,
-                before[1] + tokens_out,
-                before[2] or estimated,
-            )
+            self._count_check_tokens(attempt, chars, usage, request)
         if len(judged) == len(attempt.pending):
             return None
         return parser.error or "the verifier gave no verdict on some cards"
+
+    def _count_check_tokens(
+        self, attempt: Attempt, chars: int, usage: Usage | None, request: LLMRequest
+    ) -> None:
+        tokens_in, tokens_out, estimated = self._tokens(chars, usage, request)
+        before = attempt.check_tokens
+        attempt.check_tokens = (
+            before[0] + tokens_in,
+            before[1] + tokens_out,
+            before[2] or estimated,
+        )
+
+    # -- the answer check --------------------------------------------------------------------
+
+    async def _check_answer(
+        self, attempt: Attempt, card: ParsedCard, provider: LLMProvider
+    ) -> tuple[VerdictLabel, str, str | None] | None:
+        """Ask each of the note's questions again on its own (beside the batch still
+        streaming); (label, reason, checking model) to hold it back with, or None to keep it."""
+        for question in answer_check.questions_of(card):
+            request = prompts.build_answer_again_request(attempt.plan.prompt, question.text)
+            try:
+                again = await self._answer_again(attempt, provider, request)
+            except LLMError as error:
+                metrics.LLM_ERRORS.labels(error.kind).inc()
+                reason = f"Not checked: the answer check failed ({error.message})."
+                return VerdictLabel.UNCHECKED, reason, None
+            cosine = await asyncio.to_thread(_cosine, attempt.embedder, question.answer, again)
+            if not answer_check.answers_agree(question.answer, again, cosine):
+                reason = answer_check.unsure_reason(question, again)
+                return VerdictLabel.UNSURE, reason, provider.model
+        return None
+
+    async def _answer_again(
+        self, attempt: Attempt, provider: LLMProvider, request: LLMRequest
+    ) -> str:
+        """The provider's answer, read up to what max_tokens allows; its tokens are the batch's."""
+        text: list[str] = []
+        chars, usage = 0, None
+        try:
+            async with aclosing(provider.stream(request)) as stream:
+                async for event in stream:
+                    if isinstance(event, Usage):
+                        usage = event
+                        continue
+                    chars += len(event.text)
+                    text.append(event.text)
+                    if chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
+                        break
+        finally:
+            self._count_check_tokens(attempt, chars, usage, request)
+        return "".join(text).strip()
 
     async def _act_on(
         self,
@@ -605,7 +673,7 @@ class Worker:
             metrics.CARDS_REJECTED.labels("invalid").inc(parser.skipped)
         fields = self._usage_fields(attempt.chars_read, usage, request, provider)
         # The verification pass's tokens are the batch's too: metered with them, once.
-        check_in, check_out, check_estimated = attempt.verify_tokens
+        check_in, check_out, check_estimated = attempt.check_tokens
         metrics.LLM_TOKENS.labels("input").inc(check_in)
         metrics.LLM_TOKENS.labels("output").inc(check_out)
         fields["tokens_in"] += check_in
@@ -775,6 +843,15 @@ def _check(attempt: Attempt, text: CardText, vectors: CardVectors) -> Match | No
     """Blocking, in a worker thread: the held card `text` repeats."""
     with single_blas_thread():
         return attempt.dedup.duplicate_of(text, vectors)
+
+
+def _cosine(embedder: Embedder, answer: str, again: str) -> float:
+    """Blocking, in a worker thread: how close two answers are (unit vectors: their dot)."""
+    if not again:
+        return 0.0
+    with single_blas_thread():
+        first, second = embedder.embed([answer, again])
+        return float(first @ second)
 
 
 # A basic card's fields as the stream shows them before `</card>`: one line of plain text

@@ -27,9 +27,16 @@ POLL_SECONDS = 0.5
 # ...and this often with one, only in case a notification was lost.
 SAFETY_POLL_SECONDS = 5.0
 # A file to append one line per step of a card's delivery to ("<monotonic> <pid> <step>
-# <topic>"), for bench/stream_latency.py's breakdown. CLOCK_MONOTONIC is one clock for every
-# process on the machine, so steps in the worker and the API line up. Unset: no cost.
-TRACE_FILE = os.environ.get("SRS_DELIVERY_TRACE") or None
+# <topic>"), for bench/stream_latency.py's breakdown (SRS_DELIVERY_TRACE, set by trace_to at
+# start-up). CLOCK_MONOTONIC is one clock for every process on the machine, so steps in the
+# worker and the API line up. Unset: no cost.
+TRACE_FILE: str | None = None
+
+
+def trace_to(path: str | None) -> None:
+    """Where this process notes delivery steps (Settings.delivery_trace); None: nowhere."""
+    global TRACE_FILE
+    TRACE_FILE = path or None
 
 
 def trace(step: str, topic_id: int, at: float | None = None) -> None:

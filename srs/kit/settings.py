@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     # The verification pass (a second opinion on each batch): the model that judges the cards,
     # on the same provider; unset, the model that wrote them. The embedded provider has one model.
     verify_model: str | None = None
+    # The answer check (generation/answer_check.py): each new card's question asked again on
+    # its own, the card held back when the answers disagree. auto: on for the embedded chat
+    # model, whose second answer is free and whose first is often wrong; off for the others.
+    answer_check: Literal["auto", "on", "off"] = "auto"
+    # A file every process appends a card's delivery steps to (bench/stream_latency.py
+    # --trace; srs/kit/events.py). Unset: nothing is noted.
+    delivery_trace: str | None = None
 
     # Generation and the study buffer.
     batch_size: int = Field(10, ge=1, le=50)

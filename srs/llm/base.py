@@ -34,6 +34,9 @@ class LLMRequest:
     grammar: str | None = None  # GBNF; only the local provider can enforce it
     max_tokens: int = 4096
     temperature: float = 0.7
+    # A short request that may run while another of the same provider streams (the answer
+    # check, beside its batch): the embedded provider answers it on a context of its own.
+    beside: bool = False
 
 
 @dataclass(frozen=True)

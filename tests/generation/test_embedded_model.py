@@ -29,7 +29,9 @@ def test_embedded_model_generates_well_formed_cards(database_url):
         local_threads=1,
     )
     assert settings.llm_provider == "local" and settings.local_model == "qwen-1.5b"
-    with running_app(settings) as (base_url, _app):
+    with running_app(settings) as (base_url, app):
+        # The default checks each card by asking its question again (the cards below passed it).
+        assert app.state.worker.checks_answers(app.state.worker.provider())
         api = Api(base_url)
         api.signup("qwen@example.com")
         topic = api.post("/topics", json={"prompt": "Capitals of European countries"}).json()

@@ -129,7 +129,7 @@ def test_the_warm_up_runs_in_the_background(monkeypatch: pytest.MonkeyPatch) -> 
     release = threading.Event()
     loaded = threading.Event()
 
-    def slow_load(self):  # a 1.1 GB model takes seconds to load: here, until released
+    def slow_load(self, context=None):  # a 1.1 GB model takes seconds to load: here, until released
         release.wait(10)
         loaded.set()
         raise RuntimeError("no weights in this test")
@@ -170,7 +170,7 @@ def test_answers_are_sampled_sharper_than_questions() -> None:
     assert process is not None
     prompt = list(b"system and user prompt")
     written = list(b"<cards><card><front>Capital of France?</front><back>")
-    logits = lambda: [1.0, 2.0]  # noqa: E731
+    logits = lambda: [1.0, 2.0]
 
     import numpy as np
 
@@ -260,3 +260,41 @@ async def test_a_cloze_topic_gets_grammar_shaped_cloze_cards_the_parser_takes(
     cards = parser.feed(result.text) + parser.close()
     assert parser.complete and parser.skipped == 0, (parser.skip_reason, result.text)
     assert cards and all(card.cloze is not None for card in cards), result.text
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_question_asked_again_is_answered_while_a_batch_still_streams(
+    provider: LocalProvider,
+) -> None:
+    """The answer check's request runs on the side context, beside the batch's stream, on the
+    same loaded weights, and the model answers a question it knows with the right words."""
+    provider.warm_up(prompts.system_prompt()).join()
+    before = anonymous_memory()
+    batch = provider.stream(
+        prompts.build_request("Basic chemistry", 2, 4, [], max_tokens=200, temperature=0.7)
+    )
+    assert isinstance(await anext(batch), TextDelta)  # the batch holds the main context
+
+    again = prompts.build_answer_again_request(
+        "Capitals of European countries", "What is the capital of France?"
+    )
+    answer = await asyncio.wait_for(collect(provider.stream(again)), timeout=60)
+    batch_still_running = provider._main.lock.locked()
+    rest = await collect(batch)
+
+    assert answer.error is None and "Paris" in answer.text
+    assert answer.usage[0].output_tokens <= prompts.ANSWER_AGAIN_TOKENS
+    assert batch_still_running  # answered beside the batch, not after it
+    # A second load of the weights would add about 680 MB (llama.cpp's repacked copy).
+    assert anonymous_memory() - before < 150 * 2**20
+    assert rest.error is None and rest.text  # the batch went on and finished
+
+
+def anonymous_memory() -> int:
+    """This process's anonymous memory in bytes (the weights file's mapped pages aside)."""
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        if line.startswith("Anonymous:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no Anonymous line in smaps_rollup")

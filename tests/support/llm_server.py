@@ -87,6 +87,24 @@ def approve_all(request: ReceivedRequest) -> Reply:
     return Reply(text=verdicts_xml((n, "ok", "fine") for n, _ in verify_cards(request)))
 
 
+def is_answer_again_request(body: dict[str, Any]) -> bool:
+    """True for the answer check's request: one card's question, asked on its own."""
+    return "Reply with the answer only" in _prompt(body)
+
+
+ASKED = re.compile(r"^Question: (.*)$", re.MULTILINE)
+
+
+def asked_again(request: ReceivedRequest) -> str:
+    """The question an answer-check request asks."""
+    return ASKED.findall(_prompt(request.json))[-1]
+
+
+def no_answers(request: ReceivedRequest) -> Reply:
+    """The default for answer-check requests: a test that wants them scripts `answerer`."""
+    return Reply(status=500, error_message="this test scripted no answers")
+
+
 def is_outline_request(body: dict[str, Any]) -> bool:
     """True when the request asks for an outline (CONTRACT.md: its prompt shows the shape)."""
     messages = body.get("messages") or []
@@ -174,6 +192,9 @@ class ScriptedLLMServer:
         # Verify requests (the verification pass) are kept apart too, answered by `verifier`.
         self.verifier: Callable[[ReceivedRequest], Reply] = approve_all
         self.verify_requests: list[ReceivedRequest] = []
+        # The answer check's requests (a card's question asked again), answered by `answerer`.
+        self.answerer: Callable[[ReceivedRequest], Reply] = no_answers
+        self.answer_requests: list[ReceivedRequest] = []
         # For each streamed reply: (time.monotonic(), cumulative text) after each chunk left.
         self.emitted: list[list[tuple[float, str]]] = []
         self.port = 0
@@ -248,6 +269,8 @@ class ScriptedLLMServer:
                     self.outline_requests.append(request)
                 elif is_verify_request(request.json):
                     self.verify_requests.append(request)
+                elif is_answer_again_request(request.json):
+                    self.answer_requests.append(request)
                 else:
                     self.requests.append(request)
             await self._respond(request, reader, writer)
@@ -270,6 +293,8 @@ class ScriptedLLMServer:
             reply = None  # a wrong path uses up no reply
         elif is_verify_request(request.json):
             reply = self.verifier(request)
+        elif is_answer_again_request(request.json):
+            reply = self.answerer(request)
         elif self.responder is not None:
             reply = self.responder(request)
         else:

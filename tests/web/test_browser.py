@@ -283,7 +283,7 @@ def test_learner_journey(site, llm, browser_context):
     page.reload()
     notice = page.locator(".model-notice")
     expect(notice).to_contain_text("small model running on this computer")
-    expect(notice).to_contain_text("check each card before you learn it")
+    expect(notice).to_contain_text("check the specifics before you learn them")
     expect(notice).to_contain_text("SRS_LLM_PROVIDER=openai")
     expect(notice).to_contain_text("SRS_LLM_MODEL")
     _shot(page, "study-embedded-notice")

@@ -12,6 +12,7 @@ const LABEL_TEXT = {
   not_one_fact: 'more than one fact',
   unsupported: 'not supported by its passage',
   unchecked: 'not checked',
+  unsure: 'the model was unsure',
 };
 
 function heldItem(item, restore) {
