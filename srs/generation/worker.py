@@ -31,7 +31,15 @@ from srs.kit import events, metrics
 from srs.kit.db import utcnow
 from srs.kit.settings import Settings
 from srs.llm import build_provider
-from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
+from srs.llm.base import (
+    MAX_CHARS_PER_TOKEN,
+    LLMError,
+    LLMProvider,
+    LLMRequest,
+    Reading,
+    Usage,
+    bounded_text,
+)
 from srs.sources.grounding import Citation, Ungrounded, cite
 
 log = logging.getLogger(__name__)
@@ -39,9 +47,6 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
 # Text read past the last wanted card, or past </cards>, while waiting for the usage report.
 OVERFLOW_CHARS = 400
-# A reply longer than max_tokens times this many characters comes from a provider that
-# ignores max_tokens (a real token is ~4 characters): stop reading it.
-MAX_CHARS_PER_TOKEN = 16
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
 RETRY_FACTORS = (1.0, 5.0, 20.0)
@@ -516,31 +521,25 @@ class Worker:
     ) -> str | None:
         """Stream the verdicts, acting on each; the failure to report, if the reply was unusable."""
         parser = VerdictStreamParser()
-        usage: Usage | None = None
-        chars = 0
+        reading = Reading()
         try:
-            async with aclosing(verifier.stream(request)) as stream:
-                async for event in stream:
-                    if isinstance(event, Usage):
-                        usage = event
-                        continue
-                    chars += len(event.text)
-                    for verdict in parser.feed(event.text):
+            async with aclosing(bounded_text(verifier, request, reading)) as chunks:
+                async for chunk in chunks:
+                    for verdict in parser.feed(chunk):
                         await self._act_on(attempt, verdict, judged, model, verifier.model)
-                    if parser.failed or chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
+                    if parser.failed:
                         break
                 else:
-                    parser.close()
+                    if not reading.cut:
+                        parser.close()
         finally:
-            self._count_check_tokens(attempt, chars, usage, request)
+            self._count_check_tokens(attempt, reading, request)
         if len(judged) == len(attempt.pending):
             return None
         return parser.error or "the verifier gave no verdict on some cards"
 
-    def _count_check_tokens(
-        self, attempt: Attempt, chars: int, usage: Usage | None, request: LLMRequest
-    ) -> None:
-        tokens_in, tokens_out, estimated = self._tokens(chars, usage, request)
+    def _count_check_tokens(self, attempt: Attempt, reading: Reading, request: LLMRequest) -> None:
+        tokens_in, tokens_out, estimated = self._tokens(reading.chars, reading.usage, request)
         before = attempt.check_tokens
         attempt.check_tokens = (
             before[0] + tokens_in,
@@ -573,20 +572,12 @@ class Worker:
         self, attempt: Attempt, provider: LLMProvider, request: LLMRequest
     ) -> str:
         """The provider's answer, read up to what max_tokens allows; its tokens are the batch's."""
-        text: list[str] = []
-        chars, usage = 0, None
+        reading = Reading()
         try:
-            async with aclosing(provider.stream(request)) as stream:
-                async for event in stream:
-                    if isinstance(event, Usage):
-                        usage = event
-                        continue
-                    chars += len(event.text)
-                    text.append(event.text)
-                    if chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
-                        break
+            async with aclosing(bounded_text(provider, request, reading)) as chunks:
+                text = [chunk async for chunk in chunks]
         finally:
-            self._count_check_tokens(attempt, chars, usage, request)
+            self._count_check_tokens(attempt, reading, request)
         return "".join(text).strip()
 
     async def _act_on(
@@ -750,53 +741,45 @@ class Worker:
             temperature=self.settings.llm_temperature,
         )
         parser = OutlineStreamParser()
-        chars_read = 0
+        reading = Reading()
         found: list[ParsedSubtopic] = []
-        usage: Usage | None = None
         heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
-            async with aclosing(provider.stream(request)) as stream:
-                async for event in stream:
-                    if isinstance(event, Usage):
-                        usage = event
-                        continue
-                    chars_read += len(event.text)
-                    if chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
-                        message = _outline_error(
-                            f"the reply ran past {chars_read} characters, more than "
-                            f"max_tokens={request.max_tokens} allows"
-                        )
-                        return self._outline_outcome(
-                            plan, chars_read, usage, request, provider, None, message
-                        )
-                    found += parser.feed(event.text)
-                found += parser.close()
+            async with aclosing(bounded_text(provider, request, reading)) as chunks:
+                async for chunk in chunks:
+                    found += parser.feed(chunk)
+            if reading.cut:
+                message = _outline_error(
+                    f"the reply ran past {reading.chars} characters, more than "
+                    f"max_tokens={request.max_tokens} allows"
+                )
+                return self._outline_outcome(plan, reading, request, provider, None, message)
+            found += parser.close()
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             message = _outline_error(f"the LLM provider ({provider.name}) failed: {error.message}")
-            return self._outline_outcome(plan, chars_read, usage, request, provider, error, message)
+            return self._outline_outcome(plan, reading, request, provider, error, message)
         finally:
             heartbeat.cancel()
         if not parser.complete or not found:
             reason = parser.error or "the outline had no subtopic"
             message = _outline_error(f"the model's reply was not a usable outline ({reason})")
-            return self._outline_outcome(plan, chars_read, usage, request, provider, None, message)
+            return self._outline_outcome(plan, reading, request, provider, None, message)
         if await asyncio.to_thread(self.service.save_outline, plan, self.owner, found) is None:
             raise LeaseLost()
         self._notify(plan.topic_id)
-        return self._outline_outcome(plan, chars_read, usage, request, provider, None, None)
+        return self._outline_outcome(plan, reading, request, provider, None, None)
 
     def _outline_outcome(
         self,
         plan: JobPlan,
-        chars_read: int,
-        usage: Usage | None,
+        reading: Reading,
         request: LLMRequest,
         provider: LLMProvider,
         error: LLMError | None,
         message: str | None,
     ) -> Outcome:
-        base = self._usage_fields(chars_read, usage, request, provider)
+        base = self._usage_fields(reading.chars, reading.usage, request, provider)
         if message is None:
             return Outcome(kind=OutcomeKind.DONE, **base)
         if error is not None and not error.retryable:

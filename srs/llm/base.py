@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -87,6 +88,38 @@ class LLMProvider(Protocol):
     def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]: ...
 
     async def aclose(self) -> None: ...
+
+
+# A reply longer than max_tokens times this many characters comes from a provider that
+# ignores max_tokens (a real token is ~4 characters): it is cut instead of read on.
+MAX_CHARS_PER_TOKEN = 16
+
+
+@dataclass
+class Reading:
+    """What reading one reply saw: its characters, its usage report, whether it was cut."""
+
+    chars: int = 0
+    usage: Usage | None = None
+    cut: bool = False
+
+
+async def bounded_text(
+    provider: LLMProvider, request: LLMRequest, reading: Reading
+) -> AsyncGenerator[str, None]:
+    """The reply's text, chunk by chunk, until it ends or outgrows what its max_tokens allows
+    (then `reading.cut`, and that chunk is not given); its length and usage land in
+    `reading`, for the tokens to meter even when the caller stops early or the provider fails."""
+    async with aclosing(provider.stream(request)) as stream:
+        async for event in stream:
+            if isinstance(event, Usage):
+                reading.usage = event
+                continue
+            reading.chars += len(event.text)
+            if reading.chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
+                reading.cut = True
+                return
+            yield event.text
 
 
 def estimate_tokens(chars: int) -> int:

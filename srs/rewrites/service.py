@@ -32,7 +32,7 @@ from srs.kit.db import utcnow
 from srs.kit.errors import AppError, conflict, not_found
 from srs.kit.settings import Settings
 from srs.llm import build_provider
-from srs.llm.base import LLMError, LLMProvider, LLMRequest, Usage
+from srs.llm.base import LLMError, LLMProvider, LLMRequest, Reading, Usage, bounded_text
 from srs.metering import service as metering
 from srs.rewrites import repository
 from srs.rewrites.models import CardRewrite, RewriteKind, RewriteStatus
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 # A proposal is one or two short cards: a reply needs little room, and a runaway one is cut.
 REWRITE_MAX_TOKENS = 800
-MAX_CHARS_PER_TOKEN = 16
 REWRITES_PER_HOUR = 30
 
 
@@ -175,28 +174,22 @@ class RewriteService:
         request = ask.request
         parser = CardStreamParser(max_field_chars=prompts.REWRITE_FIELD_CHARS)
         cards: list = []
-        chars = 0
-        usage: Usage | None = None
+        reading = Reading()
         failure: AppError | None = None
         try:
-            async with aclosing(provider.stream(request)) as stream:
-                async for event in stream:
-                    if isinstance(event, Usage):
-                        usage = event
-                        continue
-                    chars += len(event.text)
-                    # Read on past a refused reply (the parser then takes nothing in): the
-                    # provider's token count comes at the end, and the cap bounds the wait.
-                    cards += parser.feed(event.text)
-                    if chars > request.max_tokens * MAX_CHARS_PER_TOKEN:
-                        failure = _bad_output(f"the reply ran past {chars} characters")
-                        break
-                else:
-                    cards += parser.close()
+            async with aclosing(bounded_text(provider, request, reading)) as chunks:
+                # Read on past a refused reply (the parser then takes nothing in): the
+                # provider's token count comes at the end, and the cap bounds the wait.
+                async for chunk in chunks:
+                    cards += parser.feed(chunk)
+            if reading.cut:
+                failure = _bad_output(f"the reply ran past {reading.chars} characters")
+            else:
+                cards += parser.close()
         except LLMError as error:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             failure = _provider_failed(provider, error)
-        tokens, estimated = _tokens(request, usage, chars)
+        tokens, estimated = _tokens(request, reading.usage, reading.chars)
         metrics.LLM_TOKENS.labels("input").inc(tokens[0])
         metrics.LLM_TOKENS.labels("output").inc(tokens[1])
         if failure is None:
