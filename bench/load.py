@@ -103,7 +103,10 @@ def _wait_healthy(proc: subprocess.Popen, base: str) -> None:
     raise RuntimeError(f"server at {base} did not start")
 
 
-def start_srs(database_url: str, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_srs(
+    database_url: str, workdir: Path, processes: int = 1
+) -> tuple[subprocess.Popen, str]:
+    """`srs serve`, with `processes` API processes (`--workers`, PostgreSQL only)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
     env.update(
@@ -116,7 +119,7 @@ def start_srs(database_url: str, workdir: Path) -> tuple[subprocess.Popen, str]:
         SRS_NEW_CARDS_PER_DAY="100000",
     )
     proc = subprocess.Popen(
-        [*SRS_COMMAND, "--log-level", "warning", "serve"],
+        [*SRS_COMMAND, "--log-level", "warning", "serve", "--workers", str(processes)],
         env=env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,
@@ -175,7 +178,18 @@ def machine_busy_seconds() -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (and its threads)."""
+    """User + system CPU time of a process (and its threads), and of its child processes
+    (`srs serve --workers N` runs the API in N children)."""
+    total = _own_cpu(pid)
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            total += _own_cpu(int(child))
+        except FileNotFoundError:
+            pass  # the child ended
+    return total
+
+
+def _own_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -210,6 +224,7 @@ class Target:
     pid: int
     real: bool
     flavour: str = ""  # "async" or "sync" for the bare app
+    one_trip: bool = False  # a step is one `review?next=1` (the web app's way)
 
 
 async def signup(client: httpx.AsyncClient) -> Learner:
@@ -293,9 +308,28 @@ async def study(
     outcome: Counter,
 ) -> None:
     """One learner: next, then review the card it got, until `end`. A request that fails is
-    counted; three in a row end the learner."""
+    counted; three in a row end the learner. With `target.one_trip` a step is one request, as
+    the web app makes it: the review answers with the topic's next card (`?next=1`)."""
     failures = 0
+    card = None
     for _ in range(MAX_STEPS_PER_LEARNER):
+        if target.one_trip and card is not None:
+            if time.perf_counter() >= end or failures >= 3:
+                return
+            rating = 1 if rng.random() < AGAIN_SHARE else 3
+            review = client.post(f"/api/v1/cards/{card['id']}/review", params={"next": 1},
+                                 json={"rating": rating})
+            r = await _timed("review", review, samples, outcome)
+            if r is None:
+                failures, card = failures + 1, None
+                continue
+            failures = 0
+            outcome["steps"] += 1
+            learner.answered += card["state"] == "new"
+            card = r.json()["next"]["card"]
+            if card is None:
+                learner.cursor += 1
+            continue
         if time.perf_counter() >= end or failures >= 3:
             return
         if target.real:
@@ -313,6 +347,8 @@ async def study(
         if card is None:  # deck finished: the new cards are all answered, the rest not yet due
             learner.cursor += 1
             continue
+        if target.one_trip:
+            continue  # answered by the next step's review
         rating = 1 if rng.random() < AGAIN_SHARE else 3
         review_url = (
             f"/api/v1/cards/{card['id']}/review" if target.real else f"/{target.flavour}/review"
@@ -476,7 +512,7 @@ def summarize_profile(path: Path, top: int = 15) -> str:
 async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_srs(database_url, Path(tmp))
+        proc, base = start_srs(database_url, Path(tmp), args.api_processes)
         try:
             pool: list[Learner] = []
             estimate = args.guess  # steps per second, raised to the best seen so far
@@ -486,7 +522,7 @@ async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> l
                 setup = time.perf_counter()
                 added = await provision(base, pool, n, need, args.cards)
                 setup = time.perf_counter() - setup
-                target = Target(label, base, proc.pid, real=True)
+                target = Target(label, base, proc.pid, real=True, one_trip=args.one_trip)
                 profiler = None
                 if args.profile:
                     out = Path(args.profile) / f"{label.lower()}-{n}.txt"
@@ -654,6 +690,11 @@ def main() -> None:
     )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument("--api-processes", type=int, default=1,
+                        help="`srs serve --workers N` (PostgreSQL only)")
+    parser.add_argument("--one-trip", action="store_true",
+                        help="a step is one POST review?next=1, as the web app makes it "
+                             "(default: GET next, then POST review)")
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
