@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
+from srs.generation.dedup import fold
 from srs.generation.xml_stream import ParsedCard
 
 # Two answers longer than SHORT_WORDS agree when their MiniLM embeddings are at least this
@@ -77,21 +78,27 @@ def same_words(answer: str, again: str) -> bool:
     return re.search(rf"(^|\s){re.escape(short)}($|\s)", long) is not None
 
 
-def without_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def answers_agree(answer: str, again: str, cosine: float) -> bool:
-    """Whether the answer given again confirms the card's answer: the same words, or, for
-    answers longer than a name or a term, embeddings at least AGREE_COSINE close. Names and
-    terms must match: the embeddings put related ones close ("Austria" and "Vienna": 0.81).
-    A second answer that drops an accent the card has still confirms it ("Sí" / "Si"); a
-    card that lacks one the second answer has is not confirmed ("adios" / "Adiós")."""
-    if same_words(answer, again) or same_words(without_accents(answer), again):
+def agreed_by_words(answer: str, again: str) -> bool | None:
+    """True for the same words; False for names or terms (up to SHORT_WORDS words) that
+    differ, however close their embeddings ("Austria" and "Vienna": 0.81); None for longer
+    answers, which the embeddings decide. A second answer that drops an accent the card has
+    still confirms it ("Sí" / "Si"); a card that lacks one the second answer has is not
+    confirmed ("adios" / "Adiós")."""
+    if same_words(answer, again) or same_words(fold(answer), again):
         return True
     short = max(len(normalise(answer).split()), len(normalise(again).split())) <= SHORT_WORDS
-    return not short and cosine >= AGREE_COSINE
+    return False if short else None
+
+
+def answers_agree(answer: str, again: str, cosine: float | None) -> bool:
+    """Whether the answer given again confirms the card's answer: the words decide, or for
+    longer answers the embeddings' `cosine` (needed only then: agreed_by_words is None)."""
+    by_words = agreed_by_words(answer, again)
+    if by_words is not None:
+        return by_words
+    if cosine is None:
+        raise ValueError("longer answers are compared by their embeddings: cosine is needed")
+    return cosine >= AGREE_COSINE
 
 
 def unsure_reason(question: Question, again: str) -> str:

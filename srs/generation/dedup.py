@@ -138,7 +138,7 @@ def numerals(text: str) -> frozenset[int]:
         if word and _ROMAN.fullmatch(word) and _is_name(before)
     }
     found |= {_roman_value(m.group(1)) for w in words if (m := _roman_ordinal(w))}
-    found |= {_ORDINALS[f] for w in words if (f := _fold(w)) in _ORDINALS}
+    found |= {_ORDINALS[f] for w in words if (f := fold(w)) in _ORDINALS}
     return frozenset(found)
 
 
@@ -163,7 +163,7 @@ def _is_name(word: str) -> bool:
         and word.casefold() not in _NOT_NAMES
         and not _ROMAN.fullmatch(word)
         and not _roman_ordinal(word)
-        and _fold(word) not in _ORDINALS
+        and fold(word) not in _ORDINALS
     )
 
 
@@ -172,10 +172,11 @@ def names(text: str) -> frozenset[str]:
     question words, articles or ranks ("First", "XIV": see `numerals`). "Australia's" holds
     "australia"; "Quelle est la capitale de l'Autriche ?" holds "autriche"."""
     words = _WORD.findall(unicodedata.normalize("NFKC", text))
-    return frozenset(_fold(w) for w in words if _is_name(w))
+    return frozenset(fold(w) for w in words if _is_name(w))
 
 
-def _fold(word: str) -> str:
+def fold(word: str) -> str:
+    """Casefolded, without accents: "Cuándo" is "cuando"."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -213,7 +214,7 @@ class _Names:
     @classmethod
     def of(cls, text: str) -> _Names:
         words = _WORD.findall(unicodedata.normalize("NFKC", text))
-        folded = [_fold(w) for w in words]
+        folded = [fold(w) for w in words]
         forms = frozenset(f for w in folded for f in _stems(w))
         names = {f: _name_forms(f) for w, f in zip(words, folded) if _is_name(w)}
         return cls(names, forms, _initials(words))
@@ -233,7 +234,7 @@ def _initials(words: list[str]) -> frozenset[str]:
         for after in words[i:]:
             if after.casefold() in _CONNECTORS and letters:
                 continue
-            letters += _fold(after[0])
+            letters += fold(after[0])
             if len(letters) >= 2:
                 out.add(letters)
             if len(letters) == _LONGEST_ACRONYM:

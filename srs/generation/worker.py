@@ -562,7 +562,9 @@ class Worker:
                 metrics.LLM_ERRORS.labels(error.kind).inc()
                 reason = f"Not checked: the answer check failed ({error.message})."
                 return VerdictLabel.UNCHECKED, reason, None
-            cosine = await asyncio.to_thread(_cosine, attempt.embedder, question.answer, again)
+            cosine = None  # embedded only when the words do not decide
+            if answer_check.agreed_by_words(question.answer, again) is None:
+                cosine = await asyncio.to_thread(_cosine, attempt.embedder, question.answer, again)
             if not answer_check.answers_agree(question.answer, again, cosine):
                 reason = answer_check.unsure_reason(question, again)
                 return VerdictLabel.UNSURE, reason, provider.model

@@ -35,8 +35,10 @@ from tests.support.server import running_app
     ],
 )
 def test_short_answers_agree_on_the_same_words_only(answer: str, again: str, agree: bool) -> None:
-    # Names and terms must match word for word, however close their embeddings.
+    # Names and terms must match word for word, however close their embeddings: the words
+    # decide, and the answers are not embedded at all.
     assert answers_agree(answer, again, cosine=0.9) is agree
+    assert answers_agree(answer, again, cosine=None) is agree
 
 
 @pytest.mark.parametrize(("cosine", "agree"), [(0.9, True), (0.75, True), (0.74, False)])
@@ -44,6 +46,8 @@ def test_longer_answers_agree_when_their_embeddings_are_close(cosine: float, agr
     answer = "append() adds one item to the end of the list"
     again = "It puts a single element at the end of the list"
     assert answers_agree(answer, again, cosine) is agree
+    with pytest.raises(ValueError):
+        answers_agree(answer, again, cosine=None)  # longer answers need their embeddings
 
 
 def test_normalise_keeps_letters_and_drops_case_punctuation_and_filler() -> None:
