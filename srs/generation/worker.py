@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
 # Text read past the last wanted card, or past </cards>, while waiting for the usage report.
 OVERFLOW_CHARS = 400
+# Cards in a row that repeat what the topic has: the model is looping (the embedded one copies
+# the cards listed in its prompt, or its own, over and over), and reading on only costs time
+# and tokens. Fewer would cut short a batch that meets one or two repeats among new cards.
+REPEATS_TO_STOP = 3
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
 RETRY_FACTORS = (1.0, 5.0, 20.0)
@@ -81,6 +85,7 @@ class Attempt:
     stopped: str | None = None  # why reading stopped before the reply ended, if it did
     saved: int = 0
     duplicates: int = 0
+    repeats_in_row: int = 0  # duplicates since the last card that was not one
     ungrounded: int = 0  # grounded cards whose citation did not check out
     started: float = field(default_factory=time.monotonic)
     usage: Usage | None = None
@@ -398,6 +403,10 @@ class Worker:
         or the batch is done and the little read on for the usage report is spent."""
         if parser.failed:
             return True
+        if attempt.repeats_in_row >= REPEATS_TO_STOP:
+            attempt.stopped = f"The model repeated {attempt.repeats_in_row} cards in a row"
+            log.info("job %s: %s: batch stopped", attempt.plan.job_id, attempt.stopped)
+            return True
         if attempt.chars_read > request.max_tokens * MAX_CHARS_PER_TOKEN:
             attempt.stopped = (
                 f"The model's reply ran past {attempt.chars_read} characters, more than "
@@ -434,9 +443,11 @@ class Worker:
             events.trace("checked", attempt.plan.topic_id)
             if match is not None:
                 attempt.duplicates += 1
+                attempt.repeats_in_row += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
                 await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue
+            attempt.repeats_in_row = 0
             # A cloze note is checked for repeats once, by its first card; its siblings share
             # its text by design. Each card is saved (and billed) on its own, while the batch
             # has room: a note cut short by the batch's end keeps the cards saved.
@@ -705,11 +716,12 @@ class Worker:
                 retry_after=self._retry_delay(attempt.plan),
                 **base,
             )
-        # A whole reply of duplicates is done (the topic counts fruitless batches); one
-        # without a single well-formed card is retried like a broken reply. A batch the
-        # verifier held back entirely is done too.
+        # A whole reply of duplicates is done (the topic counts fruitless batches), and so is
+        # one stopped for repeating itself; one without a single well-formed card is retried
+        # like a broken reply. A batch the verifier held back entirely is done too.
         parsed_any = attempt.saved > 0 or attempt.duplicates > 0 or attempt.held > 0
-        if attempt.wanted <= 0 or (parser.complete and parsed_any):
+        looping = attempt.repeats_in_row >= REPEATS_TO_STOP
+        if attempt.wanted <= 0 or looping or (parser.complete and parsed_any):
             return Outcome(kind=OutcomeKind.DONE, **base)
         if attempt.saved > 0:
             # A reply cut short (e.g. by max_tokens) still delivered cards: keep them and let

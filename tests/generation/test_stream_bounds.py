@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.generation.conftest import wait_for
-from tests.support.cards import batch_xml, capitals
+from tests.support.cards import batch_xml, capitals, card_xml
 from tests.support.llm_server import ReceivedRequest, Reply, is_outline_request, outline_xml
 
 pytestmark = pytest.mark.slow
@@ -91,9 +91,13 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
     from tests.generation.conftest import llm_settings
     from tests.support.server import running_app
 
-    # Valid cards forever, all the same: dedup drops them, so only the length bound stops it.
-    card = batch_xml(capitals(1), prose="").removeprefix("<cards>\n").removesuffix("</cards>\n")
-    llm.default = Reply(text="<cards>", endless=card, chunk_chars=CHUNK, send_usage=False)
+    # One card, then a front that never closes (shorter than the parser's own bound): only
+    # the length bound stops it. Later batches repeat the card first, so they save nothing.
+    card = card_xml(*capitals(1)[0])
+    llm.default = Reply(
+        text="<cards>\n" + card + "<card><front>", endless="and on and on ", chunk_chars=CHUNK,
+        send_usage=False,
+    )
     outline_tokens = 100  # the topic's outline comes first, with its own (reported) usage
     llm.outline_default = Reply(text=llm.outline_default.text, output_tokens=outline_tokens)
     with running_app(llm_settings(database_url, llm, llm_max_tokens=1000)) as (base_url, _app):
@@ -108,42 +112,32 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
         assert api.get("/usage").json()["tokens"]["output"] <= outline_tokens + 4 * 1000
 
 
-def test_two_endless_streams_at_once_leave_memory_flat_and_others_fast(api_factory, llm):
-    """Two learners' topics get endless replies at the same time (prose with no <cards>, and
-    a <front> that never closes): both fail, memory stays flat, and a third learner's
-    PATCH /me is answered promptly meanwhile."""
+def test_a_model_repeating_its_cards_is_stopped_at_the_third_repeat(api, llm, database_url):
+    from sqlalchemy import select
 
-    def answer(request: ReceivedRequest) -> Reply:
-        if is_outline_request(request.json):
-            return Reply(text=outline_xml())
-        if "prose" in json.dumps(request.json):
-            return Reply(text="Let me think. ", endless="Hmm, a <card>? ", chunk_chars=CHUNK,
-                         send_usage=False)
-        return Reply(text="<cards><card><front>", endless="never closes & ", chunk_chars=CHUNK,
-                     send_usage=False)
+    from srs.generation.models import GenerationJob
+    from srs.kit.db import Database
 
-    llm.responder = answer
-    victim = api_factory("victim@example.com")
-    attackers = [api_factory(f"endless{i}@example.com") for i in range(2)]
-    victim.patch("/me", json={"timezone": "Europe/Paris"})
-    rss_before = _rss_bytes()
-    topics = [
-        api.post("/topics", json={"prompt": prompt}).json()
-        for api, prompt in zip(attackers, ("Endless prose", "Endless front"))
-    ]
-    seconds = []
-
-    def both_failed() -> bool:
-        started = time.monotonic()
-        assert victim.patch("/me", json={"timezone": "Asia/Tokyo"}).status_code == 200
-        seconds.append(time.monotonic() - started)
-        return all(
-            api.get(f"/topics/{t['id']}").json()["generation"]["status"] == "failed"
-            for api, t in zip(attackers, topics)
+    # The embedded model's failure: two new cards, then the first one over and over.
+    first, second = capitals(2)
+    llm.script([
+        Reply(
+            text="<cards>\n" + card_xml(*first) + card_xml(*second),
+            endless=card_xml(*first), chunk_chars=16, send_usage=False,
         )
-
-    wait_for(both_failed, timeout=60)
-    assert len(llm.requests) == 2 * ATTEMPTS  # every attempt of both topics was read
-    wait_for(lambda: not llm._tasks, timeout=10)
-    assert _rss_bytes() - rss_before < 100 * 1024 * 1024
-    assert max(seconds) < 1.0, seconds
+    ])
+    llm.default = Reply(text=batch_xml(capitals(8, start=2)))
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    # The looping batch ends as done with its two cards, and the next batch fills the topic.
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 10, timeout=30)
+    db = Database(database_url)
+    with db.transaction(write=False) as s:
+        looping = s.scalars(
+            select(GenerationJob).where(GenerationJob.kind == "cards").order_by(GenerationJob.id)
+        ).first()
+        assert (looping.status, looping.saved, looping.duplicates, looping.attempts) == (
+            "done", 2, 3, 1
+        )
+        # Billed for what was read: the two cards and three repeats, not a max_tokens' worth.
+        assert looping.tokens_out <= 5 * len(card_xml(*first)) // 4 + 50
+    db.dispose()
