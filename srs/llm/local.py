@@ -13,11 +13,13 @@ the system prompt's state brings that back after a request with another prompt.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -436,6 +438,7 @@ def _generate_chat(
     llama: Any, request: LLMRequest, stop: threading.Event, spec: LocalModel
 ) -> Iterator[StreamEvent]:
     sharpen = _answer_sharpener(llama, request.temperature, spec.answer_temperature)
+    processors = [p for p in (sharpen, _grammar(llama, request.grammar)) if p is not None]
     chunks = llama.create_chat_completion(
         messages=[
             {"role": "system", "content": request.system},
@@ -444,8 +447,7 @@ def _generate_chat(
         max_tokens=request.max_tokens,
         temperature=request.temperature,
         repeat_penalty=spec.repeat_penalty,
-        grammar=_grammar(llama, request.grammar),
-        logits_processor=[sharpen] if sharpen else None,
+        logits_processor=processors or None,
         stream=True,
     )
     output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["delta"].get("content"))
@@ -463,7 +465,7 @@ def _generate_completion(
         max_tokens=request.max_tokens,
         temperature=request.temperature,
         repeat_penalty=repeat_penalty,
-        grammar=_grammar(llama, request.grammar),
+        logits_processor=[grammar] if (grammar := _grammar(llama, request.grammar)) else None,
         stream=True,
     )
     output_tokens = yield from _deltas(chunks, stop, lambda c: c["choices"][0]["text"])
@@ -532,17 +534,60 @@ def _deltas(
     return output_tokens
 
 
-def _grammar(llama: Any, gbnf: str | None) -> Any:
+# How many of the model's likeliest tokens the grammar checks first (see _grammar).
+GRAMMAR_CANDIDATES = 256
+
+
+def _grammar(llama: Any, gbnf: str | None) -> Callable[[Any, Any], Any] | None:
+    """A logits processor holding generation to the GBNF grammar `gbnf`.
+
+    llama.cpp's grammar sampler checks every token of the vocabulary against the grammar at
+    every step: 152k tokens for the 1.5B model, a third of its generation time (17 against
+    27 tokens a second measured). This processor checks the GRAMMAR_CANDIDATES likeliest
+    tokens first and keeps those the grammar allows; only when none is allowed does it check
+    the whole vocabulary. Sampling then goes on as llama.cpp's would (top-k 40, top-p, min-p
+    over the allowed tokens); it could differ only where fewer than 40 of the 256 are allowed
+    and a less likely allowed token would have passed top-p and min-p. The same seeds wrote
+    the same cards both ways, 1.45-1.5x faster (bench/grammar_speed.py). The processor
+    sees every token so far (the prompt first) and feeds the grammar those sampled since its
+    last call."""
     if gbnf is None:
         return None
     import llama_cpp
-    from llama_cpp.llama_grammar import LlamaGrammar
+    import numpy as np
 
-    # llama.cpp crashes the whole process when sampling with an invalid grammar; parsing it
-    # here first turns that into a NULL pointer we can report.
+    token_data = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)])
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
-    sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
-    if not sampler:
+    grammar = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
+    if not grammar:
+        # llama.cpp crashes the whole process when sampling with an invalid grammar; its
+        # parser's NULL is reported instead.
         raise LLMError("bad_request", "The grammar is not valid GBNF (see the log for why).")
-    llama_cpp.llama_sampler_free(sampler)
-    return LlamaGrammar.from_string(gbnf, verbose=False)
+    buffers: dict[int, tuple[Any, Any]] = {}  # candidate count -> (ctypes array, numpy view)
+    sampled_from: list[int] = []  # where the tokens not yet given to the grammar start
+
+    def allowed(ids: Any, scores: Any) -> Any:
+        if len(ids) not in buffers:
+            array = (llama_cpp.llama_token_data * len(ids))()
+            buffers[len(ids)] = (array, np.frombuffer(array, dtype=token_data))
+        array, view = buffers[len(ids)]
+        view["id"], view["logit"], view["p"] = ids, scores[ids], 0.0
+        candidates = llama_cpp.llama_token_data_array(array, len(ids), -1, False)
+        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(candidates))
+        return view["id"][np.isfinite(view["logit"])]
+
+    def process(input_ids: Any, scores: Any) -> Any:
+        if sampled_from:
+            for token in input_ids[sampled_from[0]:]:
+                llama_cpp.llama_sampler_accept(grammar, int(token))
+        sampled_from[:] = [len(input_ids)]
+        likeliest = np.argpartition(scores, -GRAMMAR_CANDIDATES)[-GRAMMAR_CANDIDATES:]
+        keep = allowed(likeliest.astype(np.intc), scores)
+        if len(keep) == 0:
+            keep = allowed(np.arange(len(scores), dtype=np.intc), scores)
+        limited = np.full_like(scores, -np.inf)
+        limited[keep] = scores[keep]
+        return limited
+
+    weakref.finalize(process, llama_cpp.llama_sampler_free, grammar)
+    return process

@@ -231,6 +231,27 @@ async def test_concurrent_and_abandoned_streams_share_the_model(provider: LocalP
 
 @pytest.mark.local_model
 @pytest.mark.anyio
+async def test_a_grammar_none_of_the_likeliest_tokens_fit_still_holds(
+    provider: LocalProvider,
+) -> None:
+    # The grammar checks the 256 likeliest tokens first (srs.llm.local._grammar); words the
+    # model would never write after this prompt must come from checking the whole vocabulary.
+    request = LLMRequest(
+        system=prompts.system_prompt(),
+        user="What is the capital of France? Answer in one word.",
+        completion_prompt="",
+        grammar='root ::= "Qzxv" [0-9] [0-9] " wibble"',
+        max_tokens=20,
+        temperature=0.7,
+    )
+    result = await collect(provider.stream(request))
+
+    assert result.error is None
+    assert re.fullmatch(r"Qzxv[0-9]{2} wibble", result.text), result.text
+
+
+@pytest.mark.local_model
+@pytest.mark.anyio
 async def test_an_invalid_grammar_is_a_bad_request_not_a_crash(provider: LocalProvider) -> None:
     request = LLMRequest(
         system="s", user="u", completion_prompt="", grammar='root ::= "<cards>" undefined'
