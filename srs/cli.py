@@ -59,19 +59,86 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"LLM: the embedded model {settings.local_model}. {LOCAL_MODELS[settings.local_model].notice}")
     elif not settings.llm_provider:
         print("LLM: none configured; generation will report an error until one is set.")
-    # Several processes: each builds its own app from the same environment.
-    app = "srs.app:create_app" if args.workers > 1 else create_app(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.workers > 1:
+        return _serve_processes(args.workers, host, port, args.log_level)
     uvicorn.run(
-        app,
-        factory=args.workers > 1,
-        workers=args.workers if args.workers > 1 else None,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        create_app(settings),
+        host=host,
+        port=port,
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
         access_log=False,  # ours (srs.access) carries the request id
     )
     return 0
+
+
+def _serve_processes(count: int, host: str, port: int, log_level: str) -> int:
+    """`count` API processes, each with a listening socket of its own on the same port
+    (SO_REUSEPORT): the kernel spreads connections over them one by one. uvicorn's own
+    --workers shares one socket, and the process that wakes first accepts a whole burst of
+    connections (measured: 16 learners connecting together all landed in one process, which
+    then ran at one core while the other idled; docs/benchmarks.md). Stops them all when one
+    exits (then failing, as a supervisor restarts the service whole) or on SIGINT/SIGTERM."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # each builds its own app, after no fork
+    processes = [
+        context.Process(target=_serve_one, args=(host, port, log_level), name=f"srs-api-{n}")
+        for n in range(count)
+    ]
+    stopping = False
+
+    def stop(*_signal: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        print(f"srs serve: {count} API processes on {host}:{port}", flush=True)
+        from multiprocessing.connection import wait
+
+        wait([process.sentinel for process in processes])  # returns when the first one exits
+        asked_to_stop = stopping
+        stop()
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if asked_to_stop:
+        return 0
+    codes = ", ".join(f"{process.name} {process.exitcode}" for process in processes)
+    print(f"srs serve: an API process exited on its own; stopped the rest ({codes})", file=sys.stderr)
+    return 1
+
+
+def _serve_one(host: str, port: int, log_level: str) -> None:
+    import socket
+
+    import uvicorn
+
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listener.bind((host, port))
+    listener.set_inheritable(True)
+    config = uvicorn.Config(
+        "srs.app:create_app",
+        factory=True,
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        access_log=False,
+    )
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 async def _run_worker() -> None:

@@ -6,11 +6,40 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from tests.support.server import free_port
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    return [int(child) for child in open(path).read().split()]
+
+
+def _connections_on(port: int) -> dict[str, int]:
+    """Socket inode -> state, for TCP sockets whose local port is `port` (IPv4)."""
+    sockets = {}
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            sockets[fields[9]] = fields[3]
+    return sockets
+
+
+def _established_by(pid: int, port: int) -> int:
+    """How many client connections to `port` the process `pid` holds open."""
+    established = {inode for inode, state in _connections_on(port).items() if state == "01"}
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in established
+    return held
 
 
 def _env(database_url: str, port: int) -> dict[str, str]:
@@ -65,9 +94,19 @@ def test_two_api_processes_serve_on_postgres(database_url, tmp_path):
                 time.sleep(0.2)
         assert signup.status_code == 201
         headers = {"Authorization": f"Bearer {signup.json()['token']}"}
-        assert all(
-            httpx.get(base + "/me", headers=headers).status_code == 200 for _ in range(10)
-        )
+        # Sixteen learners connecting at once, each keeping its connection: both processes
+        # take a share (one listening socket each), not the first one to wake all of them.
+        clients = [httpx.Client(headers=headers) for _ in range(16)]
+        try:
+            with ThreadPoolExecutor(len(clients)) as pool:
+                answers = list(pool.map(lambda c: c.get(base + "/me").status_code, clients))
+            assert answers == [200] * len(clients)
+            # (the children include multiprocessing's resource tracker, holding none)
+            shares = sorted(_established_by(child, port) for child in _children(proc.pid))
+            assert sum(shares) == 16 and shares[-2] >= 3, shares
+        finally:
+            for client in clients:
+                client.close()
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        assert proc.wait(timeout=20) == 0  # SIGTERM stops both processes cleanly
