@@ -266,6 +266,11 @@ def cards_for_dedup(
     return [(row[0], row[1], row[2], row[3]) for row in session.execute(query)]
 
 
+def job_card_ids(session: Session, job_id: int) -> frozenset[int]:
+    """The cards a job has saved (in its earlier attempts, when it is being retried)."""
+    return frozenset(session.scalars(select(Card.id).where(Card.job_id == job_id)))
+
+
 def store_embeddings(session: Session, rows: list[CardEmbedding]) -> None:
     """Insert or replace (a vector of another model is replaced); cards deleted meanwhile
     are skipped."""

@@ -88,6 +88,9 @@ class JobPlan:
     # The learner has no card ready: the first card is checked on its own, at once, so it
     # arrives early; the rest of the batch in one request after the batch.
     verify_first_alone: bool = False
+    # The cards this job saved before (a retried job): a retry's reply that starts over with
+    # them is the provider answering the same prompt the same way, not a model looping.
+    saved_before: frozenset[int] = frozenset()
 
 
 class OutcomeKind(enum.StrEnum):
@@ -512,6 +515,7 @@ class GenerationService:
                 passages=grounding,
                 verify=topic.verifies(grounded),
                 verify_first_alone=repository.unseen_cards(session, topic.id) == 0,
+                saved_before=repository.job_card_ids(session, job.id) if job.saved else frozenset(),
             )
 
     @staticmethod

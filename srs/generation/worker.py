@@ -50,6 +50,7 @@ OVERFLOW_CHARS = 400
 # Cards in a row that repeat what the topic has: the model is looping (the embedded one copies
 # the cards listed in its prompt, or its own, over and over), and reading on only costs time
 # and tokens. Fewer would cut short a batch that meets one or two repeats among new cards.
+# A retry replaying what its own earlier attempt saved is not counted (JobPlan.saved_before).
 REPEATS_TO_STOP = 3
 # Multiples of settings.llm_retry_delay before retrying a job whose stream broke or whose XML
 # was unusable (the provider adapters already retried what failed before any text arrived).
@@ -443,7 +444,8 @@ class Worker:
             events.trace("checked", attempt.plan.topic_id)
             if match is not None:
                 attempt.duplicates += 1
-                attempt.repeats_in_row += 1
+                if match.card_id not in attempt.plan.saved_before:
+                    attempt.repeats_in_row += 1
                 metrics.CARDS_REJECTED.labels("duplicate").inc()
                 await asyncio.to_thread(self.service.record_duplicate, attempt.plan, card, match)
                 continue

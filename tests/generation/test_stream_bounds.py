@@ -141,3 +141,26 @@ def test_a_model_repeating_its_cards_is_stopped_at_the_third_repeat(api, llm, da
         # Billed for what was read: the two cards and three repeats, not a max_tokens' worth.
         assert looping.tokens_out <= 5 * len(card_xml(*first)) // 4 + 50
     db.dispose()
+
+
+def test_a_retry_replaying_what_its_broken_attempt_saved_is_not_stopped(api, llm, database_url):
+    from sqlalchemy import select
+
+    from srs.generation.models import GenerationJob
+    from srs.kit.db import Database
+
+    # The stream breaks after four cards; the retry starts the same answer over (a provider
+    # answering the same prompt the same way): four repeats of its own cards, then six new.
+    text = batch_xml(capitals(10))
+    cut = text.index("</card>", text.index("Germany")) + len("</card>")
+    llm.script([Reply(text=text, disconnect_after_chars=cut)])
+    llm.default = Reply(text=text)
+    topic = api.post("/topics", json={"prompt": "European capitals"}).json()
+    wait_for(lambda: len(api.get(f"/topics/{topic['id']}/cards").json()["items"]) == 10, timeout=30)
+    db = Database(database_url)
+    with db.transaction(write=False) as s:
+        job = s.scalars(
+            select(GenerationJob).where(GenerationJob.kind == "cards").order_by(GenerationJob.id)
+        ).first()
+        assert (job.status, job.saved, job.duplicates, job.attempts) == ("done", 10, 4, 2)
+    db.dispose()
