@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-from srs.generation.dedup import fold
+from srs.generation.dedup import fold, singular
 from srs.generation.xml_stream import ParsedCard
 
 # Two answers longer than SHORT_WORDS agree when their MiniLM embeddings are at least this
@@ -65,7 +65,7 @@ def normalise(answer: str) -> str:
 
 def _singular(words: str) -> str:
     """Each word without a plural -s ("Molecules" and "Molecule" are one answer)."""
-    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words.split())
+    return " ".join(singular(w) for w in words.split())
 
 
 def same_words(answer: str, again: str) -> bool:

@@ -181,6 +181,11 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def singular(word: str) -> str:
+    """Without a plural -s: "molecules" is "molecule", "rivers" "river"."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
 def same_name(a: str, b: str) -> bool:
     """Two forms of one name (as `names` gives them): "inca" / "incas", "australia" /
     "australian", "rome" / "roman", "german" / "germany". Not "marpen" / "marpene", "niger" /

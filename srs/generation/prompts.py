@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
-from srs.generation.dedup import CardText
+from srs.generation.dedup import CardText, fold, singular
 from srs.generation.verdicts import MODEL_LABELS, VerdictLabel
 from srs.llm.base import LLMRequest
 from srs.sources.grounding import PassageRef
@@ -93,6 +93,28 @@ def existing_summary(cards: Sequence[tuple[str, str]]) -> str:
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines) if lines else "(none yet)"
+
+
+# Words too common in questions to tie a card to a subtopic's name.
+_COMMON_WORDS = frozenset(
+    "what which when where does with from that this about into their there were have used "  # noqa: SIM905
+    "uses using than them they more most other some such each".split()
+)
+
+
+def _name_words(text: str) -> set[str]:
+    words = re.findall(r"[^\W\d_]{4,}", fold(text))
+    return {singular(w) for w in words if w not in _COMMON_WORDS}
+
+
+def naming_the_part(
+    cards: Sequence[tuple[str, str]], name: str, topic: str
+) -> list[tuple[str, str]]:
+    """The cards (front, back) that name a word of a subtopic's name other than the topic's
+    own words: "What does list.extend() do?" for the subtopic "Extend" of "Python list
+    methods". They are what a batch on that subtopic would write again."""
+    keys = _name_words(name) - _name_words(topic)
+    return [card for card in cards if keys & _name_words(f"{card[0]} {card[1]}")]
 
 
 def _one_line(text: str) -> str:

@@ -312,6 +312,30 @@ def card_batch_done(session: Session, topic_id: int) -> bool:
     return session.scalar(done.limit(1)) is not None
 
 
+def exhausted_subtopics(session: Session, topic_id: int, jobs_read: int) -> frozenset[int]:
+    """The subtopics whose latest finished card batch (of the topic's `jobs_read` newest jobs)
+    added no card, or dropped as many repeats as it added cards: the model has run dry there."""
+    rows = session.execute(
+        select(GenerationJob.subtopic_id, GenerationJob.saved, GenerationJob.duplicates)
+        .where(
+            GenerationJob.topic_id == topic_id,
+            GenerationJob.kind == JobKind.CARDS.value,
+            GenerationJob.status == JobStatus.DONE,
+            GenerationJob.subtopic_id.is_not(None),
+        )
+        .order_by(GenerationJob.id.desc())
+        .limit(jobs_read)
+    )
+    latest: dict[int, tuple[int, int]] = {}
+    for subtopic_id, saved, duplicates in rows:
+        latest.setdefault(subtopic_id, (saved, duplicates))
+    return frozenset(
+        subtopic_id
+        for subtopic_id, (saved, duplicates) in latest.items()
+        if saved == 0 or duplicates >= saved
+    )
+
+
 def recent_job_kinds(session: Session, topic_id: int, limit: int) -> list[str]:
     """The kinds of the topic's latest jobs, newest first."""
     return list(
@@ -412,12 +436,25 @@ def topic_held(session: Session, topic_id: int, limit: int, before: int | None) 
 
 def held_texts(session: Session, topic_id: int, limit: int) -> list[tuple[str, str]]:
     """(front, back) of the topic's newest held-back cards."""
-    rows = session.execute(
-        select(HeldCard.front, HeldCard.back)
-        .where(HeldCard.topic_id == topic_id)
-        .order_by(HeldCard.id.desc())
-        .limit(limit)
+    query = select(HeldCard.front, HeldCard.back).where(HeldCard.topic_id == topic_id)
+    return _texts(session, query, limit)
+
+
+def part_held_texts(
+    session: Session, topic_id: int, subtopic_id: int | None, limit: int
+) -> list[tuple[str, str]]:
+    """(front, back) of the newest held-back cards of one subtopic (None: of no subtopic)."""
+    part = (
+        HeldCard.subtopic_id.is_(None)
+        if subtopic_id is None
+        else HeldCard.subtopic_id == subtopic_id
     )
+    query = select(HeldCard.front, HeldCard.back).where(HeldCard.topic_id == topic_id, part)
+    return _texts(session, query, limit)
+
+
+def _texts(session: Session, query: Select, limit: int) -> list[tuple[str, str]]:
+    rows = session.execute(query.order_by(HeldCard.id.desc()).limit(limit))
     return [(front, back) for front, back in rows]
 
 

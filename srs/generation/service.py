@@ -51,6 +51,12 @@ MAX_FRUITLESS_BATCHES = 3
 EXTENSION_SPACING = 3
 # How many of the target subtopic's newest cards a batch's plan reads (the prompt lists fewer).
 SUBTOPIC_CARDS_READ = 40
+# Of the about six fronts a batch's prompt shows: at most this many held-back cards, and of
+# the first batch's cards that name the subtopic.
+HELD_LISTED = 2
+NAMED_LISTED = 3
+# The newest jobs read to tell which subtopics the model has run dry on (about 8 a subtopic).
+EXHAUSTION_JOBS_READ = 400
 STOPPED = (GenerationStatus.FAILED, GenerationStatus.QUOTA_EXCEEDED)
 # Held-back cards (the newest) a batch must not repeat, embedded at its start, under ids no
 # card has (the worker's own pending cards use -100_000 and down; few-shot examples -1 down).
@@ -354,12 +360,20 @@ class GenerationService:
             return JobKind.CARDS if first else JobKind.OUTLINE
         if sources.grounded(session, topic.id):
             return JobKind.CARDS  # its outline is its sources' headings: never extended
-        covered = outline.coverage(session, topic.id, level_of(topic)).all_covered
+        covered = GenerationService._coverage(session, topic.id, level_of(topic)).all_covered
         if covered and not outline.is_full(session, topic.id):
             recent = repository.recent_job_kinds(session, topic.id, EXTENSION_SPACING)
             if JobKind.OUTLINE.value not in recent:
                 return JobKind.OUTLINE
         return JobKind.CARDS
+
+    @staticmethod
+    def _coverage(session: Session, topic_id: int, level: int) -> outline.Coverage:
+        """The outline's coverage, with the subtopics where the model ran dry set aside: a
+        small model asked again about a part it has exhausted writes only repeats, and three
+        fruitless batches in a row would end the topic's feed."""
+        exhausted = repository.exhausted_subtopics(session, topic_id, EXHAUSTION_JOBS_READ)
+        return outline.coverage(session, topic_id, level, exhausted)
 
     @staticmethod
     def _stop_for_quota(topic: Topic, message: str) -> None:
@@ -522,10 +536,22 @@ class GenerationService:
     def _cards_to_list(
         session: Session, topic: Topic, subtopic: Subtopic | None
     ) -> list[tuple[str, str]]:
-        """What the prompt tells the model the learner has: the subtopic's cards, then those
-        of no subtopic (the first batch, written before the outline; imported cards)."""
-        own = topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ) if subtopic else []
-        return own + topics.unassigned_cards(session, topic.id, SUBTOPIC_CARDS_READ - len(own))
+        """What the prompt tells the model the learner has on this batch's part, and must not
+        be written again. For a batch of no subtopic (the first, written before the outline):
+        the cards of none. For a subtopic's batch: the first batch's cards that name it, then
+        its own. Held-back cards are listed too: the model proposes them again unless told.
+
+        The rest of the first batch is not listed: a small model copies a list of other parts'
+        cards, in order, instead of writing about its own part (docs/benchmarks.md, "The
+        study buffer"); the duplicate check still guards against those."""
+        first_held = repository.part_held_texts(session, topic.id, None, HELD_LISTED)
+        first_batch = first_held + topics.unassigned_cards(session, topic.id, SUBTOPIC_CARDS_READ)
+        if subtopic is None:
+            return first_batch
+        named = prompts.naming_the_part(first_batch, subtopic.name, topic.prompt)
+        held = repository.part_held_texts(session, topic.id, subtopic.id, HELD_LISTED)
+        own = topics.subtopic_cards(session, subtopic.id, SUBTOPIC_CARDS_READ)
+        return named[:NAMED_LISTED] + held + own
 
     @staticmethod
     def _grounded_target(
@@ -548,7 +574,7 @@ class GenerationService:
         the job's level) and kept by retries, unless the learner removed it meanwhile."""
         subtopic = outline.get_subtopic(session, job.subtopic_id) if job.subtopic_id else None
         if subtopic is None or subtopic.topic_id != topic.id:
-            target_id = outline.coverage(session, topic.id, job.level).target_id
+            target_id = GenerationService._coverage(session, topic.id, job.level).target_id
             subtopic = outline.get_subtopic(session, target_id) if target_id else None
             job.subtopic_id = subtopic.id if subtopic else None
         return subtopic

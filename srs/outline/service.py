@@ -7,6 +7,7 @@ subtopic is well covered; the learner can rename, remove and add subtopics.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -31,13 +32,20 @@ class Coverage:
 
 
 def least_covered(
-    subtopic_ids: Sequence[int], counts: Mapping[int, int], well_covered: int = WELL_COVERED
+    subtopic_ids: Sequence[int],
+    counts: Mapping[int, int],
+    well_covered: int = WELL_COVERED,
+    exhausted: AbstractSet[int] = frozenset(),
 ) -> Coverage:
-    """Pure: which subtopic the next batch should target, and whether all are covered."""
+    """Pure: which subtopic the next batch should target, and whether all are covered. An
+    exhausted subtopic (where the model ran dry) counts as covered, and is a target only when
+    every subtopic is exhausted: the next batch goes where new cards can still come from."""
     if not subtopic_ids:
         return Coverage(None, False)
-    target = min(subtopic_ids, key=lambda sid: counts.get(sid, 0))  # min keeps the first tie
-    return Coverage(target, counts.get(target, 0) >= well_covered)
+    candidates = [sid for sid in subtopic_ids if sid not in exhausted] or list(subtopic_ids)
+    target = min(candidates, key=lambda sid: counts.get(sid, 0))  # min keeps the first tie
+    covered = all(sid in exhausted or counts.get(sid, 0) >= well_covered for sid in subtopic_ids)
+    return Coverage(target, covered)
 
 
 def level_window(level: int) -> tuple[int, int]:
@@ -55,9 +63,12 @@ def get_subtopic(session: Session, subtopic_id: int) -> Subtopic | None:
     return repository.get(session, subtopic_id)
 
 
-def coverage(session: Session, topic_id: int, level: int) -> Coverage:
+def coverage(
+    session: Session, topic_id: int, level: int, exhausted: AbstractSet[int] = frozenset()
+) -> Coverage:
     ids = [s.id for s in repository.subtopics(session, topic_id)]
-    return least_covered(ids, topics.cards_per_subtopic(session, topic_id, level_window(level)))
+    counts = topics.cards_per_subtopic(session, topic_id, level_window(level))
+    return least_covered(ids, counts, exhausted=exhausted)
 
 
 def is_full(session: Session, topic_id: int) -> bool:

@@ -170,8 +170,10 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
     wait_for(lambda: _topic(api, topic["id"])["generation"]["status"] == "failed", timeout=30)
     prompts_sent = [user_prompt(r) for r in llm.requests[1:]]
-    # A subtopic with no card yet: the prompt lists the cards of no subtopic (the first batch).
-    assert "Rivers:" in prompts_sent[0] and "capital of France" in prompts_sent[0]
+    # A subtopic with no card yet lists none: not the first batch's, which a small model
+    # copies instead of writing about the subtopic.
+    assert "Rivers:" in prompts_sent[0] and "(none yet)" in prompts_sent[0]
+    assert "capital" not in prompts_sent[0]
     assert "Mountains:" in prompts_sent[1] and "river" not in prompts_sent[1]
     assert "Islands:" in prompts_sent[2]
     # Islands had 4 cards, the others 10: the fourth batch goes back to Islands, and its
@@ -183,6 +185,60 @@ def test_batches_target_the_least_covered_subtopic_and_list_only_its_cards(refil
     assert sizes[3] <= 1.5 * sizes[1]
     counts = {s["name"]: s["cards"] for s in _outline(api, topic["id"])}
     assert [counts[name] for name in ("Rivers", "Mountains", "Islands")] == [10, 10, 10]
+
+
+def test_a_subtopics_first_batch_lists_the_first_batch_cards_that_name_it_only(refilling, llm):
+    api = refilling
+    llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains"]))])
+    first = capitals(6) + facts("river", 2)
+    llm.script([Reply(text=batch_xml(first)), Reply(text=batch_xml(facts("river", 8, start=2)))])
+    llm.default = Reply(status=400, error_message="the script has ended")
+    api.post("/topics", json={"prompt": "Physical geography"})
+    wait_for(lambda: len(llm.requests) >= 3, timeout=30)
+    rivers, mountains = user_prompt(llm.requests[1]), user_prompt(llm.requests[2])
+    assert "Rivers:" in rivers and "Mountains:" in mountains
+    # The river cards of the first batch would be written again by a batch on rivers: listed.
+    # Its capitals are about neither part: a small model would copy them, not listed.
+    for front, _ in facts("river", 2):
+        assert front in rivers and front not in mountains
+    assert "capital" not in rivers + mountains
+    assert "(none yet)" in mountains
+
+
+def test_a_subtopic_where_the_model_only_repeats_itself_is_not_asked_again(refilling, llm):
+    api = refilling
+    llm.script_outline([Reply(text=outline_xml(["Rivers", "Mountains", "Islands"]))])
+    llm.script(
+        [
+            Reply(text=batch_xml(capitals(10))),
+            Reply(text=batch_xml(capitals(4))),  # on rivers: the first batch's cards again
+            Reply(text=batch_xml(facts("mountain", 10))),
+            Reply(text=batch_xml(facts("island", 10))),
+        ]
+    )
+    llm.default = Reply(status=400, error_message="the script has ended")
+    topic = api.post("/topics", json={"prompt": "Physical geography"}).json()
+    wait_for(lambda: len(llm.requests) >= 5, timeout=30)
+    aimed = [user_prompt(r) for r in llm.requests[1:5]]
+    # Rivers gave nothing new: the next batches go to the parts that can still give cards,
+    # not back to Rivers (the least covered, and three fruitless batches end the feed).
+    assert "Rivers:" in aimed[0]
+    assert "Mountains:" in aimed[1] and "Islands:" in aimed[2]
+    assert "Rivers:" not in aimed[1] + aimed[2]
+    cards = api.get(f"/topics/{topic['id']}/cards", params={"limit": 100}).json()["items"]
+    assert len(cards) == 30
+
+
+def test_a_card_names_a_part_by_a_word_of_its_name_not_of_the_topic():
+    cards = [
+        ("What does list.extend() do?", "Adds every item of an iterable"),
+        ("What does list.append() do?", "Adds one item at the end"),
+        ("Which list method sorts in place?", "sort()"),
+    ]
+    assert prompts.naming_the_part(cards, "Extend", "Python list methods") == cards[:1]
+    # "list" is the topic's word: it ties every card to the topic, none to the part.
+    assert prompts.naming_the_part(cards, "List sorting", "Python list methods") == []
+    assert prompts.naming_the_part(cards, "Sorts", "Python list methods") == cards[2:]
 
 
 def test_when_every_subtopic_is_covered_the_outline_is_extended(refilling, llm):

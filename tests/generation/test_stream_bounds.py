@@ -4,16 +4,14 @@ error on the topic."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.generation.conftest import wait_for
 from tests.support.cards import batch_xml, capitals, card_xml
-from tests.support.llm_server import ReceivedRequest, Reply, is_outline_request, outline_xml
+from tests.support.llm_server import Reply
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +93,9 @@ def test_a_provider_ignoring_max_tokens_is_cut_off(database_url, llm):
     # the length bound stops it. Later batches repeat the card first, so they save nothing.
     card = card_xml(*capitals(1)[0])
     llm.default = Reply(
-        text="<cards>\n" + card + "<card><front>", endless="and on and on ", chunk_chars=CHUNK,
+        text="<cards>\n" + card + "<card><front>",
+        endless="and on and on ",
+        chunk_chars=CHUNK,
         send_usage=False,
     )
     outline_tokens = 100  # the topic's outline comes first, with its own (reported) usage
@@ -120,12 +120,16 @@ def test_a_model_repeating_its_cards_is_stopped_at_the_third_repeat(api, llm, da
 
     # The embedded model's failure: two new cards, then the first one over and over.
     first, second = capitals(2)
-    llm.script([
-        Reply(
-            text="<cards>\n" + card_xml(*first) + card_xml(*second),
-            endless=card_xml(*first), chunk_chars=16, send_usage=False,
-        )
-    ])
+    llm.script(
+        [
+            Reply(
+                text="<cards>\n" + card_xml(*first) + card_xml(*second),
+                endless=card_xml(*first),
+                chunk_chars=16,
+                send_usage=False,
+            )
+        ]
+    )
     llm.default = Reply(text=batch_xml(capitals(8, start=2)))
     topic = api.post("/topics", json={"prompt": "European capitals"}).json()
     # The looping batch ends as done with its two cards, and the next batch fills the topic.
@@ -136,7 +140,10 @@ def test_a_model_repeating_its_cards_is_stopped_at_the_third_repeat(api, llm, da
             select(GenerationJob).where(GenerationJob.kind == "cards").order_by(GenerationJob.id)
         ).first()
         assert (looping.status, looping.saved, looping.duplicates, looping.attempts) == (
-            "done", 2, 3, 1
+            "done",
+            2,
+            3,
+            1,
         )
         # Billed for what was read: the two cards and three repeats, not a max_tokens' worth.
         assert looping.tokens_out <= 5 * len(card_xml(*first)) // 4 + 50
