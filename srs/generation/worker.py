@@ -322,6 +322,17 @@ class Worker:
             metrics.LLM_ERRORS.labels(error.kind).inc()
             return Outcome(kind=OutcomeKind.FAILED, error=error.message)
         request = self._request(plan)
+        # The lease is kept from here on: loading the embedder on first use and building the
+        # duplicate index can outlast a lease on a loaded machine.
+        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        try:
+            return await self._stream_attempt(plan, provider, request)
+        finally:
+            heartbeat.cancel()
+
+    async def _stream_attempt(
+        self, plan: JobPlan, provider: LLMProvider, request: LLMRequest
+    ) -> Outcome:
         parser = CardStreamParser()
         # A small base model (run as a few-shot completion) copies its examples.
         examples = prompts.example_cards() if getattr(provider, "few_shot", False) else []
@@ -340,15 +351,12 @@ class Worker:
             embedder=embedder,
             answer_check=provider if self.checks_answers(provider) else None,
         )
-        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
         try:
             error = await self._read_cards(attempt, parser, provider, request)
             await self._verify_pending(attempt, provider.model)
         except EmbeddingError as error:
             base = self._base(attempt, parser, attempt.usage, request, provider)
             return Outcome(kind=OutcomeKind.FAILED, error=_dedup_unavailable(error), **base)
-        finally:
-            heartbeat.cancel()
         if error is not None:
             return self._outcome_after_error(
                 attempt, parser, error, attempt.usage, request, provider
