@@ -77,7 +77,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         llm_provider="",
         secret_key="test-secret-key-" + "x" * 32,
         tick_seconds=0.5,
-        lease_seconds=5,
+        lease_seconds=30,  # tests that need a lease to run out set it (or expire it) themselves
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -76,6 +76,9 @@ class JobPlan:
     level: int
     count: int
     attempt: int
+    # The lease this attempt holds the job by: its worker's name and the claim's number, so
+    # an attempt whose lease expired is told so even when its own worker claims the job again.
+    lease: str = ""
     # Metering's reservation for this batch: its cards are billed against it.
     reservation_key: str | None = None
     kind: JobKind = JobKind.CARDS
@@ -521,6 +524,7 @@ class GenerationService:
                 level=job.level,
                 count=count,
                 attempt=job.attempts,
+            lease=job.lease_owner or "",
                 reservation_key=hold.key,
                 card_style=topic.card_style,
                 subtopic_id=subtopic.id if subtopic else None,
@@ -589,6 +593,7 @@ class GenerationService:
             level=job.level,
             count=0,
             attempt=job.attempts,
+            lease=job.lease_owner or "",
             kind=JobKind.OUTLINE,
             outline=[(s.name, s.scope) for s in outline.subtopics(session, topic.id)],
         )

@@ -7,6 +7,7 @@ renew the lease, finish) is its own short transaction, run in a thread.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -133,6 +134,7 @@ class Worker:
         self._stopping = False
         self._tasks: set[asyncio.Task] = set()
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._claims = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -159,7 +161,8 @@ class Worker:
         while not self._stopping:
             await self._slots.acquire()
             try:
-                job_id = await asyncio.to_thread(self._claim)
+                lease = f"{self.owner}#{next(self._claims)}"
+                job_id = await asyncio.to_thread(self._claim, lease)
             except Exception:
                 self._slots.release()
                 metrics.BACKGROUND_FAILURES.labels("claim").inc()
@@ -170,7 +173,7 @@ class Worker:
                 self._slots.release()
                 await self._idle()
                 continue
-            task = asyncio.create_task(self._run_job(job_id))
+            task = asyncio.create_task(self._run_job(job_id, lease))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -195,12 +198,12 @@ class Worker:
         if self._embedder is not None and hasattr(self._embedder, "close"):
             self._embedder.close()  # the provider's HTTP client; the local model is shared
 
-    def _claim(self) -> int | None:
+    def _claim(self, lease: str) -> int | None:
         from srs.generation import repository
 
-        lease = timedelta(seconds=self.settings.lease_seconds)
+        length = timedelta(seconds=self.settings.lease_seconds)
         with self.service.db.transaction() as session:
-            return repository.claim_next(session, self.owner, utcnow(), lease)
+            return repository.claim_next(session, lease, utcnow(), length)
 
     async def _load_embedder(self) -> None:
         """Before the first claim: loading takes a second or two, which must not eat into a
@@ -256,16 +259,16 @@ class Worker:
 
     # -- one job ---------------------------------------------------------------------------
 
-    async def _run_job(self, job_id: int) -> None:
+    async def _run_job(self, job_id: int, lease: str) -> None:
         try:
-            plan = await asyncio.to_thread(self.service.start_job, job_id, self.owner)
+            plan = await asyncio.to_thread(self.service.start_job, job_id, lease)
             if plan is None:
                 return
             if plan.kind is JobKind.OUTLINE:
                 outcome = await self._attempt_outline(plan)
             else:
                 outcome = await self._attempt(plan)
-            await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
+            await asyncio.to_thread(self.service.finish_job, job_id, lease, outcome)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; leaving it", job_id)
         except asyncio.CancelledError:
@@ -273,17 +276,17 @@ class Worker:
         except Exception:
             metrics.BACKGROUND_FAILURES.labels("job").inc()
             log.exception("job %s crashed", job_id)
-            await self._requeue_after_crash(job_id)
+            await self._requeue_after_crash(job_id, lease)
         finally:
             self._slots.release()
             self.wake()
 
-    async def _requeue_after_crash(self, job_id: int) -> None:
+    async def _requeue_after_crash(self, job_id: int, lease: str) -> None:
         outcome = Outcome(
             kind=OutcomeKind.RETRY, error="Internal error while generating", retry_after=5
         )
         try:
-            await asyncio.to_thread(self.service.finish_job, job_id, self.owner, outcome)
+            await asyncio.to_thread(self.service.finish_job, job_id, lease, outcome)
         except Exception:
             # Typically the database is down too: the lease runs out and the ticker requeues it.
             metrics.BACKGROUND_FAILURES.labels("requeue").inc()
@@ -324,7 +327,7 @@ class Worker:
         request = self._request(plan)
         # The lease is kept from here on: loading the embedder on first use and building the
         # duplicate index can outlast a lease on a loaded machine.
-        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        heartbeat = asyncio.create_task(self._heartbeat(plan))
         try:
             return await self._stream_attempt(plan, provider, request)
         finally:
@@ -339,7 +342,7 @@ class Worker:
         try:
             embedder = await asyncio.to_thread(self.embedder)
             index = await asyncio.to_thread(
-                self.service.dedup_index, plan, self.owner, embedder, examples
+                self.service.dedup_index, plan, plan.lease, embedder, examples
             )
         except EmbeddingError as error:
             return Outcome(kind=OutcomeKind.FAILED, error=_dedup_unavailable(error))
@@ -488,7 +491,7 @@ class Worker:
             card_id = await asyncio.to_thread(
                 self.service.save_card,
                 attempt.plan,
-                self.owner,
+                attempt.plan.lease,
                 sibling,
                 model,
                 pending.vectors,
@@ -633,7 +636,7 @@ class Worker:
             held = await asyncio.to_thread(
                 self.service.hold_card,
                 attempt.plan,
-                self.owner,
+                attempt.plan.lease,
                 card,
                 model,
                 label,
@@ -648,11 +651,18 @@ class Worker:
             metrics.CARDS_REJECTED.labels(f"held_{label.value}").inc()
         self._notify(attempt.plan.topic_id)
 
-    async def _heartbeat(self, job_id: int) -> None:
+    async def _heartbeat(self, plan: JobPlan) -> None:
         """Keep the lease while the model is slow between cards (saving a card renews it too)."""
+        every = max(1.0, self.settings.lease_seconds / 3)
         while True:
-            await asyncio.sleep(max(1.0, self.settings.lease_seconds / 3))
-            if not await asyncio.to_thread(self.service.renew_lease, job_id, self.owner):
+            await asyncio.sleep(every)
+            started = time.monotonic()
+            renewed = await asyncio.to_thread(self.service.renew_lease, plan.job_id, plan.lease)
+            took = time.monotonic() - started
+            if took > every:
+                log.warning("job %s: renewing its lease took %.1f s", plan.job_id, took)
+            if not renewed:
+                log.warning("job %s: its lease was gone when renewed", plan.job_id)
                 return
 
     # -- deciding how an attempt ended -----------------------------------------------------
@@ -767,7 +777,7 @@ class Worker:
         parser = OutlineStreamParser()
         reading = Reading()
         found: list[ParsedSubtopic] = []
-        heartbeat = asyncio.create_task(self._heartbeat(plan.job_id))
+        heartbeat = asyncio.create_task(self._heartbeat(plan))
         try:
             async with aclosing(bounded_text(provider, request, reading)) as chunks:
                 async for chunk in chunks:
@@ -789,7 +799,7 @@ class Worker:
             reason = parser.error or "the outline had no subtopic"
             message = _outline_error(f"the model's reply was not a usable outline ({reason})")
             return self._outline_outcome(plan, reading, request, provider, None, message)
-        if await asyncio.to_thread(self.service.save_outline, plan, self.owner, found) is None:
+        if await asyncio.to_thread(self.service.save_outline, plan, plan.lease, found) is None:
             raise LeaseLost()
         self._notify(plan.topic_id)
         return self._outline_outcome(plan, reading, request, provider, None, None)
