@@ -100,7 +100,7 @@ async def first_token(provider: LocalProvider, cached: bool) -> float:
     llama = provider._load()
     if not cached:
         llama.reset()
-        provider._main.system_state = None
+        provider._main.system_states.clear()
     started = time.monotonic()
     async for event in provider.stream(request):
         if isinstance(event, TextDelta):

@@ -211,6 +211,32 @@ async def test_writes_one_to_n_grammar_shaped_cards_in_chat_mode(provider: Local
 @pytest.mark.local_model
 @pytest.mark.slow
 @pytest.mark.anyio
+async def test_a_batch_after_an_outline_gets_its_system_prompt_back_without_evaluating_it(
+    provider: LocalProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider.warm_up(prompts.system_prompt()).join()
+    evaluated: list[str] = []
+    prime = LocalProvider._prime
+
+    def counting_prime(self, llama, system, context=None):
+        evaluated.append(system)
+        return prime(self, llama, system, context)
+
+    monkeypatch.setattr(LocalProvider, "_prime", counting_prime)
+    outline = prompts.build_outline_request("Basic chemistry", 2, max_tokens=40, temperature=0.7)
+    await collect(provider.stream(outline))
+    cards = prompts.build_request("Basic chemistry", 2, 1, [], max_tokens=160, temperature=0.7)
+    result = await collect(provider.stream(cards))
+
+    assert evaluated == [outline.system]  # the cards' came back from the state kept for it
+    assert result.error is None and re.fullmatch(f"<cards>\n({CARD})</cards>", result.text), result.text
+    kept = provider._main.system_states.values()
+    assert sum(len(s.llama_state) + s.scores.nbytes for _, s in kept) < 40_000_000  # not 230 MB each
+
+
+@pytest.mark.local_model
+@pytest.mark.slow
+@pytest.mark.anyio
 async def test_concurrent_and_abandoned_streams_share_the_model(provider: LocalProvider) -> None:
     def request(max_tokens: int) -> LLMRequest:
         return prompts.build_request("Basic chemistry", 2, 2, [], max_tokens=max_tokens, temperature=0.7)
