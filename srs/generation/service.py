@@ -524,7 +524,7 @@ class GenerationService:
                 level=job.level,
                 count=count,
                 attempt=job.attempts,
-            lease=job.lease_owner or "",
+                lease=job.lease_owner or "",
                 reservation_key=hold.key,
                 card_style=topic.card_style,
                 subtopic_id=subtopic.id if subtopic else None,

