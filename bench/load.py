@@ -131,8 +131,7 @@ def start_srs(
 
 
 def start_baseline() -> tuple[subprocess.Popen, str]:
-    """Same uvicorn settings as `srs serve`: default loop and HTTP parser, warning logs, no
-    access log."""
+    """Same uvicorn settings as `srs serve`: httptools and uvloop, warning logs, no access log."""
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -150,6 +149,10 @@ def start_baseline() -> tuple[subprocess.Popen, str]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
             "--timeout-graceful-shutdown",
             "5",
         ],

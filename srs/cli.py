@@ -37,6 +37,11 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+# Named, not "auto": a missing parser or loop is an import error at start, not a quiet fall
+# back to h11 and asyncio's loop at about 10% more CPU a request (docs/benchmarks.md).
+SERVER_OPTIONS = {"http": "httptools", "loop": "uvloop"}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -69,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         timeout_graceful_shutdown=5,
         access_log=False,  # ours (srs.access) carries the request id
+        **SERVER_OPTIONS,
     )
     return 0
 
@@ -137,6 +143,7 @@ def _serve_one(host: str, port: int, log_level: str) -> None:
         log_level=log_level,
         timeout_graceful_shutdown=5,
         access_log=False,
+        **SERVER_OPTIONS,
     )
     uvicorn.Server(config).run(sockets=[listener])
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from srs.accounts import service
 from srs.accounts.models import User
@@ -61,10 +62,26 @@ def _checked_token(request: Request, settings: Settings) -> tuple[str, bool]:
     return token, via_cookie
 
 
+@dataclass(frozen=True)
+class PresentedToken:
+    """A token the request carries, with its CSRF header checked; its owner not yet read."""
+
+    token: str
+    via_cookie: bool
+
+    def caller(self, session: Session) -> Caller:
+        user = service.authenticate(session, self.token)
+        return Caller(user=user, token=self.token, via_cookie=self.via_cookie)
+
+
+async def get_presented_token(request: Request, settings: AppSettings) -> PresentedToken:
+    """For endpoints that read the caller inside their own transaction: a request with no
+    token (or a cookie write without its CSRF header) is refused before its body is read."""
+    return PresentedToken(*_checked_token(request, settings))
+
+
 def get_caller(request: Request, session: DbSession, settings: AppSettings) -> Caller:
-    token, via_cookie = _checked_token(request, settings)
-    user = service.authenticate(session, token)
-    return Caller(user=user, token=token, via_cookie=via_cookie)
+    return PresentedToken(*_checked_token(request, settings)).caller(session)
 
 
 async def get_caller_without_session(request: Request, settings: AppSettings) -> Caller:
@@ -85,6 +102,7 @@ async def get_current_user(caller: Annotated[Caller, Depends(get_caller)]) -> Us
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+Presented = Annotated[PresentedToken, Depends(get_presented_token)]
 # No request transaction: the endpoint opens its own short ones around its hashing.
 BriefCaller = Annotated[Caller, Depends(get_caller_without_session)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

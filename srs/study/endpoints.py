@@ -9,17 +9,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
-from srs.accounts.dependencies import CurrentUser, get_caller
+from srs.accounts.dependencies import CurrentUser, Presented, PresentedToken, get_caller
 from srs.accounts.models import User
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
-from srs.kit.deps import AppDatabase, AppSettings, DbSession, RowId
+from srs.kit.deps import AppDatabase, AppSettings, DbSession, RowId, in_transaction
 from srs.kit.errors import unauthorized
 from srs.kit.events import TopicEvents
 from srs.kit.settings import Settings
 from srs.study import service
 from srs.study.dependencies import AfterReviewHook, Events
 from srs.study.schemas import NextOut, ReviewIn, ReviewOut
+from srs.study.service import AfterReview
 from srs.topics import service as topics
 from srs.topics import views
 from srs.topics.models import GenerationStatus, Topic
@@ -129,11 +130,11 @@ async def _next_waiting(
 
 
 @router.post("/cards/{card_id}/review", response_model=ReviewOut)
-def review_card(
+async def review_card(
     card_id: RowId,
     body: ReviewIn,
-    user: CurrentUser,
-    db: DbSession,
+    request: Request,
+    presented: Presented,
     after_review: AfterReviewHook,
     settings: AppSettings,
     include_next: bool = Query(
@@ -141,12 +142,30 @@ def review_card(
     ),
 ) -> ReviewOut:
     """Answer a card. A repeated `review_id` returns the first result and reviews nothing."""
+    # The caller, the answer and the next card in one transaction and one threadpool hop (as
+    # dependencies, the session, the caller and the handler were a hop each, and a hop is CPU
+    # on the event loop's thread and a wait for the GIL: measured in docs/benchmarks.md).
+    return await in_transaction(
+        request, _review, presented, settings, card_id, body, after_review, include_next
+    )
+
+
+def _review(
+    session: Session,
+    presented: PresentedToken,
+    settings: Settings,
+    card_id: int,
+    body: ReviewIn,
+    after_review: AfterReview,
+    include_next: bool,
+) -> ReviewOut:
+    user = presented.caller(session).user
     answer = service.answer(
-        db, user, card_id, body.rating, body.duration_ms, body.review_id, after_review
+        session, user, card_id, body.rating, body.duration_ms, body.review_id, after_review
     )
     out = ReviewOut(card=views.card_out(answer.card))
     if include_next:
-        out.next, _now = _next_out(db, user, answer.topic, settings, answer.generation)
+        out.next, _now = _next_out(session, user, answer.topic, settings, answer.generation)
     return out
 
 
