@@ -209,11 +209,12 @@ def answer(
     """One answer from the study loop: reviewed once per review_id; a first attempt at a
     generated card moves the topic's level (under the topic's row lock, taken by the review)
     and the answer records where it left it; then the next batch is asked for if it is time.
-    The log, the card and the topic are written together, at the next query's flush."""
+    The log, the card and the topic are written together, once the level has moved."""
     result = review_once(session, user, card_id, rating, duration_ms, review_id)
     if result.log is not None:
         generation.steer_level(result.topic, result.card, result.log)
         record_topic_after(result.log, result.topic)
+        repository.write_answer(session, result.log, result.card, result.topic)
         seen = generation.ensure_buffer(session, result.topic, result.recent_answers)
         result = replace(result, generation=seen)
     return result
@@ -259,7 +260,7 @@ def review(
 ) -> tuple[Card, ReviewLog]:
     card, topic, _, _ = _locked_card(session, user, card_id, None)
     log = _answer(session, user, card, topic, rating, duration_ms, now or utcnow(), None)
-    session.flush()
+    repository.write_answer(session, log, card, topic)
     return card, log
 
 
@@ -300,7 +301,6 @@ def _answer(
     card.reps += 1
     card.buried_until = None
     topic.last_studied_at = now
-    repository.add_log(session, log)
     return log
 
 
