@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -102,11 +103,19 @@ def delete_cards(session: Session, ids: Sequence[int]) -> None:
 
 
 def get_topic(session: Session, user_id: int, topic_id: int, *, lock: bool = False) -> Topic | None:
-    query = select(Topic).where(Topic.id == topic_id, Topic.user_id == user_id)
+    return session.scalar(_owned_topic(lock), {"topic_id": topic_id, "user_id": user_id})
+
+
+@cache
+def _owned_topic(lock: bool) -> Select:
+    """Built once (every study step reads its topic): building it cost more than running it."""
+    query = select(Topic).where(
+        Topic.id == bindparam("topic_id"), Topic.user_id == bindparam("user_id")
+    )
     if lock:
         # A locked read must see the row as it is now, not as this session first loaded it.
         query = query.with_for_update().execution_options(populate_existing=True)
-    return session.scalar(query)
+    return query
 
 
 def count_topics(session: Session, user_id: int) -> int:
