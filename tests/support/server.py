@@ -25,7 +25,12 @@ def running_app(settings: Settings) -> Iterator[tuple[str, object]]:
     """Yields (base_url, app); the app's lifespan (worker, ticker) runs as in `srs serve`."""
     app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # An idle connection outlives httpx's own 5 s keep-alive expiry (uvicorn's default is also
+    # 5 s): at an equal limit the server could close a connection as the client reused it, a
+    # "connection reset" a browser retries but a test client does not (seen once in CI).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=30
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
