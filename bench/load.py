@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import random
@@ -32,7 +33,9 @@ from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httptools
 import httpx
 import psycopg
 from fastapi import FastAPI
@@ -103,11 +106,7 @@ def _wait_healthy(proc: subprocess.Popen, base: str) -> None:
     raise RuntimeError(f"server at {base} did not start")
 
 
-def start_srs(
-    database_url: str, workdir: Path, processes: int = 1
-) -> tuple[subprocess.Popen, str]:
-    """`srs serve`, with `processes` API processes (`--workers`, PostgreSQL only)."""
-    port = free_port()
+def _srs_env(database_url: str, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
     env.update(
         SRS_DATABASE_URL=database_url,
@@ -118,8 +117,39 @@ def start_srs(
         SRS_PLAN_FREE_TOPICS="100000",
         SRS_NEW_CARDS_PER_DAY="100000",
     )
+    return env
+
+
+def start_srs(database_url: str, workdir: Path, processes: int = 1) -> tuple[subprocess.Popen, str]:
+    """`srs serve`, with `processes` API processes (`--workers`, PostgreSQL only)."""
+    port = free_port()
     proc = subprocess.Popen(
         [*SRS_COMMAND, "--log-level", "warning", "serve", "--workers", str(processes)],
+        env=_srs_env(database_url, port),
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    _wait_healthy(proc, base)
+    return proc, base
+
+
+def start_old_main(database_url: str, workdir: Path, code: Path) -> tuple[subprocess.Popen, str]:
+    """The old main's `srs serve` (one process), as it shipped: on h11 and asyncio's loop. Its
+    uvicorn is on "auto", which would take this venv's httptools and uvloop, so a directory on
+    PYTHONPATH hides them (their import fails, as in a venv without them)."""
+    hide = workdir / "hide-httptools-uvloop"
+    for name in ("httptools", "uvloop"):
+        (hide / name).mkdir(parents=True)
+        (hide / name / "__init__.py").write_text(
+            f"raise ImportError('{name}: not in the old main')\n"
+        )
+    port = free_port()
+    env = _srs_env(database_url, port)
+    env["PYTHONPATH"] = f"{hide}:{code}"
+    proc = subprocess.Popen(
+        [*SRS_COMMAND, "--log-level", "warning", "serve"],
         env=env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,
@@ -228,6 +258,84 @@ class Target:
     real: bool
     flavour: str = ""  # "async" or "sync" for the bare app
     one_trip: bool = False  # a step is one `review?next=1` (the web app's way)
+    client: str = "wire"  # the learners' HTTP client: "wire" (below) or "httpx"
+
+
+class WireResponse:
+    def __init__(self, status_code: int, body: bytes) -> None:
+        self.status_code, self.body = status_code, body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class _Message:
+    """httptools' callbacks for one response."""
+
+    def __init__(self) -> None:
+        self.body: list[bytes] = []
+        self.done = False
+
+    def on_body(self, data: bytes) -> None:
+        self.body.append(data)
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+WIRE_ERRORS = (OSError, httptools.HttpParserError)
+
+
+class Wire:
+    """One learner's keep-alive HTTP/1.1 connection, its requests written by hand and its
+    answers parsed by httptools (uvicorn's parser). The client shares the two cores with the
+    server, where a real learner's browser costs the server nothing; httpx spent 1.4-2 ms of
+    CPU a request, a third of a core at 16 learners, and this about a fifth of that (the
+    tables in docs/benchmarks.md, session 12, give both)."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        url = httpx.URL(base)
+        self.host, self.port = url.host, url.port
+        fixed = {"host": f"{self.host}:{self.port}", **headers}
+        self.head = "".join(f"{name}: {value}\r\n" for name, value in fixed.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    def get(self, path: str, params: dict | None = None):
+        return self.request("GET", path, params, None)
+
+    def post(self, path: str, params: dict | None = None, json: dict | None = None):
+        return self.request("POST", path, params, json)
+
+    async def request(self, method: str, path: str, params: dict | None, body: dict | None):
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        data = b"" if body is None else json.dumps(body).encode()
+        target = f"{path}?{urlencode(params)}" if params else path
+        head = f"{method} {target} HTTP/1.1\r\n{self.head}content-length: {len(data)}\r\n"
+        if body is not None:
+            head += "content-type: application/json\r\n"
+        message = _Message()
+        parser = httptools.HttpResponseParser(message)
+        try:
+            async with asyncio.timeout(30):  # as httpx's timeout was
+                self.writer.write(head.encode() + b"\r\n" + data)
+                while not message.done:
+                    chunk = await self.reader.read(65536)
+                    if not chunk:
+                        raise ConnectionResetError("the server closed the connection")
+                    parser.feed_data(chunk)
+        except BaseException:
+            await self.aclose()  # the next request opens a new connection
+            raise
+        if not parser.should_keep_alive():
+            await self.aclose()
+        return WireResponse(parser.get_status_code(), b"".join(message.body))
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
 
 
 async def signup(client: httpx.AsyncClient) -> Learner:
@@ -291,7 +399,7 @@ async def _timed(
     started = time.perf_counter()  # the request only starts when awaited here
     try:
         response = await request
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, *WIRE_ERRORS) as error:
         outcome[f"{kind} {type(error).__name__}"] += 1
         return None
     samples.append(Sample(kind, started, time.perf_counter() - started))
@@ -302,7 +410,7 @@ async def _timed(
 
 
 async def study(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient | Wire,
     target: Target,
     learner: Learner | None,
     rng: random.Random,
@@ -320,8 +428,9 @@ async def study(
             if time.perf_counter() >= end or failures >= 3:
                 return
             rating = 1 if rng.random() < AGAIN_SHARE else 3
-            review = client.post(f"/api/v1/cards/{card['id']}/review", params={"next": 1},
-                                 json={"rating": rating})
+            review = client.post(
+                f"/api/v1/cards/{card['id']}/review", params={"next": 1}, json={"rating": rating}
+            )
             r = await _timed("review", review, samples, outcome)
             if r is None:
                 failures, card = failures + 1, None
@@ -381,6 +490,9 @@ async def run_point(
     clients = []
     for learner in learners:
         headers = {"Authorization": f"Bearer {learner.token}"} if learner else {}
+        if target.client == "wire":
+            clients.append(Wire(target.base, headers))
+            continue
         clients.append(
             httpx.AsyncClient(
                 base_url=target.base,
@@ -512,10 +624,17 @@ def summarize_profile(path: Path, top: int = 15) -> str:
 # -- the sweep ---------------------------------------------------------------------------------
 
 
-async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> list[dict]:
+async def sweep_srs(
+    label: str, database_url: str, counts: list[int], args, old_main: Path | None = None
+) -> list[dict]:
+    """`old_main`: serve that checkout's code instead (one process, two requests a step)."""
     results = []
+    one_trip = args.one_trip and old_main is None
     with tempfile.TemporaryDirectory() as tmp:
-        proc, base = start_srs(database_url, Path(tmp), args.api_processes)
+        if old_main is None:
+            proc, base = start_srs(database_url, Path(tmp), args.api_processes)
+        else:
+            proc, base = start_old_main(database_url, Path(tmp), old_main)
         try:
             pool: list[Learner] = []
             estimate = args.guess  # steps per second, raised to the best seen so far
@@ -525,7 +644,9 @@ async def sweep_srs(label: str, database_url: str, counts: list[int], args) -> l
                 setup = time.perf_counter()
                 added = await provision(base, pool, n, need, args.cards)
                 setup = time.perf_counter() - setup
-                target = Target(label, base, proc.pid, real=True, one_trip=args.one_trip)
+                target = Target(
+                    label, base, proc.pid, real=True, one_trip=one_trip, client=args.client
+                )
                 profiler = None
                 if args.profile:
                     out = Path(args.profile) / f"{label.lower()}-{n}.txt"
@@ -550,7 +671,12 @@ async def sweep_baseline(counts: list[int], args) -> list[dict]:
     try:
         for flavour, signature in (("async", "async def"), ("sync", "def")):
             target = Target(
-                f"bare FastAPI `{signature}`", base, proc.pid, real=False, flavour=flavour
+                f"bare FastAPI `{signature}`",
+                base,
+                proc.pid,
+                real=False,
+                flavour=flavour,
+                client=args.client,
             )
             for n in counts:
                 r = await run_point(target, [None] * n, args.warmup, args.seconds, seed=n)
@@ -600,9 +726,7 @@ def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], arg
     for r in results:
         a, nx, rv = r["all"], r["next"], r["review"]
         next_cells = (
-            f"{nx['p50']:.1f} / {nx['p99']:.1f} ms"
-            if r["label"] in ("SQLite", "PostgreSQL")
-            else "—"
+            f"{nx['p50']:.1f} / {nx['p99']:.1f} ms" if not r["label"].startswith("bare") else "—"
         )
         review_cells = f"{rv['p50']:.1f} / {rv['p99']:.1f} ms" if next_cells != "—" else "—"
         print(
@@ -610,7 +734,22 @@ def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], arg
             f"{a['p99']:.1f} ms | {next_cells} | {review_cells} | {100 * r['server_cpu']:.0f}% / "
             f"{100 * r['client_cpu']:.0f}% / {100 * r['machine_cpu']:.0f}% |"
         )
-    real = [r for r in results if r["label"] in ("SQLite", "PostgreSQL")]
+    real = [r for r in results if not r["label"].startswith("bare")]
+    old = {r["learners"]: r for r in results if r["label"].startswith("old main")}
+    if old:
+        print("\nAgainst the old main at the same learner count (steps/s, this tree / old main):\n")
+        print("| server | learners | steps/s | old main's | ratio | p99 | old main's |")
+        print("|---|---|---|---|---|---|---|")
+        for r in real:
+            o = old.get(r["learners"])
+            if o is None or r is o:
+                continue
+            ratio = r["steps_per_s"] / o["steps_per_s"] if o["steps_per_s"] else math.inf
+            print(
+                f"| {r['label']} | {r['learners']} | {r['steps_per_s']:.0f} | "
+                f"{o['steps_per_s']:.0f} | {ratio:.1f}x | {r['all']['p99']:.1f} ms | "
+                f"{o['all']['p99']:.1f} ms |"
+            )
     if baseline:
         print(
             "\nRatio to the bare app at the same learner count (ours / bare; throughput: bare / ours):\n"
@@ -664,13 +803,17 @@ async def main_async(args) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             results += await sweep_srs("SQLite", f"sqlite:///{tmp}/bench.db", counts, args)
     if "postgres" in databases:
-        print("PostgreSQL", file=sys.stderr)
-        url = postgres_database(args.postgres)
-        try:
-            results += await sweep_srs("PostgreSQL", url, counts, args)
-        finally:
-            with psycopg.connect(args.postgres, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        sweeps = [("PostgreSQL", None)]
+        if args.old_main:
+            sweeps.insert(0, ("old main, PostgreSQL", Path(args.old_main).resolve()))
+        for label, code in sweeps:
+            print(label, file=sys.stderr)
+            url = postgres_database(args.postgres)
+            try:
+                results += await sweep_srs(label, url, counts, args, code)
+            finally:
+                with psycopg.connect(args.postgres, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     print(f"total {time.monotonic() - started:.0f} s", file=sys.stderr)
     print_tables(results, baseline, args)
 
@@ -688,16 +831,32 @@ def main() -> None:
     parser.add_argument(
         "--guess",
         type=float,
-        default=150.0,
+        default=300.0,
         help="steps per second expected, to size the decks of the first point",
     )
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
-    parser.add_argument("--api-processes", type=int, default=1,
-                        help="`srs serve --workers N` (PostgreSQL only)")
-    parser.add_argument("--one-trip", action="store_true",
-                        help="a step is one POST review?next=1, as the web app makes it "
-                             "(default: GET next, then POST review)")
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="`srs serve --workers N` (PostgreSQL only)"
+    )
+    parser.add_argument(
+        "--old-main",
+        metavar="DIR",
+        help="also serve the checkout in DIR (e.g. `git worktree add DIR 564c66c`), one process "
+        "on h11 as it shipped, two requests a step, on PostgreSQL before this tree",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wire", "httpx"),
+        default="wire",
+        help="the learners' HTTP client: a hand-written keep-alive one (default) or httpx",
+    )
+    parser.add_argument(
+        "--one-trip",
+        action="store_true",
+        help="a step is one POST review?next=1, as the web app makes it "
+        "(default: GET next, then POST review)",
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get(
