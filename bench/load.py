@@ -5,12 +5,16 @@ p99 per request, the ratio to the bare app, and the first learner count whose p9
 
     .venv/bin/python bench/load.py [--learners 1,2,4,8,16,32,64] [--seconds 10] [--warmup 2]
         [--databases sqlite,postgres] [--no-baseline] [--postgres URL] [--profile DIR]
+        [--one-trip] [--api-processes N] [--old-main DIR] [--client wire|httpx]
 
 Each learner has its own account and studies decks of hand-written cards (`--cards` per topic,
 no LLM: generation is off, so the run measures the study loop), with no pause between cards.
 A learner moves to its next deck when `next` returns no card; decks are added between sweep
-points so nobody runs dry. The client (one asyncio process, one connection per learner) shares
-the machine with the server: it is what limits the bare app. `--profile DIR` records the server
+points so nobody runs dry. The client (one asyncio process, one keep-alive connection per
+learner, `Wire` below unless `--client httpx`) shares the machine with the server: it is what
+limits the bare `async def` app. `--old-main DIR` also serves an older checkout (e.g. `git
+worktree add DIR 564c66c`) on PostgreSQL, one process on h11 as it shipped, and adds a table
+of this tree's throughput against it at each learner count. `--profile DIR` records the server
 with py-spy (`.venv/bin/pip install py-spy`) and prints where its Python time goes.
 """
 
