@@ -293,8 +293,8 @@ WIRE_ERRORS = (OSError, httptools.HttpParserError)
 class Wire:
     """One learner's keep-alive HTTP/1.1 connection, its requests written by hand and its
     answers parsed by httptools (uvicorn's parser). The client shares the two cores with the
-    server, where a real learner's browser costs the server nothing; httpx spent 1.4-2 ms of
-    CPU a request, a third of a core at 16 learners, and this about a fifth of that (the
+    server, where a real learner's browser costs the server nothing; httpx spent about 1.4 ms
+    of CPU a request, a third of a core at 16 learners, and this about a third of that (the
     tables in docs/benchmarks.md, session 12, give both)."""
 
     def __init__(self, base: str, headers: dict[str, str]) -> None:

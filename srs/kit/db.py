@@ -70,8 +70,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # The pool keeps as many connections open as API requests may hold at once (see admission):
 # a connection beyond pool_size is closed when it is returned, and at 10 kept of 20 admitted,
-# 32 learners opened 24 new PostgreSQL connections a second (a backend's fork and log-in each),
-# about a third of the machine's CPU (docs/benchmarks.md, session 12).
+# 32 learners opened 24 new PostgreSQL connections a second (a backend's fork and log-in each);
+# keeping 20 made 22% more study steps a second (docs/benchmarks.md, session 12).
 POOL_SIZE, POOL_OVERFLOW = 20, 10
 # Connections kept free of API requests, for the worker, the ticker and long-polls.
 POOL_HEADROOM = 10
