@@ -126,17 +126,7 @@ def _srs_env(database_url: str, port: int) -> dict[str, str]:
 
 def start_srs(database_url: str, workdir: Path, processes: int = 1) -> tuple[subprocess.Popen, str]:
     """`srs serve`, with `processes` API processes (`--workers`, PostgreSQL only)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*SRS_COMMAND, "--log-level", "warning", "serve", "--workers", str(processes)],
-        env=_srs_env(database_url, port),
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _wait_healthy(proc, base)
-    return proc, base
+    return _serve(["--workers", str(processes)], database_url, workdir)
 
 
 def start_old_main(database_url: str, workdir: Path, code: Path) -> tuple[subprocess.Popen, str]:
@@ -149,11 +139,18 @@ def start_old_main(database_url: str, workdir: Path, code: Path) -> tuple[subpro
         (hide / name / "__init__.py").write_text(
             f"raise ImportError('{name}: not in the old main')\n"
         )
+    return _serve([], database_url, workdir, python_path=f"{hide}:{code}")
+
+
+def _serve(
+    options: list[str], database_url: str, workdir: Path, python_path: str | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = _srs_env(database_url, port)
-    env["PYTHONPATH"] = f"{hide}:{code}"
+    if python_path is not None:
+        env["PYTHONPATH"] = python_path
     proc = subprocess.Popen(
-        [*SRS_COMMAND, "--log-level", "warning", "serve"],
+        [*SRS_COMMAND, "--log-level", "warning", "serve", *options],
         env=env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,
