@@ -741,9 +741,9 @@ def print_tables(results: list[dict], baseline: dict[tuple[str, int], dict], arg
         print("\nAgainst the old main at the same learner count (steps/s, this tree / old main):\n")
         print("| server | learners | steps/s | old main's | ratio | p99 | old main's |")
         print("|---|---|---|---|---|---|---|")
-        for r in real:
+        for r in (r for r in real if r["label"] == "PostgreSQL"):  # the old main's database
             o = old.get(r["learners"])
-            if o is None or r is o:
+            if o is None:
                 continue
             ratio = r["steps_per_s"] / o["steps_per_s"] if o["steps_per_s"] else math.inf
             print(
