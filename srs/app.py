@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.imports.shutdown()
             app.state.sources.shutdown()
             app.state.password_hashing.shutdown()
+            await db.dispose_loop_pool()
             db.dispose()
 
     app = FastAPI(

@@ -3,16 +3,24 @@
 SQLite runs in WAL mode with a busy timeout. Write transactions start with BEGIN IMMEDIATE so a
 read never has to upgrade to a write lock mid-transaction (the usual "database is locked");
 read-only sessions keep SQLite's deferred BEGIN so readers do not queue behind writers.
+
+On PostgreSQL, a request's transaction runs on the event loop (`Database.run`): the same
+synchronous ORM code, in a greenlet that yields to the loop at each round trip to the server
+(SQLAlchemy's AsyncSession.run_sync over psycopg's async connection). In the threadpool, a
+process's requests took turns at the GIL in no order: at 8 learners a study step waited 53 ms
+(median) for 3.5 ms of work in its thread, and the thread hops and the GIL's hand-offs cost
+more CPU than the step itself (docs/benchmarks.md, session 13).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import (
     DateTime,
@@ -29,9 +37,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -73,7 +85,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 # 32 learners opened 24 new PostgreSQL connections a second (a backend's fork and log-in each);
 # keeping 20 made 22% more study steps a second (docs/benchmarks.md, session 12).
 POOL_SIZE, POOL_OVERFLOW = 20, 10
-# Connections kept free of API requests, for the worker, the ticker and long-polls.
+# Connections kept free of API requests, for the worker, the ticker and long-polls. The same
+# sizes hold for the event loop's pool (Database.run), which serves the requests that go that
+# way, while the other pool serves the rest (the handlers that run in the threadpool).
 POOL_HEADROOM = 10
 
 
@@ -117,6 +131,10 @@ def update_now(session: Session, row: Base) -> None:
     session.connection().execute(_update_by_key(mapper.local_table), params)
     for key, value in changed.items():
         set_committed_value(row, key, value)
+    if not state.committed_state:
+        # Nothing is left to write, but the row still counted as changed, and the next query's
+        # autoflush ran the unit of work over it (5% of a study step's CPU, py-spy, session 13).
+        state._commit_all(state.dict, session.identity_map)
 
 
 # Built once per table (building a statement cost about as much as running it): the values
@@ -149,9 +167,10 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url, echo)
-    return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
-    )
+    return create_engine(url, echo=echo, **_POOL)
+
+
+_POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
 
 
 def _create_sqlite_engine(url: str, echo: bool) -> Engine:
@@ -200,6 +219,12 @@ class Database:
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         reader_bind = self.engine.execution_options(sqlite_begin="DEFERRED")
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+        # PostgreSQL's pool for the event loop (see run). It opens no connection until used,
+        # and one is bound to the loop that opened it: run is called on the app's loop only.
+        self.async_engine: AsyncEngine | None = None
+        if not self.is_sqlite:
+            self.async_engine = create_async_engine(self.url, echo=echo, **_POOL)
+            self._on_loop = async_sessionmaker(self.async_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -221,6 +246,20 @@ class Database:
         finally:
             session.close()
 
+    async def run(self, work: Callable[..., T], *args: object, write: bool = True, **kwargs) -> T:
+        """`work(session, *args, **kwargs)` in one short transaction, committed on success and
+        rolled back on any error, without blocking the event loop: on PostgreSQL on the loop
+        itself (see the module's docstring), on SQLite in the threadpool (its driver has no
+        asynchronous I/O: aiosqlite runs a thread per connection, so it would save no hop)."""
+        if self.async_engine is None:
+            return await run_in_threadpool(self._run_in_thread, work, args, kwargs, write)
+        async with self._on_loop() as session:
+            return await session.run_sync(_committed, work, args, kwargs)
+
+    def _run_in_thread(self, work: Callable[..., T], args: tuple, kwargs: dict, write: bool) -> T:
+        with self.transaction(write=write) as session:
+            return work(session, *args, **kwargs)
+
     def admission(self) -> asyncio.Semaphore:
         """How many API requests may hold a session at once (see kit.deps.database_turn)."""
         if self.is_sqlite:
@@ -233,3 +272,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    async def dispose_loop_pool(self) -> None:
+        """Close the event loop's connections, on that loop (the app's shutdown)."""
+        if self.async_engine is not None:
+            await self.async_engine.dispose()
+
+
+def _committed(session: Session, work: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    try:
+        result = work(session, *args, **kwargs)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result

@@ -12,7 +12,6 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from srs.kit.db import Database
 from srs.kit.ratelimit import RateLimiter
@@ -62,17 +61,13 @@ async def database_turn(request: Request) -> AsyncIterator[None]:
 async def in_transaction(
     request: Request, work: Callable[..., T], *args: object, write: bool = True, **kwargs: object
 ) -> T:
-    """`work(session, *args, **kwargs)` in its own short transaction, in the threadpool, holding the
-    database turn only while it runs. For endpoints that do slow work between database steps
+    """`work(session, *args, **kwargs)` in its own short transaction (Database.run: on the event
+    loop on PostgreSQL, in the threadpool on SQLite), holding the database turn only while it
+    runs. For the study step, and for endpoints that do slow work between database steps
     (hashing a password): that work then holds no turn, no connection and no lock."""
     db: Database = request.app.state.db
-
-    def run() -> T:
-        with db.transaction(write=write) as session:
-            return work(session, *args, **kwargs)
-
     async with turn(request, write=write):
-        return await run_in_threadpool(run)
+        return await db.run(work, *args, write=write, **kwargs)
 
 
 def get_session(

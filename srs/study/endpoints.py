@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from srs.accounts import service as accounts
 from srs.accounts.dependencies import CurrentUser, Presented, PresentedToken, get_caller
@@ -32,25 +31,23 @@ _ACTIVE = {GenerationStatus.QUEUED, GenerationStatus.RUNNING}
 
 
 def _next_answer(
-    db: Database, settings: Settings, user_id: int, topic_id: int
+    session: Session, settings: Settings, user_id: int, topic_id: int
 ) -> tuple[NextOut, datetime]:
     """A long-poll's re-read: the caller was authenticated by its first read."""
-    with db.transaction(write=False) as session:
-        user = accounts.repository.get_user(session, user_id)
-        if user is None:
-            raise unauthorized()
-        return _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
+    user = accounts.repository.get_user(session, user_id)
+    if user is None:
+        raise unauthorized()
+    return _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
 
 
 def _first_answer(
-    request: Request, db: Database, settings: Settings, topic_id: int
+    session: Session, request: Request, settings: Settings, topic_id: int
 ) -> tuple[int, NextOut, datetime]:
     """The caller, their ownership of the topic (404 otherwise) and the answer, in one read
     transaction. Only after it may a long-poll hold a wake-up entry for the topic."""
-    with db.transaction(write=False) as session:
-        user = get_caller(request, session, settings).user
-        answer, now = _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
-        return user.id, answer, now
+    user = get_caller(request, session, settings).user
+    answer, now = _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
+    return user.id, answer, now
 
 
 def _next_out(
@@ -104,7 +101,7 @@ async def _next_waiting(
 ) -> NextOut:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    user_id, answer, now = await run_in_threadpool(_first_answer, request, db, settings, topic_id)
+    user_id, answer, now = await db.run(_first_answer, request, settings, topic_id, write=False)
     if _answered(answer, now, deadline - loop.time()):
         return answer  # the usual study step: one transaction
     first = answer.generation
@@ -112,7 +109,7 @@ async def _next_waiting(
         while True:
             # Read again once watching: a card saved since the first read is not missed.
             wake = events.current(topic_id)
-            answer, now = await run_in_threadpool(_next_answer, db, settings, user_id, topic_id)
+            answer, now = await db.run(_next_answer, settings, user_id, topic_id, write=False)
             remaining = deadline - loop.time()
             if answer.card is not None or remaining <= 0:
                 return answer
