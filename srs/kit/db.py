@@ -89,6 +89,7 @@ POOL_SIZE, POOL_OVERFLOW = 20, 10
 # sizes hold for the event loop's pool (Database.run), which serves the requests that go that
 # way, while the other pool serves the rest (the handlers that run in the threadpool).
 POOL_HEADROOM = 10
+_POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
 
 
 def insert_now(session: Session, row: Base) -> None:
@@ -168,9 +169,6 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url, echo)
     return create_engine(url, echo=echo, **_POOL)
-
-
-_POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
 
 
 def _create_sqlite_engine(url: str, echo: bool) -> Engine:
