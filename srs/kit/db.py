@@ -80,16 +80,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# The pool keeps as many connections open as API requests may hold at once (see admission):
-# a connection beyond pool_size is closed when it is returned, and at 10 kept of 20 admitted,
-# 32 learners opened 24 new PostgreSQL connections a second (a backend's fork and log-in each);
-# keeping 20 made 22% more study steps a second (docs/benchmarks.md, session 12).
-POOL_SIZE, POOL_OVERFLOW = 20, 10
+# The pool keeps every connection it opens, up to POOL_SIZE: a connection returned beyond
+# pool_size would be closed, and the next request past it would fork a new PostgreSQL backend
+# and log in. At 10 kept of 20 admitted, 32 learners opened 24 connections a second; keeping
+# the 20 admitted made 22% more study steps a second (docs/benchmarks.md, session 12). The
+# headroom's connections are kept too: the ticker's chores, which run beside a full burst of
+# requests, otherwise reopened one at nearly every tick.
+POOL_SIZE = 30
 # Connections kept free of API requests, for the worker, the ticker and long-polls. The same
 # sizes hold for the event loop's pool (Database.run), which serves the requests that go that
 # way, while the other pool serves the rest (the handlers that run in the threadpool).
 POOL_HEADROOM = 10
-_POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+_POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": 0}
 
 
 def insert_now(session: Session, row: Base) -> None:
@@ -262,7 +264,7 @@ class Database:
         """How many API requests may hold a session at once (see kit.deps.database_turn)."""
         if self.is_sqlite:
             return asyncio.Semaphore(1)  # for writes only: SQLite has one writer
-        return asyncio.Semaphore(POOL_SIZE + POOL_OVERFLOW - POOL_HEADROOM)
+        return asyncio.Semaphore(POOL_SIZE - POOL_HEADROOM)
 
     def ping(self) -> None:
         with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
