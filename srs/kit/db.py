@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -236,15 +236,8 @@ class Database:
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:
         """One short unit of work: commit on success, roll back on any error."""
-        session = self.session(write=write)
-        try:
+        with closing(self.session(write=write)) as session, _committing(session):
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     async def run(self, work: Callable[..., T], *args: object, write: bool = True, **kwargs) -> T:
         """`work(session, *args, **kwargs)` in one short transaction, committed on success and
@@ -279,11 +272,17 @@ class Database:
             await self.async_engine.dispose()
 
 
-def _committed(session: Session, work: Callable[..., T], args: tuple, kwargs: dict) -> T:
+@contextmanager
+def _committing(session: Session) -> Iterator[None]:
+    """Commit on success, roll back on any error (a cancelled request's too)."""
     try:
-        result = work(session, *args, **kwargs)
+        yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    return result
+
+
+def _committed(session: Session, work: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    with _committing(session):
+        return work(session, *args, **kwargs)
