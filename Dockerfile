@@ -9,6 +9,9 @@ COPY pyproject.toml setup.py MANIFEST.in README.md alembic.ini ./
 COPY srs ./srs
 COPY migrations ./migrations
 COPY web ./web
+# llama.cpp for a portable x86-64 (AVX2), not the build host's CPU: the image runs elsewhere, and
+# its -march=native default crashed on a host with AMX (see the Makefile).
+ENV CMAKE_ARGS="-DGGML_NATIVE=OFF"
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[local]'
 
 # Runtime stage: a normal install of the wheel, not the source tree.

