@@ -60,18 +60,20 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
     )
 
 
-def activity(session: Session, topic_id: int) -> tuple[GenerationJob | None, int]:
-    """The topic's active job (None: none) and its unseen cards (the kept count, 0011), in
-    one statement: at most one job per topic is active (uq_generation_jobs_active_topic)."""
-    row = session.execute(_activity_statement(), {"topic_id": topic_id}).first()
-    if row is None:
-        return None, 0
-    return row[0], int(row[1] or 0)
+def active_jobs(session: Session, topic_ids: list[int]) -> dict[int, GenerationJob]:
+    """The active job of each topic that has one, for many topics in one statement."""
+    jobs = session.scalars(
+        select(GenerationJob).where(
+            GenerationJob.topic_id.in_(topic_ids), GenerationJob.status.in_(ACTIVE)
+        )
+    )
+    return {job.topic_id: job for job in jobs}
 
 
 @cache
 def _activity_statement() -> Select:
-    """The topic's active job and unseen count (built once: building took longer than running)."""
+    """The topic's active job and unseen count, in one statement: at most one job per topic is
+    active (uq_generation_jobs_active_topic). Built once: building took longer than running."""
     unseen = (
         select(TopicCardCount.unseen).where(TopicCardCount.topic_id == Topic.id).scalar_subquery()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, exists, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from srs.sources.models import CardCitation, Passage, Source, SourceStatus, SourceUsage
@@ -108,6 +108,16 @@ def has_passages(session: Session, topic_id: int) -> bool:
     return (
         session.scalar(select(Passage.id).where(Passage.topic_id == topic_id).limit(1)) is not None
     )
+
+
+def topics_with_passages(session: Session, topic_ids: list[int]) -> set[int]:
+    """Of the topics, those with a passage: one probe of the topic's index each (a DISTINCT
+    over the passages would read every passage of a large source)."""
+    probes = [
+        select(literal(topic_id)).where(exists().where(Passage.topic_id == topic_id))
+        for topic_id in topic_ids
+    ]
+    return set(session.scalars(union_all(*probes)))
 
 
 def job_passages(session: Session, job_id: int) -> list[Passage]:

@@ -401,6 +401,11 @@ def grounded(session: Session, topic_id: int) -> bool:
     return repository.has_passages(session, topic_id)
 
 
+def grounded_of(session: Session, topic_ids: list[int]) -> set[int]:
+    """Which of the topics have sources, in one read."""
+    return repository.topics_with_passages(session, topic_ids) if topic_ids else set()
+
+
 def batch_passages(
     session: Session, topic_id: int, job_id: int, budget_chars: int
 ) -> list[PassageRef]:

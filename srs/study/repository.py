@@ -34,7 +34,7 @@ LEARNING_STATES = (1, 3)
 REVIEW_STATE = 2
 
 
-def _studyable(topic_id: int, now: datetime) -> ColumnElement[bool]:
+def _studyable(topic_id: int | ColumnElement[int], now: datetime) -> ColumnElement[bool]:
     # `suspended = false`, as the partial indexes spell it (see Card's indexes).
     return and_(
         Card.topic_id == topic_id,
@@ -43,7 +43,7 @@ def _studyable(topic_id: int, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _seen(topic_id: int, now: datetime) -> ColumnElement[bool]:
+def _seen(topic_id: int | ColumnElement[int], now: datetime) -> ColumnElement[bool]:
     """Cards answered at least once: ix_cards_queue_seen, in (due, id) order."""
     return and_(_studyable(topic_id, now), Card.last_review.is_not(None))
 
@@ -148,22 +148,32 @@ def _queue_statement() -> Select:
     )
 
 
-def _unseen_ready(topic_id: int, now: datetime) -> ScalarSelect[int]:
+def _unseen_ready(topic_id: int | ColumnElement[int], now: datetime) -> ScalarSelect[int]:
     """Unseen cards not buried: the kept count less the few buried now (ix_cards_buried_unseen)."""
-    kept = select(TopicCardCount.unseen).where(TopicCardCount.topic_id == topic_id)
-    buried = select(func.count()).where(
-        Card.topic_id == topic_id,
-        Card.buried_until.is_not(None),
-        Card.buried_until > now,
-        Card.last_review.is_(None),
-        Card.suspended == false(),
+    # Correlated to the topics of counts_of's outer query, two levels up (implicit
+    # correlation reaches the enclosing select only).
+    kept = (
+        select(TopicCardCount.unseen)
+        .where(TopicCardCount.topic_id == topic_id)
+        .correlate_except(TopicCardCount)
+    )
+    buried = (
+        select(func.count())
+        .where(
+            Card.topic_id == topic_id,
+            Card.buried_until.is_not(None),
+            Card.buried_until > now,
+            Card.last_review.is_(None),
+            Card.suspended == false(),
+        )
+        .correlate_except(Card)
     )
     return select(
         func.coalesce(kept.scalar_subquery(), 0) - buried.scalar_subquery()
     ).scalar_subquery()
 
 
-def _new_studied(topic_id: int, since: datetime) -> ScalarSelect[int]:
+def _new_studied(topic_id: int | ColumnElement[int], since: datetime) -> ScalarSelect[int]:
     return (
         select(func.count())
         .select_from(ReviewLog)
@@ -176,22 +186,25 @@ def _new_studied(topic_id: int, since: datetime) -> ScalarSelect[int]:
     )
 
 
-def due_counts(session: Session, topic_id: int, now: datetime) -> tuple[int, int, int]:
-    """(learning due, review due, unseen) in one round trip. The due ones are counted in the
-    queue index over the due range only; the unseen ones are kept by triggers (migration
-    0011), so no count reads the whole deck."""
-    row = session.execute(
+def counts_of(
+    session: Session, topic_ids: list[int], now: datetime, since: datetime
+) -> dict[int, tuple[int, int, int, int]]:
+    """Per topic, (learning due, review due, unseen, new studied since `since`), for any number
+    of topics in one statement (a topic list costs no read a topic). Each count is a subquery
+    correlated to its topic, so it runs on the same index as for one: the due ones in the queue
+    index over the due range only; the unseen ones kept by triggers (migration 0011), so no
+    count reads the whole deck."""
+    due = select(func.count()).where(_seen(Topic.id, now), Card.due <= now)
+    rows = session.execute(
         select(
-            func.count().filter(Card.state.in_(LEARNING_STATES)),
-            func.count().filter(Card.state == REVIEW_STATE),
-            _unseen_ready(topic_id, now),
-        ).where(_seen(topic_id, now), Card.due <= now)
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-def new_cards_studied(session: Session, topic_id: int, since: datetime) -> int:
-    return int(session.scalar(select(_new_studied(topic_id, since))) or 0)
+            Topic.id,
+            due.where(Card.state.in_(LEARNING_STATES)).scalar_subquery(),
+            due.where(Card.state == REVIEW_STATE).scalar_subquery(),
+            _unseen_ready(Topic.id, now),
+            _new_studied(Topic.id, since),
+        ).where(Topic.id.in_(topic_ids))
+    )
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3] or 0), int(row[4])) for row in rows}
 
 
 def ever_answered_well(session: Session, card_id: int) -> bool:

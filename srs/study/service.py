@@ -81,11 +81,13 @@ def new_limit(topic: Topic, default: int) -> int:
     return topic.new_per_day if topic.new_per_day is not None else default
 
 
-def counts(session: Session, user: User, topic: Topic, now: datetime, new_per_day: int) -> Counts:
-    learning, review, unseen = repository.due_counts(session, topic.id, now)
+def counts_of(
+    session: Session, user: User, topics: list[Topic], now: datetime, new_per_day: int
+) -> dict[int, Counts]:
+    """Each topic's counts by its id, in one read however many topics."""
     day_start, _ = day_bounds(now, user.timezone)
-    studied = repository.new_cards_studied(session, topic.id, day_start)
-    return _counts(learning, review, unseen, studied, new_limit(topic, new_per_day))
+    read = repository.counts_of(session, [topic.id for topic in topics], now, day_start)
+    return {topic.id: _counts(*read[topic.id], new_limit(topic, new_per_day)) for topic in topics}
 
 
 def _counts(learning: int, review: int, unseen: int, studied: int, limit: int) -> Counts:

@@ -63,7 +63,8 @@ def list_topics(
 ) -> TopicPage:
     """Newest first, archived topics included (`archived: true`)."""
     page = service.topics_page(db, user, paging)
-    items = [_topic_out(db, user, t, settings) for t in page.items]
+    new_per_day = accounts.new_cards_per_day(user, settings)
+    items = views.topics_out(db, user, page.items, utcnow(), new_per_day)
     return TopicPage(items=items, next_cursor=page.next_cursor)
 
 

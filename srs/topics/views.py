@@ -12,7 +12,7 @@ from srs.generation import service as generation
 from srs.generation.difficulty import batch_level
 from srs.llm.local import notice_for
 from srs.outline.schemas import SubtopicRef
-from srs.sources.service import citation_ref, grounded
+from srs.sources.service import citation_ref, grounded_of
 from srs.study import service as study
 from srs.study.schemas import NextOut, StudyCardOut
 from srs.topics.models import Card, GenerationStatus, Topic
@@ -64,8 +64,9 @@ def generation_out(
     seen: generation.Activity | None = None,
 ) -> Generation:
     """What generation is doing for the topic; `seen`: as this transaction already read it (the
-    study step's buffer check), else read here. The ETA only for a learner out of cards."""
-    activity = seen if seen is not None else generation.activity_of(session, topic.id)
+    study step's buffer check, a topic list's one read), else read here. The ETA only for a
+    learner out of cards."""
+    activity = seen if seen is not None else generation.activities_of(session, [topic.id])[topic.id]
     job = activity.job
     return Generation(
         status=GenerationStatus(topic.generation_status),
@@ -102,18 +103,39 @@ def next_out(
     )
 
 
-def verifies(session: Session, topic: Topic) -> bool:
-    """The verification switch in force (the sources are read only for the default)."""
-    if topic.verify_cards is not None:
-        return topic.verify_cards
-    return topic.verifies(grounded(session, topic.id))
-
-
 def topic_out(
     session: Session, user: User, topic: Topic, now: datetime, new_per_day: int
 ) -> TopicOut:
+    return topics_out(session, user, [topic], now, new_per_day)[0]
+
+
+def topics_out(
+    session: Session, user: User, topics: list[Topic], now: datetime, new_per_day: int
+) -> list[TopicOut]:
+    """Topics with their counts and generation state, in three reads however many topics (and
+    the ETA of any out of cards with a batch under way)."""
+    counts = study.counts_of(session, user, topics, now, new_per_day)
+    activities = generation.activities_of(session, [topic.id for topic in topics])
+    # The sources are read only for the topics on the default verification switch.
+    grounded = grounded_of(session, [t.id for t in topics if t.verify_cards is None])
+    return [
+        _topic_out(
+            topic,
+            counts[topic.id],
+            study.new_limit(topic, new_per_day),
+            topic.verifies(topic.id in grounded),
+            generation_out(
+                session, topic, now, with_eta=counts[topic.id].ready == 0, seen=activities[topic.id]
+            ),
+        )
+        for topic in topics
+    ]
+
+
+def _topic_out(
+    topic: Topic, counts: study.Counts, new_limit: int, verifies: bool, state: Generation
+) -> TopicOut:
     difficulty = topic.difficulty_state or {}
-    counts = study.counts(session, user, topic, now, new_per_day)
     return TopicOut(
         id=topic.id,
         title=topic.title,
@@ -121,16 +143,16 @@ def topic_out(
         level=batch_level(topic.level),
         level_estimate=round(topic.level, 3),
         recent_success=difficulty.get("recent_success"),
-        new_per_day=study.new_limit(topic, new_per_day),
+        new_per_day=new_limit,
         new_per_day_override=topic.new_per_day,
         generation_enabled=topic.generation_enabled,
         card_style=topic.card_style,
-        verify_cards=verifies(session, topic),
+        verify_cards=verifies,
         verify_cards_override=topic.verify_cards,
         archived=topic.archived_at is not None,
         archived_at=topic.archived_at,
         counts=counts_out(counts),
-        generation=generation_out(session, topic, now, with_eta=counts.ready == 0),
+        generation=state,
         created_at=topic.created_at,
         last_studied_at=topic.last_studied_at,
     )
