@@ -195,6 +195,15 @@ def user_sources(session: Session, user_id: int) -> list[Source]:
     )
 
 
+def user_source_usage(session: Session, user_id: int) -> list[SourceUsage]:
+    """The learner's usage ledger, deleted sources' rows included (deleting refunds nothing)."""
+    return list(
+        session.scalars(
+            select(SourceUsage).where(SourceUsage.user_id == user_id).order_by(SourceUsage.id)
+        )
+    )
+
+
 def user_passages(session: Session, user_id: int) -> list[Passage]:
     mine = select(Source.id).where(Source.user_id == user_id)
     return list(

@@ -469,11 +469,13 @@ def citation_ref(citation: CardCitation | None) -> CitationRef | None:
 
 
 def export_rows(session: Session, user_id: int) -> dict[str, list]:
-    """The learner's sources, their passages and the cards' citations (for GET /me/export)."""
+    """The learner's sources, their passages, the cards' citations and the sources' usage
+    ledger (for GET /me/export)."""
     return {
         "sources": repository.user_sources(session, user_id),
         "passages": repository.user_passages(session, user_id),
         "card_citations": repository.user_citations(session, user_id),
+        "source_usage": repository.user_source_usage(session, user_id),
     }
 
 

@@ -106,6 +106,10 @@ def test_deleting_a_source_keeps_its_cards_uncited_and_refunds_nothing(api, api_
     assert api.get("/usage").json()["sources"] == used
     exported = api.get("/me/export")
     assert exported.status_code == 200 and exported.json()["card_citations"] == []
+    # The export keeps the deleted source's line of the usage ledger, as the usage does.
+    ledger = exported.json()["source_usage"]
+    assert [row["source_id"] for row in ledger] == [source["id"]]
+    assert sum(row["size_bytes"] for row in ledger) == used["bytes_used"]
     # A new source brings the topic back.
     again = api.post(
         f"/topics/{topic_id}/sources", json={"text": "The capital of Latvia is Riga."}

@@ -180,6 +180,8 @@ def test_pasted_markdown_becomes_passages_under_its_headings(api, llm):
     assert exported["sources"][0]["text"].startswith("The capital of Norway is Oslo.")
     assert [p["label"] for p in exported["passages"]] == ["Northern Europe", "Southern Europe"]
     assert {c["card_id"] for c in exported["card_citations"]} == {c["id"] for c in cards}
+    ledger = exported["source_usage"]
+    assert [(u["source_id"], u["size_bytes"]) for u in ledger] == [(source["id"], len(text.encode()))]
 
 
 def test_a_web_page_is_fetched_and_internal_addresses_are_refused(api, llm):
