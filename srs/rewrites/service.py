@@ -36,6 +36,7 @@ from srs.llm.base import LLMError, LLMProvider, LLMRequest, Reading, Usage, boun
 from srs.metering import service as metering
 from srs.rewrites import repository
 from srs.rewrites.models import CardRewrite, RewriteKind, RewriteStatus
+from srs.sources import service as sources
 from srs.topics import service as topics
 from srs.topics.models import LEECH_LAPSES, Card
 
@@ -271,6 +272,7 @@ class RewriteService:
             topics.reword_card(session, card, *texts[0])
         else:
             new_cards = topics.add_replacement_cards(session, card, texts, row.model)
+            sources.carry_citation(session, card.id, [c.id for c in new_cards])
             ids = ", ".join(f"#{c.id}" for c in new_cards)
             topics.retire_card(session, card, f"split into two clearer cards ({ids}) by a rewrite")
             row.new_card_ids = [c.id for c in new_cards]

@@ -454,6 +454,22 @@ def cite(session: Session, card_id: int, citation: Citation) -> None:
     )
 
 
+def carry_citation(session: Session, from_card_id: int, to_card_ids: list[int]) -> None:
+    """A card replaced by others (a leech split into two) hands its citation on: each new
+    card says the same passage and quote (unless the source is being deleted, as in cite)."""
+    original = repository.citation(session, from_card_id)
+    if original is None:
+        return
+    kept = Citation(
+        passage_id=original.passage_id,
+        quote=original.quote,
+        start=original.quote_start,
+        end=original.quote_end,
+    )
+    for card_id in to_card_ids:
+        cite(session, card_id, kept)
+
+
 def citation_ref(citation: CardCitation | None) -> CitationRef | None:
     if citation is None:
         return None

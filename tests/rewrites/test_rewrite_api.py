@@ -5,8 +5,9 @@ reply change nothing."""
 
 from __future__ import annotations
 
+from srs.sources.models import CardCitation
 from tests.conftest import Api, make_settings
-from tests.generation.conftest import llm_settings
+from tests.generation.conftest import llm_settings, wait_for
 from tests.rewrites.conftest import add_card, fail, make_due, new_topic, review
 from tests.support.cards import batch_xml
 from tests.support.llm_server import Reply, ScriptedLLMServer, is_outline_request, outline_xml
@@ -130,6 +131,39 @@ def test_accepting_a_split_retires_the_card_and_adds_two(api, llm):
     # Unsuspended, a retired card is studied again and no longer says it is retired.
     back = api.post(f"/cards/{card['id']}/unsuspend").json()
     assert (back["suspended"], back["retired_reason"]) == (False, None)
+
+
+def test_a_split_of_a_cited_card_keeps_its_citation(api, llm, server):
+    topic_id, card = leech(api)
+    passage_text = "The mitochondrion is the powerhouse of the cell; it makes ATP."
+    source = api.post(f"/topics/{topic_id}/sources", json={"text": passage_text})
+    assert source.status_code == 202, source.text
+    wait_for(lambda: api.get(f"/sources/{source.json()['id']}").json()["status"] == "ready", 30)
+    passage = api.get(f"/sources/{source.json()['id']}/passages").json()["items"][0]
+    quote = "it makes ATP"
+    start = passage_text.index(quote)
+    with server[1].state.db.transaction() as session:  # the leech as a grounded batch cites
+        session.add(
+            CardCitation(
+                card_id=card["id"],
+                passage_id=passage["id"],
+                quote=quote,
+                quote_start=start,
+                quote_end=start + len(quote),
+            )
+        )
+    cited = api.get(f"/cards/{card['id']}").json()["source"]
+    assert cited["id"] == passage["id"] and cited["quote"] == quote
+    llm.script([Reply(text=batch_xml([CLEARER, SECOND]))])
+    rewrite = api.post(f"/cards/{card['id']}/rewrite").json()
+    assert rewrite["kind"] == "split"
+
+    new = api.post(f"/rewrites/{rewrite['id']}/accept").json()["new_cards"]
+    # Both halves still show the passage they come from, in the answer and when read again.
+    assert [c["source"] for c in new] == [cited, cited]
+    assert [api.get(f"/cards/{c['id']}").json()["source"] for c in new] == [cited, cited]
+    exported = api.get("/me/export").json()["card_citations"]
+    assert {c["card_id"] for c in exported} == {card["id"], *(c["id"] for c in new)}
 
 
 def test_rejecting_changes_nothing(api, llm):

@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 from tests.generation.conftest import wait_for
 from tests.study.test_statement_count import counting, engines
 
+
 @pytest.fixture
 def settings(database_url):
     # No worker or ticker: every statement counted is the list's own.
