@@ -110,14 +110,21 @@ def has_passages(session: Session, topic_id: int) -> bool:
     )
 
 
+# SQLite allows 500 terms in a compound SELECT; a page may list 500 topics.
+_PROBES_A_STATEMENT = 250
+
+
 def topics_with_passages(session: Session, topic_ids: list[int]) -> set[int]:
     """Of the topics, those with a passage: one probe of the topic's index each (a DISTINCT
     over the passages would read every passage of a large source)."""
-    probes = [
-        select(literal(topic_id)).where(exists().where(Passage.topic_id == topic_id))
-        for topic_id in topic_ids
-    ]
-    return set(session.scalars(union_all(*probes)))
+    found: set[int] = set()
+    for at in range(0, len(topic_ids), _PROBES_A_STATEMENT):
+        probes = [
+            select(literal(topic_id)).where(exists().where(Passage.topic_id == topic_id))
+            for topic_id in topic_ids[at : at + _PROBES_A_STATEMENT]
+        ]
+        found.update(session.scalars(union_all(*probes)))
+    return found
 
 
 def job_passages(session: Session, job_id: int) -> list[Passage]:
