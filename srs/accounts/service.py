@@ -125,6 +125,15 @@ def authenticate(session: Session, token: str) -> User:
     return user
 
 
+def user_still_present(session: Session, user_id: int) -> User:
+    """A user authenticated earlier in the request (a long-poll's first read), read again:
+    401 once the account is gone."""
+    user = repository.get_user(session, user_id)
+    if user is None:
+        raise unauthorized()
+    return user
+
+
 def logout(session: Session, token: str) -> None:
     repository.revoke_token(session, token_hash(token), utcnow())
 

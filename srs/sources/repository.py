@@ -105,9 +105,7 @@ def add_passages(session: Session, passages: Sequence[Passage]) -> None:
 
 
 def has_passages(session: Session, topic_id: int) -> bool:
-    return (
-        session.scalar(select(Passage.id).where(Passage.topic_id == topic_id).limit(1)) is not None
-    )
+    return topic_id in topics_with_passages(session, [topic_id])
 
 
 # SQLite allows 500 terms in a compound SELECT; a page may list 500 topics.

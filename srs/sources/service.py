@@ -403,7 +403,7 @@ def grounded(session: Session, topic_id: int) -> bool:
 
 def grounded_of(session: Session, topic_ids: list[int]) -> set[int]:
     """Which of the topics have sources, in one read."""
-    return repository.topics_with_passages(session, topic_ids) if topic_ids else set()
+    return repository.topics_with_passages(session, topic_ids)
 
 
 def batch_passages(

@@ -13,7 +13,6 @@ from srs.accounts.models import User
 from srs.kit import metrics
 from srs.kit.db import Database, utcnow
 from srs.kit.deps import AppDatabase, AppSettings, DbSession, RowId, in_transaction
-from srs.kit.errors import unauthorized
 from srs.kit.events import TopicEvents
 from srs.kit.settings import Settings
 from srs.study import service
@@ -34,9 +33,7 @@ def _next_answer(
     session: Session, settings: Settings, user_id: int, topic_id: int
 ) -> tuple[NextOut, datetime]:
     """A long-poll's re-read: the caller was authenticated by its first read."""
-    user = accounts.repository.get_user(session, user_id)
-    if user is None:
-        raise unauthorized()
+    user = accounts.user_still_present(session, user_id)
     return _next_out(session, user, topics.get_topic(session, user, topic_id), settings)
 
 
