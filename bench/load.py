@@ -575,6 +575,7 @@ def start_profile(pid: int, out: Path, seconds: float) -> subprocess.Popen | Non
             "--format",
             "raw",
             "--gil",
+            "--subprocesses",  # `--api-processes N`: the worker processes, not their parent
             "-o",
             str(out),
         ],

@@ -62,12 +62,18 @@ def cards_in_flight(session: Session, topic_id: int) -> int:
 
 def active_jobs(session: Session, topic_ids: list[int]) -> dict[int, GenerationJob]:
     """The active job of each topic that has one, for many topics in one statement."""
-    jobs = session.scalars(
-        select(GenerationJob).where(
-            GenerationJob.topic_id.in_(topic_ids), GenerationJob.status.in_(ACTIVE)
-        )
-    )
+    jobs = session.scalars(_active_jobs_statement(), {"topic_ids": topic_ids})
     return {job.topic_id: job for job in jobs}
+
+
+@cache
+def _active_jobs_statement() -> Select:
+    """Built once: every study step whose topic does not generate now reads it, and building
+    it (the two IN lists) cost more than running it (py-spy, docs/benchmarks.md, session 15)."""
+    return select(GenerationJob).where(
+        GenerationJob.topic_id.in_(bindparam("topic_ids", expanding=True)),
+        GenerationJob.status.in_(ACTIVE),
+    )
 
 
 @cache

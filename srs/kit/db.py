@@ -6,10 +6,10 @@ read-only sessions keep SQLite's deferred BEGIN so readers do not queue behind w
 
 On PostgreSQL, a request's transaction runs on the event loop (`Database.run`): the same
 synchronous ORM code, in a greenlet that yields to the loop at each round trip to the server
-(SQLAlchemy's AsyncSession.run_sync over psycopg's async connection). In the threadpool, a
-process's requests took turns at the GIL in no order: at 8 learners a study step waited 53 ms
-(median) for 3.5 ms of work in its thread, and the thread hops and the GIL's hand-offs cost
-more CPU than the step itself (docs/benchmarks.md, session 13).
+(SQLAlchemy's AsyncSession.run_sync over asyncpg; the threadpool and the worker use psycopg
+3). In the threadpool, a process's requests took turns at the GIL in no order: at 8 learners a
+study step waited 53 ms (median) for 3.5 ms of work in its thread, and the thread hops and the
+GIL's hand-offs cost more CPU than the step itself (docs/benchmarks.md, session 13).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
+import asyncpg
 from sqlalchemy import (
     DateTime,
     Engine,
     Insert,
     MetaData,
+    Select,
     Table,
     Update,
     bindparam,
@@ -34,12 +36,16 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    literal,
+    select,
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.types import TypeDecorator
 from starlette.concurrency import run_in_threadpool
 
@@ -97,6 +103,55 @@ _POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": 0}
 def insert_now(session: Session, row: Base) -> None:
     """INSERT a new row at once with a Core statement and set its id; the row stays out of the
     session (nothing later in the transaction needs it there). See update_now."""
+    write_now(session, row)
+
+
+def update_now(session: Session, row: Base) -> None:
+    """UPDATE the columns of `row` changed since it was loaded, at once, with a Core statement,
+    and mark them written, so the next flush has nothing to do for it.
+
+    The hot path's writes (a study step's card and topic, with its log) go this way (see
+    write_now): the ORM's unit of work spent about a quarter of the step's CPU (2.6 ms) sorting,
+    organizing and emitting these three statements, now they take about 1.7 ms (py-spy,
+    docs/benchmarks.md, session 11). Column attributes only: anything else changed is left to
+    the flush as usual."""
+    write_now(session, None, row)
+
+
+def write_now(session: Session, new: Base | None, *changed: Base) -> None:
+    """insert_now(new) and update_now(each of `changed`), together: on PostgreSQL in one
+    statement (each write a data-modifying WITH of it), so a study step's three writes are one
+    round trip instead of three (docs/benchmarks.md, session 15); on SQLite, which has no
+    writes in a WITH, one statement each."""
+    insert = _insert_values(new) if new is not None else None
+    updates = [change for row in changed if (change := _changes(row)).columns]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and (insert is not None) + len(updates) > 1:
+        new_key = _write_together(connection, insert, updates)
+    else:
+        new_key = None
+        if insert is not None:
+            new_key = connection.execute(_insert_into(insert.table), insert.columns).inserted_primary_key
+        for change in updates:
+            connection.execute(_update_by_key(change.table), {**change.columns, **change.key_params})
+    if new is not None:
+        _set_key(new, new_key)
+    for change in updates:
+        _mark_written(session, change)
+
+
+class _Write(NamedTuple):
+    table: Table
+    columns: dict[str, object]  # the values to write, by column key
+    state: InstanceState | None = None  # an UPDATE's row
+    attributes: dict[str, object] | None = None  # an UPDATE's values, by attribute key
+
+    @property
+    def key_params(self) -> dict[str, object]:
+        return {f"_pk{n}": value for n, value in enumerate(self.state.identity)}
+
+
+def _insert_values(row: Base) -> _Write:
     state = inspect(row)
     mapper = state.mapper
     # What the row was given; the table's defaults fill the rest, as in a flush.
@@ -105,39 +160,93 @@ def insert_now(session: Session, row: Base) -> None:
         for attr in mapper.column_attrs
         if attr.key in state.dict
     }
-    result = session.connection().execute(_insert_into(mapper.local_table), values)
-    for column, value in zip(mapper.primary_key, result.inserted_primary_key, strict=True):
-        setattr(row, mapper.get_property_by_column(column).key, value)
+    return _Write(mapper.local_table, values)
 
 
-def update_now(session: Session, row: Base) -> None:
-    """UPDATE the columns of `row` changed since it was loaded, at once, with a Core statement,
-    and mark them written, so the next flush has nothing to do for it.
-
-    The hot path's writes (a study step's card and topic, with insert_now its log) go this way:
-    the ORM's unit of work spent about a quarter of the step's CPU (2.6 ms) sorting, organizing
-    and emitting these three statements, now they take about 1.7 ms (py-spy, docs/benchmarks.md,
-    session 11). Column attributes only: anything else changed is left to the flush as usual."""
+def _changes(row: Base) -> _Write:
     state = inspect(row)
     mapper = state.mapper
     unmodified = state.unmodified
-    changed = {
-        attr.key: state.dict[attr.key]
-        for attr in mapper.column_attrs
-        if attr.key not in unmodified
+    attributes = {
+        attr.key: state.dict[attr.key] for attr in mapper.column_attrs if attr.key not in unmodified
     }
-    if not changed:
-        return
-    params = {mapper.get_property(key).columns[0].key: value for key, value in changed.items()}
-    for n, value in enumerate(state.identity):
-        params[f"_pk{n}"] = value
-    session.connection().execute(_update_by_key(mapper.local_table), params)
-    for key, value in changed.items():
+    columns = {mapper.get_property(key).columns[0].key: value for key, value in attributes.items()}
+    return _Write(mapper.local_table, columns, state, attributes)
+
+
+def _set_key(row: Base, key) -> None:
+    mapper = inspect(row).mapper
+    for column, value in zip(mapper.primary_key, key, strict=True):
+        setattr(row, mapper.get_property_by_column(column).key, value)
+
+
+def _mark_written(session: Session, change: _Write) -> None:
+    state = change.state
+    row = state.obj()
+    for key, value in change.attributes.items():
         set_committed_value(row, key, value)
     if not state.committed_state:
         # Nothing is left to write, but the row still counted as changed, and the next query's
         # autoflush ran the unit of work over it (5% of a study step's CPU, py-spy, session 13).
         state._commit_all(state.dict, session.identity_map)
+
+
+def _write_together(connection, insert: _Write | None, updates: list[_Write]):
+    """One statement for all the writes; the new row's key as it returns."""
+    shape = (
+        None if insert is None else (insert.table, tuple(insert.columns)),
+        tuple((change.table, tuple(change.columns)) for change in updates),
+    )
+    statement, defaulted = _together_statement(shape)
+    params: dict[str, object] = {}
+    if insert is not None:
+        params.update({f"i_{name}": value for name, value in insert.columns.items()})
+    for n, change in enumerate(updates):
+        params.update({f"u{n}_{name}": value for name, value in change.columns.items()})
+        params.update({f"u{n}{name}": value for name, value in change.key_params.items()})
+    # In a WITH, SQLAlchemy fills in no Python-side default: each is a parameter of ours.
+    params.update({name: default.arg(None) if default.is_callable else default.arg for name, default in defaulted})
+    row = connection.execute(statement, params).one()
+    return None if insert is None else tuple(row)
+
+
+@cache
+def _together_statement(shape: tuple) -> tuple[Select, tuple]:
+    """Built once per shape (which tables, which columns): each write a WITH, the statement
+    returning the new row's key (PostgreSQL runs every data-modifying WITH, read or not). With
+    it, the Python-side defaults the writes take (an INSERT's `default`, an UPDATE's
+    `onupdate`), by the parameter each is bound to."""
+    new, changes = shape
+    writes, defaulted = [], []
+    for n, (table, names) in enumerate(changes):
+        key = [
+            column == bindparam(f"u{n}_pk{i}", type_=column.type)
+            for i, column in enumerate(table.primary_key)
+        ]
+        values = _bound(table, names, f"u{n}_", "onupdate", defaulted)
+        writes.append(update(table).where(*key).values(values).cte(f"written_{n}"))
+    if new is None:
+        return select(literal(1)).add_cte(*writes), tuple(defaulted)
+    table, names = new
+    values = _bound(table, names, "i_", "default", defaulted)
+    inserted = insert(table).values(values).returning(*table.primary_key).cte("written_new")
+    return select(*inserted.c).add_cte(*writes), tuple(defaulted)
+
+
+def _bound(table: Table, names: tuple[str, ...], prefix: str, kind: str, defaulted: list) -> dict:
+    """A write's values as parameters: the given columns', then each Python-side default
+    (`kind`: "default" or "onupdate") of a column not given."""
+    values = {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
+    for column in table.columns:
+        default = getattr(column, kind)
+        if column.key in values or default is None:
+            continue
+        if default.is_scalar or default.is_callable:
+            values[column.key] = bindparam(prefix + column.key, type_=column.type)
+            defaulted.append((prefix + column.key, default))
+        elif default.is_clause_element:
+            values[column.key] = default.arg
+    return values
 
 
 # Built once per table (building a statement cost about as much as running it): the values
@@ -206,6 +315,34 @@ def _create_sqlite_engine(url: str, echo: bool) -> Engine:
     return engine
 
 
+def _create_loop_engine(url: str, echo: bool) -> AsyncEngine:
+    """The event loop's pool, on asyncpg: a study step cost 19% less CPU of its API process
+    than on psycopg's asynchronous connection with its pre-ping (docs/benchmarks.md, session
+    15). asyncpg is given the URL in libpq's form, as psycopg is (sslmode and the rest).
+
+    No pre-ping (asyncpg's costs three round trips): asyncpg reads its socket on the loop
+    whenever the connection is idle, so a connection the server closed is known closed, and
+    checkout swaps it for a new one without asking the server."""
+    dsn = normalize_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn)
+
+    engine = create_async_engine(
+        "postgresql+asyncpg://",
+        async_creator=connect,
+        echo=echo,
+        **{**_POOL, "pool_pre_ping": False},
+    )
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _closed_by_server(dbapi_connection, _record, _proxy) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")  # the pool reconnects
+
+    return engine
+
+
 def _unicode_lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
@@ -223,7 +360,7 @@ class Database:
         # and one is bound to the loop that opened it: run is called on the app's loop only.
         self.async_engine: AsyncEngine | None = None
         if not self.is_sqlite:
-            self.async_engine = create_async_engine(self.url, echo=echo, **_POOL)
+            self.async_engine = _create_loop_engine(url, echo)
             self._on_loop = async_sessionmaker(self.async_engine, expire_on_commit=False)
 
     @property

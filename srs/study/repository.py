@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, contains_eager
 
-from srs.kit.db import insert_now, update_now
+from srs.kit.db import write_now
 from srs.sources.models import CardCitation
 from srs.study.models import ReviewLog
 from srs.topics.models import Card, Topic, TopicCardCount
@@ -218,11 +218,9 @@ def ever_answered_well(session: Session, card_id: int) -> bool:
 
 
 def write_answer(session: Session, log: ReviewLog, card: Card, topic: Topic) -> None:
-    """An answer's three writes, now and each as one Core statement (see kit.db.update_now):
-    the log, the card's new schedule, the topic's level and last study time."""
-    insert_now(session, log)
-    update_now(session, card)
-    update_now(session, topic)
+    """An answer's three writes, now, as Core (see kit.db.write_now: one statement on
+    PostgreSQL): the log, the card's new schedule, the topic's level and last study time."""
+    write_now(session, log, card, topic)
 
 
 def last_log(session: Session, user_id: int, topic_id: int) -> ReviewLog | None:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 from sqlalchemy import event
 
 from srs.kit.db import POOL_HEADROOM, POOL_SIZE
@@ -48,3 +50,29 @@ def test_a_second_burst_of_requests_reuses_the_first_ones_connections(postgres_u
         assert closed == [], f"{len(closed)} connections closed, {len(opened)} opened"
         # The bursts reached past the 10 the pool once kept, and the pool stayed in its bound.
         assert 10 < len(opened) <= POOL_SIZE
+
+
+def test_a_connection_the_server_closed_is_replaced_before_a_request_uses_it(postgres_url):
+    """The event loop's pool asks the server nothing at checkout (no pre-ping): a connection
+    whose backend was terminated (a restart, a failover, an idle timeout) is known closed from
+    its socket and replaced, so the next request does not fail on it."""
+    if postgres_url is None:
+        missing("PostgreSQL: set SRS_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres")
+    databases.truncate_postgres(postgres_url)
+    with running_app(make_settings(postgres_url, worker_enabled=False)) as (base_url, app):
+        api = Api(base_url)
+        api.signup("closed@example.com")
+        created = api.post("/topics", json={"prompt": "Closed connections"})
+        assert created.status_code == 201, created.text
+        next_url = f"/topics/{created.json()['id']}/next"  # a read on the event loop's pool
+        assert api.get(next_url).status_code == 200
+        libpq_url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(libpq_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()) AS terminated"
+            ).fetchone()[0]
+        assert ended > 0
+        time.sleep(0.3)  # the loop reads each closed socket's end
+        answers = [api.get(next_url).status_code for _ in range(POOL_SIZE)]
+        assert answers == [200] * POOL_SIZE
