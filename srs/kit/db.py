@@ -100,29 +100,18 @@ POOL_HEADROOM = 10
 _POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": 0}
 
 
-def insert_now(session: Session, row: Base) -> None:
-    """INSERT a new row at once with a Core statement and set its id; the row stays out of the
-    session (nothing later in the transaction needs it there). See update_now."""
-    write_now(session, row)
-
-
-def update_now(session: Session, row: Base) -> None:
-    """UPDATE the columns of `row` changed since it was loaded, at once, with a Core statement,
-    and mark them written, so the next flush has nothing to do for it.
-
-    The hot path's writes (a study step's card and topic, with its log) go this way (see
-    write_now): the ORM's unit of work spent about a quarter of the step's CPU (2.6 ms) sorting,
-    organizing and emitting these three statements, now they take about 1.7 ms (py-spy,
-    docs/benchmarks.md, session 11). Column attributes only: anything else changed is left to
-    the flush as usual."""
-    write_now(session, None, row)
-
-
 def write_now(session: Session, new: Base | None, *changed: Base) -> None:
-    """insert_now(new) and update_now(each of `changed`), together: on PostgreSQL in one
-    statement (each write a data-modifying WITH of it), so a study step's three writes are one
-    round trip instead of three (docs/benchmarks.md, session 15); on SQLite, which has no
-    writes in a WITH, one statement each."""
+    """INSERT `new` (setting its id; it stays out of the session, as nothing later in the
+    transaction needs it there) and UPDATE the columns of each of `changed` changed since it
+    was loaded, at once, as Core statements; the updated rows are marked written, so the next
+    flush has nothing to do for them. Column attributes only: anything else changed is left to
+    the flush as usual.
+
+    The hot path's writes (a study step's log, card and topic) go this way: the ORM's unit of
+    work spent about a quarter of the step's CPU (2.6 ms) sorting, organizing and emitting
+    these three statements (py-spy, docs/benchmarks.md, session 11). On PostgreSQL they are one
+    statement, each write a data-modifying WITH of it: one round trip instead of three
+    (session 15). SQLite allows no write in a WITH: one statement each there."""
     insert = _insert_values(new) if new is not None else None
     updates = [change for row in changed if (change := _changes(row)).columns]
     connection = session.connection()
@@ -131,9 +120,11 @@ def write_now(session: Session, new: Base | None, *changed: Base) -> None:
     else:
         new_key = None
         if insert is not None:
-            new_key = connection.execute(_insert_into(insert.table), insert.columns).inserted_primary_key
+            inserted = connection.execute(_insert_into(insert.table), insert.columns)
+            new_key = inserted.inserted_primary_key
         for change in updates:
-            connection.execute(_update_by_key(change.table), {**change.columns, **change.key_params})
+            params = {**change.columns, **change.key_params("")}
+            connection.execute(_update_by_key(change.table), params)
     if new is not None:
         _set_key(new, new_key)
     for change in updates:
@@ -146,9 +137,9 @@ class _Write(NamedTuple):
     state: InstanceState | None = None  # an UPDATE's row
     attributes: dict[str, object] | None = None  # an UPDATE's values, by attribute key
 
-    @property
-    def key_params(self) -> dict[str, object]:
-        return {f"_pk{n}": value for n, value in enumerate(self.state.identity)}
+    def key_params(self, prefix: str) -> dict[str, object]:
+        """The row's key as parameters: `{prefix}_pk0` and on."""
+        return {f"{prefix}_pk{n}": value for n, value in enumerate(self.state.identity)}
 
 
 def _insert_values(row: Base) -> _Write:
@@ -203,9 +194,10 @@ def _write_together(connection, insert: _Write | None, updates: list[_Write]):
         params.update({f"i_{name}": value for name, value in insert.columns.items()})
     for n, change in enumerate(updates):
         params.update({f"u{n}_{name}": value for name, value in change.columns.items()})
-        params.update({f"u{n}{name}": value for name, value in change.key_params.items()})
+        params.update(change.key_params(f"u{n}"))
     # In a WITH, SQLAlchemy fills in no Python-side default: each is a parameter of ours.
-    params.update({name: default.arg(None) if default.is_callable else default.arg for name, default in defaulted})
+    for name, default in defaulted:
+        params[name] = default.arg(None) if default.is_callable else default.arg
     row = connection.execute(statement, params).one()
     return None if insert is None else tuple(row)
 
@@ -318,7 +310,8 @@ def _create_sqlite_engine(url: str, echo: bool) -> Engine:
 def _create_loop_engine(url: str, echo: bool) -> AsyncEngine:
     """The event loop's pool, on asyncpg: a study step cost 19% less CPU of its API process
     than on psycopg's asynchronous connection with its pre-ping (docs/benchmarks.md, session
-    15). asyncpg is given the URL in libpq's form, as psycopg is (sslmode and the rest).
+    15). asyncpg is given the URL in libpq's form, as psycopg is: it reads the ssl* parameters
+    as libpq does and sends the others as server settings (README, SRS_DATABASE_URL).
 
     No pre-ping (asyncpg's costs three round trips): asyncpg reads its socket on the loop
     whenever the connection is idle, so a connection the server closed is known closed, and
