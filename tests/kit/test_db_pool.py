@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import httpx
 import psycopg
@@ -59,8 +60,10 @@ def test_a_connection_the_server_closed_is_replaced_before_a_request_uses_it(pos
     if postgres_url is None:
         missing("PostgreSQL: set SRS_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres")
     databases.truncate_postgres(postgres_url)
-    with running_app(make_settings(postgres_url, worker_enabled=False)) as (base_url, app):
+    settings = make_settings(postgres_url, worker_enabled=False)
+    with ExitStack() as stack, running_app(settings) as (base_url, _app):
         api = Api(base_url)
+        stack.callback(api.http.close)
         api.signup("closed@example.com")
         created = api.post("/topics", json={"prompt": "Closed connections"})
         assert created.status_code == 201, created.text

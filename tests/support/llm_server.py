@@ -276,6 +276,10 @@ class ScriptedLLMServer:
             await self._respond(request, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away: nothing to answer
+        except asyncio.CancelledError:
+            # Only stop() cancels a reply. Ending quietly: Python 3.11's stream server asks a
+            # cancelled handler for its exception and logs the CancelledError as an error.
+            pass
         finally:
             writer.close()
             self._tasks.discard(task)
