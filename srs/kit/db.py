@@ -36,7 +36,6 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
-    literal,
     select,
     update,
 )
@@ -100,7 +99,7 @@ POOL_HEADROOM = 10
 _POOL = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": 0}
 
 
-def write_now(session: Session, new: Base | None, *changed: Base) -> None:
+def write_now(session: Session, new: Base, *changed: Base) -> None:
     """INSERT `new` (setting its id; it stays out of the session, as nothing later in the
     transaction needs it there) and UPDATE the columns of each of `changed` changed since it
     was loaded, at once, as Core statements; the updated rows are marked written, so the next
@@ -112,21 +111,18 @@ def write_now(session: Session, new: Base | None, *changed: Base) -> None:
     these three statements (py-spy, docs/benchmarks.md, session 11). On PostgreSQL they are one
     statement, each write a data-modifying WITH of it: one round trip instead of three
     (session 15). SQLite allows no write in a WITH: one statement each there."""
-    insert = _insert_values(new) if new is not None else None
+    insert = _insert_values(new)
     updates = [change for row in changed if (change := _changes(row)).columns]
     connection = session.connection()
-    if connection.dialect.name == "postgresql" and (insert is not None) + len(updates) > 1:
+    if connection.dialect.name == "postgresql" and updates:
         new_key = _write_together(connection, insert, updates)
     else:
-        new_key = None
-        if insert is not None:
-            inserted = connection.execute(_insert_into(insert.table), insert.columns)
-            new_key = inserted.inserted_primary_key
+        inserted = connection.execute(_insert_into(insert.table), insert.columns)
+        new_key = inserted.inserted_primary_key
         for change in updates:
             params = {**change.columns, **change.key_params("")}
             connection.execute(_update_by_key(change.table), params)
-    if new is not None:
-        _set_key(new, new_key)
+    _set_key(new, new_key)
     for change in updates:
         _mark_written(session, change)
 
@@ -182,24 +178,21 @@ def _mark_written(session: Session, change: _Write) -> None:
         state._commit_all(state.dict, session.identity_map)
 
 
-def _write_together(connection, insert: _Write | None, updates: list[_Write]):
+def _write_together(connection, insert: _Write, updates: list[_Write]) -> tuple:
     """One statement for all the writes; the new row's key as it returns."""
     shape = (
-        None if insert is None else (insert.table, tuple(insert.columns)),
+        (insert.table, tuple(insert.columns)),
         tuple((change.table, tuple(change.columns)) for change in updates),
     )
     statement, defaulted = _together_statement(shape)
-    params: dict[str, object] = {}
-    if insert is not None:
-        params.update({f"i_{name}": value for name, value in insert.columns.items()})
+    params = {f"i_{name}": value for name, value in insert.columns.items()}
     for n, change in enumerate(updates):
         params.update({f"u{n}_{name}": value for name, value in change.columns.items()})
         params.update(change.key_params(f"u{n}"))
     # In a WITH, SQLAlchemy fills in no Python-side default: each is a parameter of ours.
     for name, default in defaulted:
         params[name] = default.arg(None) if default.is_callable else default.arg
-    row = connection.execute(statement, params).one()
-    return None if insert is None else tuple(row)
+    return tuple(connection.execute(statement, params).one())
 
 
 @cache
@@ -217,8 +210,6 @@ def _together_statement(shape: tuple) -> tuple[Select, tuple]:
         ]
         values = _bound(table, names, f"u{n}_", "onupdate", defaulted)
         writes.append(update(table).where(*key).values(values).cte(f"written_{n}"))
-    if new is None:
-        return select(literal(1)).add_cte(*writes), tuple(defaulted)
     table, names = new
     values = _bound(table, names, "i_", "default", defaulted)
     inserted = insert(table).values(values).returning(*table.primary_key).cte("written_new")
